@@ -1,0 +1,1 @@
+"""Delivery: the HTTP service, storage, database, auth and caching around `generation`."""

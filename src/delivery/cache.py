@@ -1,0 +1,71 @@
+"""In-process variant LRU (byte-bounded) and single-flight for identical concurrent misses.
+
+Single-flight here coalesces within one process; generation additionally takes
+a PostgreSQL advisory lock so that processes on other machines wait too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import msgspec
+from cachetools import LRUCache
+
+__all__ = ["SingleFlight", "Variant", "VariantCache"]
+
+T = TypeVar("T")
+_ENTRY_OVERHEAD = 512  # bytes of bookkeeping per entry, so tiny variants still count
+
+
+class Variant(msgspec.Struct, frozen=True):
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    etag: str
+    timings: dict[str, float] = {}
+
+
+class VariantCache:
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: LRUCache[str, Variant] = LRUCache(
+            maxsize=max(max_bytes, 1), getsizeof=lambda v: len(v.data) + _ENTRY_OVERHEAD
+        )
+
+    def get(self, key: str) -> Variant | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, variant: Variant) -> None:
+        if len(variant.data) + _ENTRY_OVERHEAD <= self._entries.maxsize:
+            self._entries[key] = variant
+
+    @property
+    def size(self) -> int:
+        return int(self._entries.currsize)
+
+
+class SingleFlight(Generic[T]):
+    """One call per key at a time; callers that arrive meanwhile share its result or error."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[T]] = {}
+
+    async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        try:
+            result = await call()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters may be gone
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._running[key]

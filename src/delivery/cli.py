@@ -1,0 +1,102 @@
+"""`promptpix`: run the service and operate a deployment from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from urllib.parse import urlencode
+
+import asyncpg
+
+from delivery.app import create_app, database_url
+from delivery.bootstrap import Demo, ensure_demo
+from delivery.db.migrate import migrate
+from delivery.logs import configure_logging
+from delivery.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def example_urls(settings: Settings, demo: Demo) -> list[str]:
+    base = settings.resolved_public_url
+    prompt = "a red fox at dawn in a misty forest"
+    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id})
+    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id})
+    return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
+
+
+async def _prepare(settings: Settings) -> Demo:
+    conn = await asyncpg.connect(await database_url(settings))
+    try:
+        applied = await migrate(conn)
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}")
+        return await ensure_demo(conn)
+    finally:
+        await conn.close()
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    demo = await _prepare(settings)
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
+        generated, variant, docs = example_urls(settings, demo)
+        print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
+        if demo.full_key:
+            print(f"demo publishable key (shown once): {demo.full_key}")
+        print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
+        print(generated)
+        print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
+        print(f"API docs:\n  {docs}\n", flush=True)
+    await serving
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(_serve(settings))
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(await database_url(settings))
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    applied = asyncio.run(run())
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptpix", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP service").set_defaults(run=cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"promptpix: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    return args.run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

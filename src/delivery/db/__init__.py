@@ -1,0 +1,1 @@
+"""PostgreSQL access: numbered plain-SQL migrations and one queries module per aggregate."""

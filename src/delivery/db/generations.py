@@ -1,0 +1,43 @@
+"""Queries for generations: one row per attempt, kept for cost and failure reporting."""
+
+from __future__ import annotations
+
+import asyncpg
+
+__all__ = ["finish_generation", "start_generation"]
+
+
+async def start_generation(
+    conn: asyncpg.Connection, *, project_id: int, generation_key: str, provider: str, model: str
+) -> int:
+    return await conn.fetchval(
+        """INSERT INTO generations (project_id, generation_key, status, provider, model)
+           VALUES ($1, $2, 'pending', $3, $4) RETURNING id""",
+        project_id,
+        generation_key,
+        provider,
+        model,
+    )
+
+
+async def finish_generation(
+    conn: asyncpg.Connection,
+    *,
+    id: int,
+    status: str,
+    latency_ms: int,
+    cost: float = 0.0,
+    asset_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE generations
+           SET status = $2, latency_ms = $3, cost = $4, asset_id = $5, error = $6, finished_at = now()
+           WHERE id = $1""",
+        id,
+        status,
+        latency_ms,
+        cost,
+        asset_id,
+        error,
+    )

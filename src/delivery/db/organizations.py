@@ -1,0 +1,21 @@
+"""Queries for organizations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+import msgspec
+
+__all__ = ["Organization", "create_organization"]
+
+
+class Organization(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    created_at: dt.datetime
+
+
+async def create_organization(conn: asyncpg.Connection, *, name: str) -> Organization:
+    row = await conn.fetchrow("INSERT INTO organizations (name) VALUES ($1) RETURNING *", name)
+    return Organization(**row)

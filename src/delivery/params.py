@@ -1,0 +1,201 @@
+"""URL parameters: parse once, validate, canonicalise.
+
+A URL's query is parsed into frozen Structs before anything expensive runs.
+Unknown or repeated parameters are a 400 naming the parameter, so a random
+parameter cannot mint a new cache entry; the canonical form (sorted, defaults
+dropped) is what cache keys and ETags are built from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import msgspec
+
+from delivery.errors import BadRequest
+
+__all__ = [
+    "FITS",
+    "FORMATS",
+    "GenerateParams",
+    "TransformParams",
+    "canonical_query",
+    "parse_generate",
+    "parse_query",
+    "parse_transform",
+]
+
+FORMATS = ("avif", "webp", "jpg", "png")
+FITS = ("crop", "clip", "max", "fill", "scale")
+MAX_SIDE = 8192
+
+
+class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    w: int | None = None
+    h: int | None = None
+    dpr: float = 1.0
+    ar: tuple[int, int] | None = None
+    fit: str | None = None
+    fm: str | None = None
+    q: int | None = None
+    bg: str | None = None
+    """Padding colour for fit=fill, `rrggbb` or `rrggbbaa`."""
+
+    @property
+    def resolved_fit(self) -> str:
+        """crop when the box has both sides (directly or through `ar`), clip otherwise."""
+        if self.fit is not None:
+            return self.fit
+        return "crop" if (self.w is not None and self.h is not None) or self.ar is not None else "clip"
+
+
+class GenerateParams(msgspec.Struct, frozen=True, kw_only=True):
+    prompt: str
+    style: str | None = None
+    seed: int | None = None
+    model: str | None = None
+    key: str | None = None
+    sig: str | None = None
+    exp: int | None = None
+
+
+def _int(name: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value, 10)
+        except ValueError:
+            raise BadRequest(f"`{name}` must be a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise BadRequest(f"`{name}` must be from {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _float(name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadRequest(f"`{name}` must be a number from {low:g} to {high:g}") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            raise BadRequest(f"`{name}` must be from {low:g} to {high:g}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _choice(name: str, choices: Iterable[str], aliases: dict[str, str] | None = None) -> Callable[[str], str]:
+    allowed = tuple(choices)
+
+    def parse(value: str) -> str:
+        value = (aliases or {}).get(value.lower(), value.lower())
+        if value not in allowed:
+            raise BadRequest(f"`{name}` must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    return parse
+
+
+_RATIO = re.compile(r"^(\d{1,5})[:x](\d{1,5})$")
+
+
+def _ratio(value: str) -> tuple[int, int]:
+    match = _RATIO.match(value)
+    if not match or int(match[1]) == 0 or int(match[2]) == 0:
+        raise BadRequest(f"`ar` must look like 16:9, got {value!r}")
+    w, h = int(match[1]), int(match[2])
+    if not 1 / 100 <= w / h <= 100:
+        raise BadRequest("`ar` must be between 1:100 and 100:1")
+    gcd = math.gcd(w, h)
+    return w // gcd, h // gcd
+
+
+_HEX = re.compile(r"^(?:[0-9a-f]{6}|[0-9a-f]{8})$")
+
+
+def _colour(value: str) -> str:
+    value = value.lower().removeprefix("#")
+    if not _HEX.match(value):
+        raise BadRequest(f"`bg` must be a hex colour rrggbb or rrggbbaa, got {value!r}")
+    return value
+
+
+TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
+    "w": _int("w", 1, MAX_SIDE),
+    "h": _int("h", 1, MAX_SIDE),
+    "dpr": _float("dpr", 1, 4),
+    "ar": _ratio,
+    "fit": _choice("fit", FITS),
+    "fm": _choice("fm", FORMATS, {"jpeg": "jpg"}),
+    "q": _int("q", 1, 100),
+    "bg": _colour,
+}
+_SEED = _int("seed", 0, 2**31 - 1)
+_EXP = _int("exp", 0, 2**53)
+GENERATE_NAMES = frozenset({"prompt", "style", "seed", "model", "key", "sig", "exp"})
+
+
+def parse_query(query_string: str | bytes) -> dict[str, str]:
+    """Query as a dict; a parameter given twice is an error, never silently merged."""
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    out: dict[str, str] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name in out:
+            raise BadRequest(f"`{name}` is given more than once")
+        out[name] = value
+    return out
+
+
+def parse_transform(query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset()) -> TransformParams:
+    values: dict[str, Any] = {}
+    for name, raw in query.items():
+        parser = TRANSFORM_PARSERS.get(name)
+        if parser is not None:
+            values[name] = parser(raw)
+        elif name not in allowed_extra:
+            raise BadRequest(f"unknown parameter `{name}`")
+    params = TransformParams(**values)
+    if params.fit is not None and params.fit == msgspec.structs.replace(params, fit=None).resolved_fit:
+        params = msgspec.structs.replace(params, fit=None)  # the default, spelled out
+    return params
+
+
+def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateParams:
+    prompt = query.get("prompt", "").strip()
+    if not prompt:
+        raise BadRequest("`prompt` is required")
+    if len(prompt) > max_prompt_chars:
+        raise BadRequest(f"`prompt` is longer than {max_prompt_chars} characters")
+    style = query.get("style") or None
+    model = query.get("model") or None
+    return GenerateParams(
+        prompt=prompt,
+        style=style,
+        seed=_SEED(query["seed"]) if "seed" in query else None,
+        model=model,
+        key=query.get("key") or None,
+        sig=query.get("sig") or None,
+        exp=_EXP(query["exp"]) if "exp" in query else None,
+    )
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ":".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def canonical_query(params: TransformParams) -> str:
+    """Sorted `name=value` pairs with defaults dropped: equal requests, equal strings."""
+    fields = msgspec.structs.asdict(params)
+    defaults = msgspec.structs.asdict(TransformParams())
+    pairs = sorted((k, _format(v)) for k, v in fields.items() if v != defaults[k])
+    return "&".join(f"{k}={quote(v, safe=':')}" for k, v in pairs)

@@ -1,0 +1,1 @@
+"""HTTP controllers: they translate requests and responses, nothing more."""

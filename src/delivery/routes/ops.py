@@ -1,0 +1,38 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+
+from delivery.responses import NO_STORE
+from delivery.services import Services
+
+__all__ = ["healthz", "readyz"]
+
+
+@get("/healthz", summary="Liveness")
+async def healthz() -> Response[dict[str, str]]:
+    return Response({"status": "ok"}, headers={"Cache-Control": NO_STORE})
+
+
+@get("/readyz", summary="Readiness: database and storage reachable")
+async def readyz(request: Request) -> Response[dict[str, str]]:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        checks["database"] = "unreachable"
+    try:
+        await services.storage.ping()
+        checks["storage"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["storage"] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return Response(
+        {"status": "ok" if ready else "unavailable", **checks},
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": NO_STORE},
+    )

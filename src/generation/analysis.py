@@ -1,0 +1,65 @@
+"""Offline image analysis: libvips saliency for the focal point, a histogram for colours.
+
+Used by the offline provider, and as the fallback when a model's analysis is
+missing or invalid, so it must work on any image the pipeline can decode.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import pyvips
+
+from generation.enhance import prompt_words
+from generation.models import Analysis, FocalPoint
+
+__all__ = ["analyze_offline", "dominant_colors", "focal_point"]
+
+_PROBE = 256  # analysis runs on a thumbnail: saliency does not need more pixels
+
+
+def focal_point(image: pyvips.Image) -> FocalPoint:
+    """Centre of the most interesting region by libvips' attention measure."""
+    window = max(1, min(image.width, image.height) // 3)
+    _, found = image.smartcrop(
+        window, window, interesting="attention", attention_x=True, attention_y=True
+    )
+    return FocalPoint.from_pixels(found["attention_x"], found["attention_y"], image.width, image.height)
+
+
+def dominant_colors(image: pyvips.Image, count: int = 3) -> tuple[str, ...]:
+    """Most populated cells of a 4x4x4 RGB histogram, as cell-centre `rrggbb`."""
+    bins = 4
+    counts = array("I")
+    counts.frombytes(image.hist_find_ndim(bins=bins).cast("uint").write_to_memory())
+    # Layout: x = red bin, y = green bin, band = blue bin.
+    cells = sorted(
+        ((n, i % bins, (i // bins) // bins, (i // bins) % bins) for i, n in enumerate(counts)),
+        reverse=True,
+    )
+    step = 256 // bins
+    return tuple(
+        "".join(f"{c * step + step // 2:02x}" for c in (r, g, b))
+        for n, b, g, r in cells[:count]
+        if n > 0
+    )
+
+
+def _prepare(data: bytes) -> pyvips.Image:
+    image = pyvips.Image.thumbnail_buffer(data, _PROBE, height=_PROBE)
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.bands < 3:
+        image = image.colourspace("srgb")
+    return image[0:3].copy_memory()  # analysed twice: decode once
+
+
+def analyze_offline(data: bytes, prompt: str) -> Analysis:
+    image = _prepare(data)
+    words = prompt_words(prompt)
+    return Analysis(
+        focal_point=focal_point(image),
+        alt_text=prompt.strip()[:200],
+        tags=tuple(words[:8]),
+        colors=dominant_colors(image),
+    )

@@ -1,0 +1,1 @@
+"""Image providers: one Protocol, several implementations (offline, gemini)."""

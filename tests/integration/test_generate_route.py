@@ -1,0 +1,128 @@
+"""`/g/` and `/i/` on real PostgreSQL and filesystem storage, with the offline generator."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from delivery.app import create_app
+from delivery.bootstrap import Demo
+from delivery.settings import Settings
+from tests.fakes import CountingProvider
+from tests.images import decode
+
+
+def g_url(demo: Demo, **params: object) -> str:
+    return f"/g/{demo.project_slug}?" + urlencode({**params, "key": demo.key_id})
+
+
+async def test_miss_generates_then_hit_serves_without_the_generator(
+    client: AsyncTestClient, demo: Demo, provider: CountingProvider
+) -> None:
+    url = g_url(demo, prompt="a fox at dawn", w=640, h=360, fm="webp")
+    first = await client.get(url)
+    assert first.status_code == 200, first.text
+    assert first.headers["x-cache-status"] == "GENERATED"
+    assert first.headers["content-type"] == "image/webp"
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "generate;dur=" in first.headers["server-timing"]
+    image, fmt = decode(first.content)
+    assert (image.width, image.height, fmt) == (640, 360, "webp")
+    assert len(provider.synthesized) == 1
+    assert provider.synthesized[0].aspect_class == "16:9"
+
+    second = await client.get(url)
+    assert second.headers["x-cache-status"] == "HIT"
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert len(provider.synthesized) == 1
+
+
+async def test_another_variant_of_the_same_master_is_a_transform_not_a_generation(
+    client: AsyncTestClient, demo: Demo, provider: CountingProvider
+) -> None:
+    await client.get(g_url(demo, prompt="a fox at dawn", w=640, h=360, fm="webp"))
+    other = await client.get(g_url(demo, prompt="a  fox at dawn ", w=320, ar="16:9", fm="jpg"))
+    assert other.headers["x-cache-status"] == "MISS"
+    image, fmt = decode(other.content)
+    assert (image.width, image.height, fmt) == (320, 180, "jpg")
+    assert len(provider.synthesized) == 1
+
+
+async def test_different_prompts_make_different_images(client: AsyncTestClient, demo: Demo) -> None:
+    a, _ = decode((await client.get(g_url(demo, prompt="a fox", w=200, h=200, fm="png"))).content)
+    b, _ = decode((await client.get(g_url(demo, prompt="a whale", w=200, h=200, fm="png"))).content)
+    assert (a - b).abs().avg() > 10
+
+
+async def test_i_serves_the_stored_asset_transformed(client: AsyncTestClient, demo: Demo, settings: Settings) -> None:
+    await client.get(g_url(demo, prompt="a red barn", ar="4:3", fm="png"))
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        asset = await conn.fetchrow("SELECT id, width, height, offline, model FROM assets")
+    finally:
+        await conn.close()
+    assert asset["offline"] is True and asset["model"] == "offline-render-1"
+
+    original = await client.get(f"/i/{asset['id']}")
+    image, fmt = decode(original.content)
+    assert (image.width, image.height, fmt) == (asset["width"], asset["height"], "png")
+    assert original.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+    small = await client.get(f"/i/{asset['id']}?w=100&fm=avif")
+    image, fmt = decode(small.content)
+    assert (image.width, fmt) == (100, "avif")
+
+    etag = small.headers["etag"]
+    again = await client.get(f"/i/{asset['id']}?fm=avif&w=100", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+
+
+async def test_assets_survive_a_restart(settings: Settings, demo: Demo, client: AsyncTestClient) -> None:
+    url = g_url(demo, prompt="a lighthouse", w=300, h=300, fm="jpg")
+    first = await client.get(url)
+    assert first.headers["x-cache-status"] == "GENERATED"
+
+    restarted_provider = CountingProvider()
+    async with AsyncTestClient(app=create_app(settings, provider=restarted_provider)) as restarted:
+        again = await restarted.get(url)
+    assert again.status_code == 200
+    assert again.headers["x-cache-status"] == "MISS"  # new process: empty LRU, stored master
+    assert restarted_provider.synthesized == []
+    a, _ = decode(first.content)
+    b, _ = decode(again.content)
+    assert (a - b).abs().avg() < 1
+
+
+async def test_errors_on_image_urls_are_small_images_that_are_never_cached(
+    client: AsyncTestClient, demo: Demo, provider: CountingProvider
+) -> None:
+    cases = [
+        (f"/g/{demo.project_slug}?prompt=x", 401),
+        (f"/g/{demo.project_slug}?prompt=x&key=pk_nope", 403),
+        ("/g/nope?prompt=x&key=" + demo.key_id, 404),
+        (g_url(demo, prompt="x", w=100000), 400),
+        (g_url(demo, prompt="x", colour="red"), 400),
+        (g_url(demo, w=10), 400),
+        ("/i/" + "0" * 32, 404),
+        ("/i/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404),
+        ("/i/%252e%252e%252fetc", 404),
+    ]
+    for url, status in cases:
+        response = await client.get(url)
+        assert response.status_code == status, (url, response.status_code)
+        assert response.headers["cache-control"] == "no-store"
+        image, fmt = decode(response.content)
+        assert fmt == "png" and image.width <= 128
+    assert provider.synthesized == []
+
+
+async def test_json_clients_get_problem_details_without_internals(client: AsyncTestClient, demo: Demo) -> None:
+    response = await client.get(g_url(demo, prompt="x", w="NaN"), headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == 400 and "`w`" in body["detail"]
+    assert "Traceback" not in response.text and "/work" not in response.text

@@ -1,0 +1,71 @@
+import pytest
+
+from delivery.errors import BadRequest
+from delivery.params import GENERATE_NAMES, canonical_query, parse_generate, parse_query, parse_transform
+
+
+def transform(query: str):
+    return parse_transform(parse_query(query))
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("w=100000", "w"),
+        ("w=-1", "w"),
+        ("w=NaN", "w"),
+        ("w=12.5", "w"),
+        ("dpr=nan", "dpr"),
+        ("dpr=5", "dpr"),
+        ("q=0", "q"),
+        ("fm=bmp", "fm"),
+        ("fit=cover", "fit"),
+        ("ar=16", "ar"),
+        ("ar=0:9", "ar"),
+        ("bg=red", "bg"),
+        ("colour=red", "colour"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_param(query: str, named: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        transform(query)
+    assert f"`{named}`" in caught.value.message
+
+
+def test_repeated_param_is_rejected() -> None:
+    with pytest.raises(BadRequest, match="more than once"):
+        transform("w=100&w=200")
+
+
+def test_equal_requests_share_one_canonical_form() -> None:
+    a = transform("w=400&h=300&fm=jpeg&dpr=1&fit=crop")
+    b = transform("fm=jpg&h=300&w=400")
+    assert a == b
+    assert canonical_query(a) == canonical_query(b) == "fm=jpg&h=300&w=400"
+
+
+def test_non_default_values_stay_in_canonical_form() -> None:
+    params = transform("w=400&fit=max&ar=32:18&dpr=2&bg=FF0000")
+    assert canonical_query(params) == "ar=16:9&bg=ff0000&dpr=2&fit=max&w=400"
+
+
+def test_default_fit_depends_on_the_box() -> None:
+    assert transform("w=1&h=1").resolved_fit == "crop"
+    assert transform("w=1").resolved_fit == "clip"
+    assert transform("w=1&ar=1:1").resolved_fit == "crop"
+    assert transform("w=1&fit=fill").resolved_fit == "fill"
+
+
+def test_generation_params_are_separate_from_transform_params() -> None:
+    query = parse_query("prompt=a+fox&seed=7&w=10&key=pk_x&sig=abc")
+    params = parse_transform(query, allowed_extra=GENERATE_NAMES)
+    wanted = parse_generate(query, max_prompt_chars=100)
+    assert params.w == 10
+    assert (wanted.prompt, wanted.seed, wanted.key, wanted.sig) == ("a fox", 7, "pk_x", "abc")
+
+
+def test_prompt_is_required_and_bounded() -> None:
+    with pytest.raises(BadRequest, match="required"):
+        parse_generate(parse_query("w=1"), max_prompt_chars=10)
+    with pytest.raises(BadRequest, match="longer than 10"):
+        parse_generate(parse_query("prompt=" + "x" * 11), max_prompt_chars=10)

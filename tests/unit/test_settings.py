@@ -1,0 +1,44 @@
+import pytest
+
+from delivery.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_run() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None
+    assert settings.generator_name == "offline"
+    assert settings.resolved_storage_url == f"file://{settings.data_path / 'objects'}"
+    assert settings.resolved_public_url == "http://127.0.0.1:8080"
+
+
+def test_env_names_follow_the_design() -> None:
+    settings = Settings.from_env(
+        {
+            "PROMPTPIX_PORT": "9000",
+            "PROMPTPIX_DATABASE_URL": "postgresql://db/x",
+            "PROMPTPIX_PUBLIC_URL": "https://img.example.com/",
+            "GEMINI_API_KEY": "k",
+            "PROMPTPIX_MAX_OUTPUT_PIXELS": "1000",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.database_url == "postgresql://db/x"
+    assert settings.resolved_public_url == "https://img.example.com"
+    assert settings.generator_name == "gemini"
+    assert settings.max_output_pixels == 1000
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PROMPTPIX_PORT": "http"},
+        {"PROMPTPIX_PORT": "0"},
+        {"PROMPTPIX_GENERATOR": "dalle"},
+        {"PROMPTPIX_GENERATOR": "gemini"},
+        {"PROMPTPIX_STORAGE_URL": "ftp://x"},
+        {"PROMPTPIX_MAX_SOURCE_PIXELS": "-1"},
+    ],
+)
+def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env(env)
