@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from urllib.parse import urlencode
 
@@ -21,8 +22,8 @@ __all__ = ["main"]
 def example_urls(settings: Settings, demo: Demo) -> list[str]:
     base = settings.resolved_public_url
     prompt = "a red fox at dawn in a misty forest"
-    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id})
-    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id})
+    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id}, safe=":")
+    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id}, safe=":")
     return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
 
 
@@ -45,6 +46,11 @@ async def _serve(settings: Settings) -> None:
         create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handlers it found; no-op handlers let the process exit normally, so the embedded
+    # PostgreSQL is stopped by its exit hook instead of being orphaned.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)

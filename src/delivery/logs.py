@@ -40,9 +40,7 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).propagate = False
-        logging.getLogger(noisy).handlers[:] = []
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # per-operation chatter at INFO
 
 
 class AccessLogMiddleware:

@@ -1,0 +1,133 @@
+"""The run command from outside: a real process, real embedded PostgreSQL, a real browser."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from tests.conftest import find_program, require
+from tests.images import decode
+
+pytestmark = pytest.mark.e2e
+
+PROMPTPIX = str(Path(sys.executable).with_name("promptpix"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], lines: list[str]) -> None:
+        self.process = process
+        self.lines = lines
+
+    @property
+    def generate_url(self) -> str:
+        return next(line for line in self.lines if line.startswith("http") and "/g/" in line)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def serve(data_dir: Path, port: int) -> Served:
+    env = {**os.environ, "PROMPTPIX_DATA_DIR": str(data_dir), "PROMPTPIX_PORT": str(port), "PROMPTPIX_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([PROMPTPIX, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.strip())
+        if line.startswith("API docs"):
+            lines.append(process.stdout.readline().strip())
+            return Served(process, lines)
+    process.kill()
+    raise AssertionError(f"serve did not print its URLs: {lines}")
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+def screenshot(url: str, path: Path, profile: Path) -> pyvips.Image:
+    chromium = find_program("chromium", "/usr/bin/chromium")
+    require(chromium is not None, "chromium (Debian package)")
+    subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1200,800",
+            f"--screenshot={path}", url,
+        ],
+        check=True, timeout=120, capture_output=True,
+    )
+    return pyvips.Image.new_from_file(str(path))
+
+
+def shown_box(shot: pyvips.Image) -> tuple[int, int]:
+    """Width and height of what differs from the viewer's background colour (top-left pixel)."""
+    background = shot.getpoint(0, 0)[:3]
+    differs = (shot[0:3] - background).abs().bandor() > 24
+    columns, rows = differs.project()
+    xs = [x for x in range(columns.width) if columns.getpoint(x, 0)[0] > 0]
+    ys = [y for y in range(rows.height) if rows.getpoint(0, y)[0] > 0]
+    return xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "data"
+
+
+def test_run_prints_urls_a_browser_shows_and_restarts_keep(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    served = serve(data_dir, port)
+    try:
+        url = served.generate_url
+        assert url.startswith(f"http://127.0.0.1:{port}/g/demo?") and "w=800" in url and "ar=16:9" in url
+        assert any(line.endswith("/schema") for line in served.lines)
+
+        shot = screenshot(url, tmp_path / "generated.png", tmp_path / "profile")
+        assert shown_box(shot) == (800, 450)
+
+        status, headers, body = fetch(url)
+        assert status == 200 and headers["x-cache-status"] == "HIT"  # the browser's request generated it
+        image, fmt = decode(body)
+        assert (image.width, image.height, fmt) == (800, 450, "webp")
+        status, _, docs = fetch(served.lines[-1])
+        assert status == 200 and b"<html" in docs.lower()
+    finally:
+        served.stop()
+    assert served.process.returncode == 0
+
+    restarted = serve(data_dir, port)
+    try:
+        assert restarted.generate_url == url  # same demo key: nothing was re-created
+        assert not any("shown once" in line for line in restarted.lines)
+        status, headers, body = fetch(url)
+        assert status == 200 and headers["x-cache-status"] == "MISS"  # stored master, no generation
+        again, _ = decode(body)
+        assert (again - image).abs().avg() < 1
+    finally:
+        restarted.stop()
