@@ -27,7 +27,7 @@ from delivery.settings import Settings
 from delivery.storage import open_storage
 from generation.providers.base import Provider
 
-__all__ = ["create_app", "make_provider"]
+__all__ = ["app_from_env", "create_app", "make_provider"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/")
@@ -106,3 +106,12 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
         logging_config=None,
         debug=False,
     )
+
+
+def app_from_env() -> Litestar:
+    """Factory for ASGI servers that import the app themselves (`--factory delivery.app:app_from_env`)."""
+    from delivery.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)
