@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 
 import asyncpg
 
@@ -16,7 +17,7 @@ __all__ = ["register"]
 
 def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
     if args.kind == "grant" and args.amount <= 0:
-        print("promptpix: a grant must be positive; use `credits adjust` to take credits away")
+        print("promptpix: a grant must be positive; use `credits adjust` to take credits away", file=sys.stderr)
         return 2
 
     async def work(conn: asyncpg.Connection) -> None:
