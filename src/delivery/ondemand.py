@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from delivery import billing
-from delivery.db.billing import Attribution
-
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
+from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.projects import Project
 from delivery.errors import BadRequest, ServiceUnavailable, TooManyRequests, Unprocessable

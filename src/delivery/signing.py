@@ -46,24 +46,29 @@ class Keyring:
 def load_master_secret(settings: Settings) -> bytes:
     """PROMPTPIX_SECRET_KEY, or (development only) a random secret kept in the data dir.
 
-    The file is created with O_EXCL, so processes starting together agree on one secret.
+    The file appears whole or not at all (written aside, then hard-linked into
+    place, which fails if it exists), so processes starting together agree on one secret.
     """
     if settings.secret_key:
         return settings.secret_key.encode()
     if settings.production:
         raise SettingsError("PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY")
     path: Path = settings.data_path / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text().strip()
-        if len(secret) < 32:
-            raise SettingsError(f"{path} is shorter than 32 characters; delete it to make a new one") from None
-        return secret.encode()
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won; use its secret
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise SettingsError(f"{path} is shorter than 32 characters; delete it to make a new one")
     return secret.encode()
 
 

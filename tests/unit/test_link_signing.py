@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,11 @@ def test_production_starts_with_a_strong_secret_and_create_app_checks_settings_b
 )
 def test_origin_patterns(allowed: list[str], origin: str | None, referer: str | None, ok: bool) -> None:
     assert origin_allowed(allowed, origin=origin, referer=referer) is ok
+
+
+def test_processes_starting_together_agree_on_one_development_secret(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path / "fresh"))
+    with ThreadPoolExecutor(8) as pool:
+        secrets_ = set(pool.map(lambda _: load_master_secret(settings), range(16)))
+    assert len(secrets_) == 1
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == ["secret_key"]

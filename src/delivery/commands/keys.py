@@ -57,7 +57,7 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
         key = await get_api_key(conn, id=args.key_id)
         revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
-        print(f"revoked {revoked.kind} key {revoked.id} at {revoked.revoked_at.isoformat(timespec='seconds') if revoked.revoked_at else '?'}")
+        print(f"revoked {revoked.kind} key {revoked.id}; links and requests using it are refused from now on")
 
     run_with_connection(settings, work)
     return 0
@@ -65,7 +65,7 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
     keyring = Keyring(load_master_secret(settings))
-    params = dict(pair.split("=", 1) for pair in args.param)
+    params = dict(args.param)
     now = dt.datetime.now(dt.UTC)
     expires = int(now.timestamp()) + args.expires_in if args.expires_in else None
 
@@ -77,6 +77,13 @@ def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
 
     run_with_connection(settings, work)
     return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    return name, value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -98,6 +105,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     revoke.set_defaults(run=cmd_revoke)
     sign = keys.add_parser("sign", help="print a signed /g/ link")
     sign.add_argument("key_id", help="a publishable key id (pk_…)")
-    sign.add_argument("param", nargs="+", help="name=value, e.g. prompt='a red fox' w=800")
+    sign.add_argument("param", nargs="+", type=_pair, help="name=value, e.g. prompt='a red fox' w=800")
     sign.add_argument("--expires-in", type=int, help="seconds the link stays valid")
     sign.set_defaults(run=cmd_sign)

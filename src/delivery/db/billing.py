@@ -19,8 +19,8 @@ from delivery.errors import NotFound
 
 __all__ = [
     "Account",
-    "LedgerEntry",
     "Attribution",
+    "LedgerEntry",
     "UsageRow",
     "create_account",
     "debit_generation",
