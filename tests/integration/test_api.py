@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.auth import _checksum, parse_key
+from delivery.db.billing import Attribution, debit_generation, refund_generation
+from delivery.db.generations import start_generation
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
 from tests.tenancy import Tenant, make_tenant
@@ -122,13 +126,24 @@ async def test_usage_statistics_match_the_ledger(client: AsyncTestClient, tenant
             assert (await client.get(signed.json()["path"])).status_code == 200
     # A hit costs nothing and does not show up in usage.
     assert (await client.get(signed.json()["path"])).headers["x-cache-status"] == "HIT"
+    # A failed attempt is debited and refunded: it nets out of usage.
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        async with conn.transaction():
+            failed = await start_generation(conn, project_id=tenant.project.id, generation_key="f", provider="t", model="offline-render-1")
+            payer = Attribution(generation_id=failed, project_id=tenant.project.id, key_id=second, model="offline-render-1")
+            assert await debit_generation(conn, organization_id=tenant.org, cost=1, now=now, payer=payer)
+        assert await refund_generation(conn, generation_id=failed, now=now)
+    finally:
+        await conn.close()
 
     balance = (await client.get("/v1/billing/balance", headers=admin)).json()
     assert balance["account"]["balance"] == 45 and balance["remaining"] == 45 and balance["account"]["plan"] == "prepaid"
     ledger = (await client.get("/v1/billing/ledger?limit=3", headers=admin)).json()
-    assert [e["kind"] for e in ledger] == ["debit"] * 3 and ledger[0]["balance_after"] == 45
+    assert [e["kind"] for e in ledger] == ["refund", "debit", "debit"] and ledger[0]["balance_after"] == 45
     older = (await client.get(f"/v1/billing/ledger?before={ledger[-1]['id']}", headers=admin)).json()
-    assert [e["kind"] for e in older] == ["debit", "debit", "grant"]
+    assert [e["kind"] for e in older] == ["debit"] * 4 + ["grant"]
 
     for per in ("day", "month"):
         usage = (await client.get(f"/v1/billing/usage?per={per}", headers=admin)).json()
@@ -140,6 +155,7 @@ async def test_usage_statistics_match_the_ledger(client: AsyncTestClient, tenant
     conn = await asyncpg.connect(settings.database_url)
     try:
         debits = await conn.fetchval("SELECT -sum(credits) FROM ledger WHERE kind IN ('debit', 'refund')")
+        assert await conn.fetchval("SELECT count(*) FROM ledger WHERE kind = 'debit'") == 6
         succeeded = await conn.fetchval("SELECT count(*) FROM generations WHERE status = 'succeeded'")
     finally:
         await conn.close()
