@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import asyncpg
 
@@ -15,25 +14,24 @@ from delivery.settings import Settings
 
 __all__ = ["run_with_connection"]
 
-T = TypeVar("T")
 
-
-def run_with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Connect (starting the embedded server if that is the configuration), migrate, run `work`.
+def run_with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[None]]) -> int:
+    """Connect (starting the embedded server if that is the configuration), migrate, run `work`; exit code 0.
 
     A refused operation (unknown id, taken slug, bad value) exits with its message, not a traceback.
     """
 
-    async def run() -> T:
+    async def run() -> None:
         conn = await asyncpg.connect(await database_url(settings))
         try:
             await migrate(conn)
-            return await work(conn)
+            await work(conn)
         finally:
             await conn.close()
 
     try:
-        return asyncio.run(run())
+        asyncio.run(run())
+        return 0
     except ServiceError as exc:
         raise SystemExit(f"promptpix: {exc.message}") from None
     except asyncpg.PostgresError as exc:

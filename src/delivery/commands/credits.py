@@ -27,8 +27,7 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
         verb = "granted" if args.kind == "grant" else "adjusted by"
         print(f"{verb} {args.amount} credits for organisation {args.org}: balance is now {account.balance} (plan {account.plan})")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

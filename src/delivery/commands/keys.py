@@ -36,8 +36,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
         print(f"created {key.kind} key {key.id} for project {project.slug!r}, scopes {', '.join(key.scopes)}")
         print(f"the full key is shown once; store it now:\n{created.full_key}")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -49,8 +48,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
             used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
             print(f"{key.id}\t{key.kind}\t{state}\t{','.join(key.scopes)}\tlast used {used}\t{key.name}")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
@@ -59,8 +57,7 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
         revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
         print(f"revoked {revoked.kind} key {revoked.id}; links and requests using it are refused from now on")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,8 +72,7 @@ def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
         path = await sign_link(conn, keyring, project=project, key=key, params=params, expires=expires, now=now)
         print(settings.resolved_public_url + path)
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -36,8 +36,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
         }[account.plan]
         print(f"created organisation {org.id} {org.name!r}: plan {account.plan}, {limit}")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

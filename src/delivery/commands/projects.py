@@ -28,8 +28,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
         links = f"unsigned links from {', '.join(project.allowed_origins) or 'nowhere'}" if project.allow_unsigned else "signed links only"
         print(f"created project {project.slug!r} (id {project.id}) in organisation {org.id} {org.name!r}: {links}")
 
-    run_with_connection(settings, work)
-    return 0
+    return run_with_connection(settings, work)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
