@@ -19,11 +19,13 @@ from delivery.embedded import start_embedded_postgres
 from delivery.errors import ServiceError
 from delivery.logs import AccessLogMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
+from delivery.routes.api import api_router
 from delivery.routes.generate import generate_image
 from delivery.routes.images import serve_asset
 from delivery.routes.ops import healthz, readyz
 from delivery.services import Services
 from delivery.settings import Settings
+from delivery.signing import Keyring, load_master_secret
 from delivery.storage import open_storage
 from generation.providers.base import Provider
 
@@ -77,6 +79,9 @@ def _unexpected(request: Request, exc: Exception) -> Response[object]:
 
 
 def create_app(settings: Settings, *, provider: Provider | None = None) -> Litestar:
+    settings.validate()  # settings built in code get the same refusal of unsafe values as the env
+    keyring = Keyring(load_master_secret(settings))
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = await database_url(settings)
@@ -87,6 +92,7 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
             log.info("migrations applied", extra={"versions": applied})
         storage = open_storage(settings)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
+        app.state.keyring = keyring
         app.state.services = Services(
             settings=settings, pool=pool, storage=storage, provider=provider or make_provider(settings), executor=executor
         )
@@ -98,7 +104,7 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
             await pool.close()
 
     return Litestar(
-        route_handlers=[serve_asset, generate_image, healthz, readyz],
+        route_handlers=[serve_asset, generate_image, healthz, readyz, api_router],
         lifespan=[lifespan],
         exception_handlers={ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected},
         middleware=[DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else [],

@@ -12,6 +12,7 @@ import asyncpg
 
 from delivery.app import create_app, database_url
 from delivery.bootstrap import Demo, ensure_demo
+from delivery.commands import credits, keys, orgs, projects
 from delivery.db.migrate import migrate
 from delivery.logs import configure_logging
 from delivery.settings import Settings, SettingsError
@@ -27,13 +28,14 @@ def example_urls(settings: Settings, demo: Demo) -> list[str]:
     return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
 
 
-async def _prepare(settings: Settings) -> Demo:
+async def _prepare(settings: Settings) -> Demo | None:
+    """Migrate; outside production, also make sure the demo tenancy exists."""
     conn = await asyncpg.connect(await database_url(settings))
     try:
         applied = await migrate(conn)
         if applied:
             print(f"applied migrations: {', '.join(applied)}")
-        return await ensure_demo(conn)
+        return None if settings.production else await ensure_demo(conn)
     finally:
         await conn.close()
 
@@ -54,7 +56,9 @@ async def _serve(settings: Settings) -> None:
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
-    if server.started:
+    if server.started and demo is None:
+        print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
+    elif server.started:
         database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
         generated, variant, docs = example_urls(settings, demo)
         print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
@@ -90,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP service").set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    for module in (orgs, projects, keys, credits):
+        module.register(commands)
     return parser
 
 

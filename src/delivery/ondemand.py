@@ -1,5 +1,9 @@
 """Find the master for a prompt, generating it once on a miss.
 
+Billing (docs/security.md): the price is reserved under the lock, in the
+transaction that records the attempt, before the provider is called; a failed
+attempt is refunded exactly once.
+
 Write order (DESIGN.md §4): the object is stored first, then the row, so a row
 never points at a missing object. Concurrent identical misses share one
 provider call: a single-flight within the process, and a PostgreSQL advisory
@@ -9,10 +13,16 @@ holder's connection dies, so a crashed holder never blocks the key).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
+import asyncpg
+
+from delivery import billing
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
+from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.projects import Project
 from delivery.errors import BadRequest, ServiceUnavailable, TooManyRequests, Unprocessable
@@ -20,10 +30,12 @@ from delivery.ids import asset_id_for_generation, generation_key, master_key
 from delivery.params import GenerateParams
 from delivery.services import Services
 from generation.errors import GenerationError, PromptRejected, ProviderRateLimited
-from generation.models import GenerationRequest
+from generation.models import GeneratedImage, GenerationRequest
 from generation.pipeline import generate
 
-__all__ = ["GenerationTarget", "master_for_prompt"]
+__all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
+
+Admission = Callable[[asyncpg.Connection], Awaitable[None]]
 
 log = logging.getLogger("promptpix.ondemand")
 
@@ -37,6 +49,8 @@ class GenerationTarget:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         self.project = project
+        self.key_id = params.key
+        """The key that asked, named in the ledger for usage by key."""
         self.request = GenerationRequest(
             prompt=params.prompt,
             aspect_class=aspect_class,
@@ -62,75 +76,110 @@ def _public_error(exc: GenerationError) -> Exception:
     return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
 
 
-async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
+async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
+    """Record the attempt and debit its price together: refused payment leaves no row behind."""
+    now = dt.datetime.now(dt.UTC)
+    async with conn.transaction():
+        generation_id = await start_generation(
+            conn, project_id=target.project.id, generation_key=target.key, provider=services.provider.name, model=target.model
+        )
+        payer = Attribution(generation_id=generation_id, project_id=target.project.id, key_id=target.key_id, model=target.model)
+        cost = billing.price(services.settings, target.model)
+        await billing.reserve(conn, organization_id=target.project.organization_id, cost=cost, payer=payer, now=now)
+    return generation_id
+
+
+async def _fail(conn: asyncpg.Connection, generation_id: int, started: float, error: str) -> None:
+    async with conn.transaction():
+        await finish_generation(
+            conn, id=generation_id, status="failed", latency_ms=int((time.perf_counter() - started) * 1000), error=error
+        )
+        await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
+
+
+async def _store(
+    services: Services, conn: asyncpg.Connection, target: GenerationTarget, generation_id: int, image: GeneratedImage, started: float
+) -> Asset:
+    """Object first, then the row that points at it (DESIGN.md §4)."""
     project_id = target.project.id
-    async with services.pool.acquire() as lock_conn:
-        await lock_conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", target.key)
+    asset_id = asset_id_for_generation(target.key)
+    storage_key = master_key(project_id=project_id, asset_id=asset_id, mime=image.mime)
+    await services.storage.put(storage_key, image.data, content_type=image.mime)
+    async with conn.transaction():
+        asset = await insert_asset(
+            conn,
+            asset=NewAsset(
+                id=asset_id,
+                project_id=project_id,
+                source="generated",
+                storage_key=storage_key,
+                mime=image.mime,
+                width=image.width,
+                height=image.height,
+                bytes=len(image.data),
+                focal_x=image.analysis.focal_point.x,
+                focal_y=image.analysis.focal_point.y,
+                alt_text=image.analysis.alt_text,
+                tags=list(image.analysis.tags),
+                colors=list(image.analysis.colors),
+                prompt=image.prompt,
+                enhanced_prompt=image.enhanced_prompt,
+                style=target.request.style,
+                provider=image.provider,
+                model=image.model,
+                offline=image.offline,
+                generation_key=target.key,
+            ),
+        )
+        await finish_generation(
+            conn,
+            id=generation_id,
+            status="succeeded",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            cost=image.usage.cost,
+            asset_id=asset.id,
+        )
+    log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
+    return asset
+
+
+async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
+    # One connection holds the lock and does every query: a second acquire while
+    # holding the first could deadlock a busy pool.
+    async with services.pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", target.key)
         try:
-            async with services.pool.acquire() as conn:
-                existing = await find_generated_asset(conn, project_id=project_id, generation_key=target.key)
-                if existing is not None:  # another process finished it while we waited
-                    return existing, False
-                generation_id = await start_generation(
-                    conn, project_id=project_id, generation_key=target.key, provider=services.provider.name, model=target.model
-                )
+            existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+            if existing is not None:  # another process finished it while we waited
+                return existing, False
+            generation_id = await _reserve(services, conn, target)
             started = time.perf_counter()
             services.counters.generations += 1
             try:
                 image = await generate(services.provider, target.request, services.pipeline)
+                return await _store(services, conn, target, generation_id, image, started), True
             except GenerationError as exc:
-                async with services.pool.acquire() as conn:
-                    await finish_generation(
-                        conn, id=generation_id, status="failed", latency_ms=int((time.perf_counter() - started) * 1000), error=exc.message
-                    )
+                await _fail(conn, generation_id, started, exc.message)
                 raise _public_error(exc) from exc
-            asset_id = asset_id_for_generation(target.key)
-            storage_key = master_key(project_id=project_id, asset_id=asset_id, mime=image.mime)
-            await services.storage.put(storage_key, image.data, content_type=image.mime)
-            async with services.pool.acquire() as conn, conn.transaction():
-                asset = await insert_asset(
-                    conn,
-                    asset=NewAsset(
-                        id=asset_id,
-                        project_id=project_id,
-                        source="generated",
-                        storage_key=storage_key,
-                        mime=image.mime,
-                        width=image.width,
-                        height=image.height,
-                        bytes=len(image.data),
-                        focal_x=image.analysis.focal_point.x,
-                        focal_y=image.analysis.focal_point.y,
-                        alt_text=image.analysis.alt_text,
-                        tags=list(image.analysis.tags),
-                        colors=list(image.analysis.colors),
-                        prompt=image.prompt,
-                        enhanced_prompt=image.enhanced_prompt,
-                        style=target.request.style,
-                        provider=image.provider,
-                        model=image.model,
-                        offline=image.offline,
-                        generation_key=target.key,
-                    ),
-                )
-                await finish_generation(
-                    conn,
-                    id=generation_id,
-                    status="succeeded",
-                    latency_ms=int((time.perf_counter() - started) * 1000),
-                    cost=image.usage.cost,
-                    asset_id=asset.id,
-                )
-            log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
-            return asset, True
+            except Exception as exc:
+                await _fail(conn, generation_id, started, f"{type(exc).__name__}: {exc}")
+                raise
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
+            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
 
 
-async def master_for_prompt(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
-    """(asset, True when it was generated for this request or one it waited on)."""
+async def master_for_prompt(
+    services: Services, target: GenerationTarget, *, admit: Admission | None = None
+) -> tuple[Asset, bool]:
+    """(asset, True when it was generated for this request or one it waited on).
+
+    `admit` runs on a miss only, before any generation work: rate limits
+    belong there, since a cache hit costs nothing.
+    """
     async with services.pool.acquire() as conn:
         asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+        if asset is None and admit is not None:
+            await admit(conn)
     if asset is not None:
         return asset, False
     return await services.generation_flights.run(target.key, lambda: _generate(services, target))

@@ -13,13 +13,18 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["MIN_SECRET_CHARS", "Settings", "SettingsError"]
 
 _UNPREFIXED = {
     "gemini_api_key": "GEMINI_API_KEY",
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
 }
+
+
+MIN_SECRET_CHARS = 32
+PLACEHOLDER_MARKS = ("changeme", "change-me", "change_me", "example", "default")
+"""Secrets containing these are copied from a template, not generated."""
 
 
 class SettingsError(ValueError):
@@ -45,6 +50,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Base of the URLs the service prints and returns; None is http://host:port."""
     log_level: str = "INFO"
     log_requests: bool = True
+    env: Literal["development", "production"] = "development"
+    """`production` refuses unsafe settings at start-up and creates no demo tenancy."""
+    secret_key: str | None = None
+    """Server master secret that link-signing secrets are derived from; in development a
+    random one is generated once and kept in `<data_dir>/secret_key`."""
+
+    # Billing and abuse limits (docs/security.md).
+    generation_price: int = 1
+    """Credits one generation costs, reserved before the provider call."""
+    free_monthly_allowance: int = 100
+    """Generations a new `free` organisation may make per calendar month (UTC)."""
+    key_misses_per_minute: int = 60
+    """Cache misses (generations) one key may start per minute, unless the key sets its own."""
+    ip_misses_per_minute: int = 20
+    """Cache misses one client IP may start per minute through unsigned links."""
 
     # Limits: every one has a safe default and can be tightened per deployment.
     max_prompt_chars: int = 2000
@@ -84,6 +104,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         storage = self.resolved_storage_url
         if not storage.startswith(("file://", "s3://")):
             raise SettingsError("PROMPTPIX_STORAGE_URL must start with file:// or s3://")
+        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
+        if self.production:
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        """Secrets that are missing, short or well known would let anyone sign links."""
+        secret = self.secret_key or ""
+        placeholder = any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
+        if len(secret) < MIN_SECRET_CHARS or placeholder or len(set(secret)) < 16:
+            raise SettingsError(
+                f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters"
+                " (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
 
     @property
     def data_path(self) -> Path:

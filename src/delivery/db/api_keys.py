@@ -9,50 +9,78 @@ import msgspec
 
 from delivery.errors import NotFound
 
-__all__ = ["ApiKey", "get_api_key", "insert_api_key", "touch_api_key"]
+__all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "retire_api_key", "touch_api_key"]
 
 
-class ApiKey(msgspec.Struct, frozen=True):
+class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     project_id: int
     kind: str
     secret_hash: bytes
-    name: str
-    scopes: list[str]
+    name: str = ""
+    scopes: list[str] = []
+    expires_at: dt.datetime | None = None
+    allowed_origins: list[str] = []
+    rate_limit: int | None = None
+
+
+class ApiKey(NewApiKey, frozen=True, kw_only=True):
     created_at: dt.datetime
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    replaced_by: str | None = None
 
     def active(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-async def insert_api_key(
-    conn: asyncpg.Connection,
-    *,
-    id: str,
-    project_id: int,
-    kind: str,
-    secret_hash: bytes,
-    name: str = "",
-    scopes: list[str] | None = None,
-) -> ApiKey:
-    row = await conn.fetchrow(
-        """INSERT INTO api_keys (id, project_id, kind, secret_hash, name, scopes)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
-        id,
-        project_id,
-        kind,
-        secret_hash,
-        name,
-        scopes or [],
-    )
+_COLUMNS = tuple(f.name for f in msgspec.structs.fields(NewApiKey))
+_INSERT = (
+    f"INSERT INTO api_keys ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) RETURNING *"
+)
+
+
+async def insert_api_key(conn: asyncpg.Connection, *, key: NewApiKey) -> ApiKey:
+    row = await conn.fetchrow(_INSERT, *(getattr(key, c) for c in _COLUMNS))
     return ApiKey(**row)
 
 
 async def get_api_key(conn: asyncpg.Connection, *, id: str) -> ApiKey:
     row = await conn.fetchrow("SELECT * FROM api_keys WHERE id = $1", id)
+    if row is None:
+        raise NotFound("unknown API key")
+    return ApiKey(**row)
+
+
+async def list_api_keys(conn: asyncpg.Connection, *, project_id: int) -> list[ApiKey]:
+    rows = await conn.fetch("SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", project_id)
+    return [ApiKey(**row) for row in rows]
+
+
+async def retire_api_key(
+    conn: asyncpg.Connection,
+    *,
+    id: str,
+    project_id: int,
+    revoke: bool,
+    expires_at: dt.datetime | None = None,
+    replaced_by: str | None = None,
+) -> ApiKey:
+    """Revoke now, or (rotation) let the key live until `expires_at`; never extends a key's life."""
+    row = await conn.fetchrow(
+        """UPDATE api_keys
+           SET revoked_at = CASE WHEN $3 THEN coalesce(revoked_at, now()) ELSE revoked_at END,
+               expires_at = CASE WHEN $4::timestamptz IS NULL THEN expires_at
+                                 ELSE least(coalesce(expires_at, $4), $4) END,
+               replaced_by = coalesce($5, replaced_by)
+           WHERE id = $1 AND project_id = $2 RETURNING *""",
+        id,
+        project_id,
+        revoke,
+        expires_at,
+        replaced_by,
+    )
     if row is None:
         raise NotFound("unknown API key")
     return ApiKey(**row)

@@ -7,7 +7,9 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Organization", "create_organization"]
+from delivery.errors import NotFound
+
+__all__ = ["Organization", "create_organization", "get_organization"]
 
 
 class Organization(msgspec.Struct, frozen=True):
@@ -18,4 +20,11 @@ class Organization(msgspec.Struct, frozen=True):
 
 async def create_organization(conn: asyncpg.Connection, *, name: str) -> Organization:
     row = await conn.fetchrow("INSERT INTO organizations (name) VALUES ($1) RETURNING *", name)
+    return Organization(**row)
+
+
+async def get_organization(conn: asyncpg.Connection, *, id: int) -> Organization:
+    row = await conn.fetchrow("SELECT * FROM organizations WHERE id = $1", id)
+    if row is None:
+        raise NotFound("organization not found")
     return Organization(**row)

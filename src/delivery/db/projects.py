@@ -9,10 +9,10 @@ import msgspec
 
 from delivery.errors import NotFound
 
-__all__ = ["Project", "create_project", "get_project_by_slug"]
+__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "set_link_policy"]
 
 
-class Project(msgspec.Struct, frozen=True):
+class Project(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     organization_id: int
     slug: str
@@ -20,24 +20,54 @@ class Project(msgspec.Struct, frozen=True):
     default_style: str | None
     allowed_origins: list[str]
     created_at: dt.datetime
+    allow_unsigned: bool = False
+    """Whether `/g/` links without `sig` are served (to the allowed origins only)."""
 
 
 async def create_project(
-    conn: asyncpg.Connection, *, organization_id: int, slug: str, name: str, allowed_origins: list[str] | None = None
+    conn: asyncpg.Connection,
+    *,
+    organization_id: int,
+    slug: str,
+    name: str,
+    allowed_origins: list[str] | None = None,
+    allow_unsigned: bool = False,
 ) -> Project:
     row = await conn.fetchrow(
-        """INSERT INTO projects (organization_id, slug, name, allowed_origins)
-           VALUES ($1, $2, $3, $4) RETURNING *""",
+        """INSERT INTO projects (organization_id, slug, name, allowed_origins, allow_unsigned)
+           VALUES ($1, $2, $3, $4, $5) RETURNING *""",
         organization_id,
         slug,
         name,
         allowed_origins or [],
+        allow_unsigned,
     )
     return Project(**row)
 
 
 async def get_project_by_slug(conn: asyncpg.Connection, *, slug: str) -> Project:
     row = await conn.fetchrow("SELECT * FROM projects WHERE slug = $1", slug)
+    if row is None:
+        raise NotFound("project not found")
+    return Project(**row)
+
+
+async def get_project(conn: asyncpg.Connection, *, id: int) -> Project:
+    row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", id)
+    if row is None:
+        raise NotFound("project not found")
+    return Project(**row)
+
+
+async def set_link_policy(
+    conn: asyncpg.Connection, *, id: int, allow_unsigned: bool, allowed_origins: list[str]
+) -> Project:
+    row = await conn.fetchrow(
+        "UPDATE projects SET allow_unsigned = $2, allowed_origins = $3 WHERE id = $1 RETURNING *",
+        id,
+        allow_unsigned,
+        allowed_origins,
+    )
     if row is None:
         raise NotFound("project not found")
     return Project(**row)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from urllib.parse import parse_qsl
 
+import asyncpg
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from delivery.auth import authorize_link
 from delivery.db.projects import get_project_by_slug
+from delivery.links import LinkGrant, authorize_link
 from delivery.ondemand import GenerationTarget, master_for_prompt
 from delivery.params import GENERATE_NAMES, TransformParams, parse_generate, parse_query, parse_transform
+from delivery.ratelimit import admit_miss
 from delivery.responses import IMMUTABLE, image_response
 from delivery.services import Services
 from delivery.variants import render_variant
 from generation.models import nearest_aspect_class
 
 __all__ = ["generate_image"]
+
+_YEAR = 31_536_000
 
 
 def aspect_class(params: TransformParams) -> str:
@@ -28,22 +34,45 @@ def aspect_class(params: TransformParams) -> str:
     return "1:1"
 
 
+def cache_control(grant: LinkGrant, now: dt.datetime) -> str:
+    """Immutable, unless the link expires: then caches may keep it only until `exp`."""
+    if grant.expires is None:
+        return IMMUTABLE
+    return f"public, max-age={max(0, min(_YEAR, grant.expires - int(now.timestamp())))}"
+
+
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
 async def generate_image(request: Request, project: FromPath[str]) -> Response[bytes]:
     services: Services = request.app.state.services
-    query = parse_query(request.scope["query_string"])
-    transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
-    wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
+    raw = request.scope["query_string"].decode("latin-1")
+    now = dt.datetime.now(dt.UTC)
+    # The link is checked before its parameters: a tampered link is a 403, with nothing written.
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
-        await authorize_link(conn, project=found, key_id=wanted.key)
+        grant = await authorize_link(
+            conn,
+            project=found,
+            path=request.scope["path"],
+            pairs=parse_qsl(raw, keep_blank_values=True),
+            keyring=request.app.state.keyring,
+            origin=request.headers.get("origin"),
+            referer=request.headers.get("referer"),
+            now=now,
+        )
+    query = parse_query(raw)
+    transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
+    wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
     target = GenerationTarget(services, found, wanted, aspect_class(transform))
 
+    async def admit(conn: asyncpg.Connection) -> None:
+        client = request.client.host if request.client else None
+        await admit_miss(conn, settings=services.settings, grant=grant, client_ip=client, now=now)
+
     started = time.perf_counter()
-    asset, generated = await master_for_prompt(services, target)
+    asset, generated = await master_for_prompt(services, target, admit=admit)
     generate_seconds = time.perf_counter() - started
     variant, hit = await render_variant(services, asset, transform)
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"
-    return image_response(request, variant, cache_status=status, cache_control=IMMUTABLE, timings=timings)
+    return image_response(request, variant, cache_status=status, cache_control=cache_control(grant, now), timings=timings)
