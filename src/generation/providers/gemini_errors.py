@@ -7,6 +7,7 @@ Two kinds reach us: HTTP errors the SDK raises (`ClientError` 4xx, `ServerError`
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     genai_errors.APIError,
     genai_errors.UnknownApiResponseError,
+    json.JSONDecodeError,  # a 200 whose body is not JSON (a proxy's error page) reaches us raw
     pydantic.ValidationError,
     httpx.HTTPError,
     OSError,
@@ -107,7 +109,7 @@ def _from_api_error(exc: genai_errors.APIError, stage: str) -> GenerationError:
 def from_exception(exc: BaseException, stage: str) -> GenerationError:
     if isinstance(exc, genai_errors.APIError):
         return _from_api_error(exc, stage)
-    if isinstance(exc, (genai_errors.UnknownApiResponseError, pydantic.ValidationError)):
+    if isinstance(exc, (genai_errors.UnknownApiResponseError, json.JSONDecodeError, pydantic.ValidationError)):
         return ProviderUnavailable("the provider sent an unreadable answer", stage=stage, detail=str(exc))
     return ProviderUnavailable("could not reach the provider", stage=stage, detail=f"{type(exc).__name__}: {exc}")
 
