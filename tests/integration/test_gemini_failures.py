@@ -137,7 +137,10 @@ async def test_a_wrong_api_key_is_misconfiguration(fake_gemini: FakeGemini) -> N
         await provider.aclose()
 
 
-@pytest.mark.parametrize("reply", [Reply.text("Sure! Here is a heron."), Reply.finished("NO_IMAGE"), Reply.finished("IMAGE_OTHER")])
+@pytest.mark.parametrize(
+    "reply",
+    [Reply.text("Sure! Here is a heron."), Reply.finished("NO_IMAGE"), Reply.finished("IMAGE_OTHER"), Reply(body={"candidates": []})],
+)
 async def test_an_empty_image_answer_is_retried_then_rejected(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply) -> None:
     fake_gemini.script("synthesize", reply, reply, reply)
     with pytest.raises(NoImage) as raised:
@@ -190,7 +193,7 @@ async def test_a_failing_analysis_falls_back_after_retries(gemini: GeminiProvide
     assert len(fake_gemini.of("analyze")) == 3
 
 
-@pytest.mark.parametrize("reply", [Reply.text('{"words": "x"}'), Reply.error(503)])
+@pytest.mark.parametrize("reply", [Reply.text('{"words": "x"}'), Reply.error(503), Reply(body={"candidates": []})])
 async def test_a_failing_enhancement_falls_back_to_the_rules(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply) -> None:
     fake_gemini.script("enhance", reply, reply, reply)
     result = await generate(gemini, REQUEST, FAST)

@@ -17,7 +17,6 @@ from google.genai import types
 
 from generation.errors import (
     GenerationError,
-    MalformedResponse,
     NoImage,
     PromptRejected,
     ProviderMisconfigured,
@@ -121,7 +120,7 @@ def candidate_parts(response: types.GenerateContentResponse, stage: str) -> list
         raise PromptRejected(f"the provider blocked this prompt ({_name(feedback.block_reason)})", stage=stage, detail=feedback.block_reason_message or "")
     candidate = (response.candidates or [None])[0]
     if candidate is None:
-        raise MalformedResponse("the provider answered without a candidate", stage=stage)
+        return []  # nothing to read: an empty image (retried) or a malformed answer (fallback)
     reason = candidate.finish_reason
     if reason in _REFUSED:
         raise PromptRejected(f"the provider refused this prompt ({_name(reason)})", stage=stage, detail=candidate.finish_message or "")
