@@ -10,6 +10,7 @@ holder's connection dies, so a crashed holder never blocks the key).
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
@@ -58,7 +59,7 @@ def _public_error(exc: GenerationError) -> Exception:
     if isinstance(exc, PromptRejected):
         return Unprocessable(f"the provider refused this prompt: {exc.message}")
     if isinstance(exc, ProviderRateLimited):
-        return TooManyRequests("the image provider is over its rate limit", retry_after=30)
+        return TooManyRequests("the image provider is over its rate limit", retry_after=math.ceil(exc.retry_after or 30))
     return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
 
 
