@@ -55,8 +55,9 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     """Replace `$ref`s by their definitions: Gemini's schema support is a subset of JSON Schema."""
     if isinstance(node, dict):
         if "$ref" in node:
-            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
-        return {k: _inline(v, defs) for k, v in node.items() if k != "title"}
+            definition = {k: v for k, v in defs[node["$ref"].rsplit("/", 1)[-1]].items() if k != "title"}
+            return _inline(definition, defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
     if isinstance(node, list):
         return [_inline(v, defs) for v in node]
     return node

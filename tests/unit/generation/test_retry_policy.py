@@ -10,7 +10,7 @@ from generation.errors import MalformedResponse, NoImage, PromptRejected, Provid
 from generation.models import Analysis, GenerationRequest, Usage
 from generation.pipeline import PipelineSettings, _retry_delay, generate
 from generation.providers.base import Synthesis
-from generation.providers.offline import OfflineProvider
+from generation.providers.offline import OfflineProvider, render
 
 SETTINGS = PipelineSettings(attempts=5, backoff=1.0, max_backoff=3.0, max_retry_wait=10.0)
 
@@ -37,22 +37,24 @@ def test_retry_after_sets_the_floor_or_ends_the_attempts() -> None:
 
 
 class SlowProvider(OfflineProvider):
-    """Offline, but the first `slow` syntheses hang: a provider that stopped answering."""
+    """Offline, but the first `slow` syntheses hang: a provider that stopped answering.
+    Later ones answer at once with a ready image, so the deadline only ever cuts a hang."""
 
     def __init__(self, slow: int) -> None:
         self.slow = slow
         self.calls = 0
+        self.ready = render(GenerationRequest(prompt="ready"))
 
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
         self.calls += 1
         if self.calls <= self.slow:
             await asyncio.sleep(3600)
-        return await super().synthesize(request, prompt)
+        return Synthesis(self.ready, "image/png", "ready", Usage(images=1))
 
 
 async def test_a_hung_attempt_is_cut_at_its_deadline_and_retried() -> None:
     provider = SlowProvider(slow=1)
-    result = await generate(provider, GenerationRequest(prompt="a kite"), PipelineSettings(synthesize_timeout=0.2, backoff=0.01))
+    result = await generate(provider, GenerationRequest(prompt="a kite"), PipelineSettings(synthesize_timeout=0.3, backoff=0.01))
     assert provider.calls == 2 and result.width == 1024
 
 
