@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from generation.models import GenerationRequest, ReferenceImage
 from generation.pipeline import generate
 from generation.providers.gemini import GeminiPrices, GeminiProvider, GeminiSettings
-from tests.fake_gemini import API_KEY, FakeGemini, fake_gemini  # noqa: F401 (fixture)
+from tests.fake_gemini import API_KEY, FakeGemini, Reply, fake_gemini  # noqa: F401 (fixture)
 from tests.images import decode, solid
 
 PRICES = GeminiPrices(per_image=0.04, per_million_input_tokens=1.0, per_million_output_tokens=10.0)
@@ -116,3 +117,17 @@ def test_unknown_models_are_refused(gemini: GeminiProvider) -> None:
     assert gemini.resolve_model(None) == gemini.resolve_model("img-model-7") == "img-model-7"
     with pytest.raises(ValueError, match="img-model-7"):
         gemini.resolve_model("some-other-model")
+
+
+async def test_the_answer_image_is_picked_among_text_and_draft_parts(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
+    draft, final = solid(8, 8, (255, 0, 0)), solid(16, 8, (0, 0, 255))
+    parts = [
+        {"text": "Here is your kettle."},
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(draft).decode()}, "thought": True},
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(final).decode()}},
+    ]
+    body = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}], "modelVersion": "img-model-7-002"}
+    fake_gemini.script("synthesize", Reply(body=body))
+    synthesis = await gemini.synthesize(GenerationRequest(prompt="a kettle"), "a kettle")
+    assert synthesis.data == final and synthesis.mime == "image/png"
+    assert synthesis.model == "img-model-7-002"  # the version Gemini reports, not the alias we asked for

@@ -19,6 +19,7 @@ from google import genai
 from google.genai import types
 
 from generation.analysis import dominant_colors, thumbnail
+from generation.enhance import normalize_prompt
 from generation.errors import MalformedResponse
 from generation.models import Analysis, GenerationRequest, Usage
 from generation.providers.base import Synthesis
@@ -111,7 +112,7 @@ class GeminiProvider:
         response = await self._call(
             "enhance",
             model=self.settings.text_model,
-            contents=request.prompt,
+            contents=normalize_prompt(request.prompt),
             config=self._json_config(EnhancedAnswer, system_instruction=enhance_instruction(request), temperature=0.7),
         )
         text = text_of(candidate_parts(response, "enhance"))

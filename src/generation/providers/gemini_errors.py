@@ -130,7 +130,8 @@ def candidate_parts(response: types.GenerateContentResponse, stage: str) -> list
 def image_part(parts: list[types.Part], response: types.GenerateContentResponse, stage: str) -> types.Blob:
     for part in parts:
         blob = part.inline_data
-        if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
+        # Thinking image models may send draft images marked as thoughts before the answer.
+        if blob is not None and blob.data and (blob.mime_type or "").startswith("image/") and not part.thought:
             return blob
     candidate = (response.candidates or [None])[0]
     reason = _name(candidate.finish_reason) if candidate and candidate.finish_reason else "none"
