@@ -153,7 +153,7 @@ class FakeGemini:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.handled: list[float] = []
-        """Seconds the fake spent on each request (scripted delays included), in arrival order."""
+        """Seconds the fake spent on each request (scripted delays included), in completion order."""
         self.focal_point = (0.3, 0.7)
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
