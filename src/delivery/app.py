@@ -40,7 +40,23 @@ def make_provider(settings: Settings) -> Provider:
         from generation.providers.offline import OfflineProvider
 
         return OfflineProvider()
-    raise NotImplementedError("the gemini provider is not built yet")
+    from generation.providers.gemini import GeminiPrices, GeminiProvider, GeminiSettings
+
+    assert settings.gemini_api_key  # Settings.validate refuses gemini without a key
+    prices = GeminiPrices(
+        per_image=settings.gemini_price_per_image,
+        per_million_input_tokens=settings.gemini_price_per_million_input_tokens,
+        per_million_output_tokens=settings.gemini_price_per_million_output_tokens,
+    )
+    return GeminiProvider(
+        GeminiSettings(
+            api_key=settings.gemini_api_key,
+            base_url=settings.gemini_base_url,
+            image_model=settings.gemini_image_model,
+            text_model=settings.gemini_text_model,
+            prices=prices,
+        )
+    )
 
 
 async def database_url(settings: Settings) -> str:
@@ -93,12 +109,15 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
         storage = open_storage(settings)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
         app.state.keyring = keyring
+        active_provider = provider or make_provider(settings)
         app.state.services = Services(
-            settings=settings, pool=pool, storage=storage, provider=provider or make_provider(settings), executor=executor
+            settings=settings, pool=pool, storage=storage, provider=active_provider, executor=executor
         )
         try:
             yield
         finally:
+            if provider is None:  # ours to close; an injected provider belongs to the caller
+                await active_provider.aclose()
             executor.shutdown(wait=True, cancel_futures=True)
             await storage.close()
             await pool.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -72,7 +73,7 @@ def _public_error(exc: GenerationError) -> Exception:
     if isinstance(exc, PromptRejected):
         return Unprocessable(f"the provider refused this prompt: {exc.message}")
     if isinstance(exc, ProviderRateLimited):
-        return TooManyRequests("the image provider is over its rate limit", retry_after=30)
+        return TooManyRequests("the image provider is over its rate limit", retry_after=math.ceil(exc.retry_after or 30))
     return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
 
 

@@ -50,7 +50,7 @@ class Services:
             max_source_pixels=settings.max_source_pixels,
             max_source_bytes=settings.max_source_bytes,
         )
-        self.pipeline = PipelineSettings(synthesize_timeout=settings.generation_timeout)
+        self.pipeline: PipelineSettings = settings.pipeline
         self.variants = VariantCache(settings.variant_cache_bytes)
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()

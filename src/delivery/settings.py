@@ -13,6 +13,8 @@ from typing import Literal
 
 import msgspec
 
+from generation.pipeline import PipelineSettings
+
 __all__ = ["MIN_SECRET_CHARS", "Settings", "SettingsError"]
 
 _UNPREFIXED = {
@@ -46,6 +48,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     generator: Literal["auto", "offline", "gemini"] = "auto"
     gemini_api_key: str | None = None
     gemini_base_url: str | None = None
+    gemini_image_model: str = "gemini-2.5-flash-image"
+    gemini_text_model: str = "gemini-2.5-flash"
+    """Enhancement and analysis (vision) model."""
+    gemini_price_per_image: float = 0.039
+    gemini_price_per_million_input_tokens: float = 0.30
+    gemini_price_per_million_output_tokens: float = 2.50
+    """Prices in credits; defaults are Google's list prices in USD."""
     public_url: str | None = None
     """Base of the URLs the service prints and returns; None is http://host:port."""
     log_level: str = "INFO"
@@ -72,6 +81,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_source_pixels: int = 100_000_000
     max_source_bytes: int = 50 * 1024 * 1024
     generation_timeout: float = 120.0
+    """Seconds one synthesis attempt may take."""
+    enhance_timeout: float = 20.0
+    analyze_timeout: float = 20.0
+    generation_attempts: int = 3
+    """Tries per generation stage on retryable failures (429, 5xx, timeouts); 1 disables retries."""
+    generation_backoff: float = 0.5
+    """First retry delay in seconds, doubled per attempt."""
+    generation_max_retry_wait: float = 10.0
+    """Longest provider Retry-After to wait through; longer ones are passed on to the client."""
     transform_threads: int = 0
     """Worker threads for pyvips; 0 means one per core."""
     variant_cache_bytes: int = 256 * 1024 * 1024
@@ -101,6 +119,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in ("max_prompt_chars", "max_output_pixels", "max_source_pixels", "max_source_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
+        for name in ("generation_timeout", "enhance_timeout", "analyze_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
+        if self.generation_attempts < 1:
+            raise SettingsError("PROMPTPIX_GENERATION_ATTEMPTS must be at least 1")
+        prices = ("gemini_price_per_image", "gemini_price_per_million_input_tokens", "gemini_price_per_million_output_tokens")
+        for name in (*prices, "generation_backoff", "generation_max_retry_wait"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
         storage = self.resolved_storage_url
         if not storage.startswith(("file://", "s3://")):
             raise SettingsError("PROMPTPIX_STORAGE_URL must start with file:// or s3://")
@@ -141,6 +168,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.generator == "auto":
             return "gemini" if self.gemini_api_key else "offline"
         return self.generator
+
+    @property
+    def pipeline(self) -> PipelineSettings:
+        return PipelineSettings(
+            enhance_timeout=self.enhance_timeout,
+            synthesize_timeout=self.generation_timeout,
+            analyze_timeout=self.analyze_timeout,
+            attempts=self.generation_attempts,
+            backoff=self.generation_backoff,
+            max_retry_wait=self.generation_max_retry_wait,
+        )
 
     @property
     def thread_count(self) -> int:

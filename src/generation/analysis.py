@@ -13,7 +13,7 @@ import pyvips
 from generation.enhance import prompt_words
 from generation.models import Analysis, FocalPoint
 
-__all__ = ["analyze_offline", "dominant_colors", "focal_point"]
+__all__ = ["analyze_offline", "dominant_colors", "focal_point", "thumbnail"]
 
 _PROBE = 256  # analysis runs on a thumbnail: saliency does not need more pixels
 
@@ -45,8 +45,9 @@ def dominant_colors(image: pyvips.Image, count: int = 3) -> tuple[str, ...]:
     )
 
 
-def _prepare(data: bytes) -> pyvips.Image:
-    image = pyvips.Image.thumbnail_buffer(data, _PROBE, height=_PROBE)
+def thumbnail(data: bytes, size: int = _PROBE) -> pyvips.Image:
+    """Flat sRGB, three bands, at most `size` a side, in memory: what every analysis reads."""
+    image = pyvips.Image.thumbnail_buffer(data, size, height=size)
     if image.hasalpha():
         image = image.flatten(background=[255, 255, 255])
     if image.bands < 3:
@@ -55,7 +56,7 @@ def _prepare(data: bytes) -> pyvips.Image:
 
 
 def analyze_offline(data: bytes, prompt: str) -> Analysis:
-    image = _prepare(data)
+    image = thumbnail(data)
     words = prompt_words(prompt)
     return Analysis(
         focal_point=focal_point(image),

@@ -1,49 +1,88 @@
 """enhance -> synthesize -> analyze, each stage bounded in time and retried when it may help.
 
 The pipeline owns the policy (deadlines, retries, fallbacks, timing); providers
-only talk to their model. Enhancement and analysis are conveniences: when they
-fail the pipeline falls back to the offline rules rather than losing an image
-the user is already paying for. Synthesis failing is the caller's error.
+only talk to their model and translate its failures into `generation.errors`.
+Enhancement and analysis are conveniences: when they fail for any reason other
+than the prompt itself, the pipeline falls back to the offline rules rather
+than losing an image the user is already paying for. Synthesis failing is the
+caller's error, typed so it can answer 422, 429 or 503.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 import pyvips
 
 from generation.analysis import analyze_offline
 from generation.enhance import enhance_offline
-from generation.errors import GenerationError, ProviderUnavailable, StageTimeout
-from generation.models import GeneratedImage, GenerationRequest, Usage
-from generation.providers.base import Provider
+from generation.errors import GenerationError, PromptRejected, ProviderUnavailable, StageTimeout
+from generation.models import Analysis, GeneratedImage, GenerationRequest, Usage
+from generation.providers.base import Provider, Synthesis
 
-__all__ = ["PipelineSettings", "generate"]
+__all__ = ["PipelineSettings", "Progress", "StageEvent", "generate"]
 
 log = logging.getLogger("promptpix.generation")
 T = TypeVar("T")
 
 
-class PipelineSettings(msgspec.Struct, frozen=True):
+class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True):
     enhance_timeout: float = 20.0
     synthesize_timeout: float = 90.0
     analyze_timeout: float = 20.0
+    """Deadline of one attempt of each stage, in seconds."""
     attempts: int = 3
+    """Tries per stage, the first included; 1 disables retries."""
     backoff: float = 0.5
-    """First retry delay in seconds; doubles each attempt."""
+    """First retry delay in seconds; doubles each attempt, with jitter, up to `max_backoff`."""
+    max_backoff: float = 8.0
+    max_retry_wait: float = 10.0
+    """Longest provider `Retry-After` we sleep through; a longer one gives up at once,
+    passing the provider's figure on to the caller."""
+
+
+class StageEvent(msgspec.Struct, frozen=True):
+    """What a progress listener hears: a stage starting, finishing, retrying or falling back."""
+
+    stage: str
+    status: Literal["start", "done", "retry", "fallback"]
+    seconds: float = 0.0
+    """Stage duration (done) or the wait before the next attempt (retry)."""
+    attempt: int = 0
+    message: str = ""
+
+
+Progress = Callable[[StageEvent], None]
+
+
+def _ignore(event: StageEvent) -> None:
+    pass
+
+
+def _retry_delay(error: GenerationError, attempt: int, settings: PipelineSettings) -> float | None:
+    """Seconds to wait before the next attempt, or None to give up now."""
+    if not error.retryable or attempt >= settings.attempts:
+        return None
+    if error.retry_after is not None and error.retry_after > settings.max_retry_wait:
+        return None
+    backoff = min(settings.max_backoff, settings.backoff * 2 ** (attempt - 1))
+    backoff *= random.uniform(0.5, 1.0)  # jitter: workers that failed together retry apart
+    return max(backoff, error.retry_after or 0.0)
 
 
 async def _staged(
-    stage: str, call: Callable[[], Awaitable[T]], timeout: float, settings: PipelineSettings
+    stage: str, call: Callable[[], Awaitable[T]], timeout: float, settings: PipelineSettings, progress: Progress
 ) -> T:
     """Run one stage with a deadline per attempt, retrying only retryable failures."""
-    delay = settings.backoff
-    for attempt in range(1, settings.attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             async with asyncio.timeout(timeout):
                 return await call()
@@ -52,12 +91,12 @@ async def _staged(
         except GenerationError as exc:
             error = exc
             error.stage = error.stage or stage
-        if not error.retryable or attempt == settings.attempts:
+        delay = _retry_delay(error, attempt, settings)
+        if delay is None:
             raise error
-        log.warning("retrying stage", extra={"stage": stage, "attempt": attempt, "error": error.message})
+        log.warning("retrying stage", extra={"stage": stage, "attempt": attempt, "error": error.message, "delay": delay})
+        progress(StageEvent(stage, "retry", delay, attempt, error.message))
         await asyncio.sleep(delay)
-        delay *= 2
-    raise AssertionError("unreachable")
 
 
 def _add(a: Usage, b: Usage) -> Usage:
@@ -69,49 +108,77 @@ def _add(a: Usage, b: Usage) -> Usage:
     )
 
 
-async def generate(
-    provider: Provider, request: GenerationRequest, settings: PipelineSettings = PipelineSettings()
-) -> GeneratedImage:
-    timings: dict[str, float] = {}
-    usage = Usage()
-
-    started = time.perf_counter()
-    try:
-        enhanced, spent = await _staged("enhance", lambda: provider.enhance(request), settings.enhance_timeout, settings)
-        usage = _add(usage, spent)
-    except GenerationError as exc:
-        if not exc.retryable:
-            raise
-        log.warning("enhancement failed, using offline rules", extra={"error": exc.message})
-        enhanced = enhance_offline(request)
-    timings["enhance"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    synthesis = await _staged(
-        "synthesize", lambda: provider.synthesize(request, enhanced), settings.synthesize_timeout, settings
-    )
-    usage = _add(usage, synthesis.usage)
-    timings["synthesize"] = time.perf_counter() - started
+def _size(synthesis: Synthesis) -> tuple[int, int]:
+    """Width and height from the header; an image we cannot decode is the provider's failure."""
     try:
         header = pyvips.Image.new_from_buffer(synthesis.data, "")
-        width, height = header.width, header.height
     except pyvips.Error as exc:
-        raise ProviderUnavailable("provider returned an undecodable image", stage="synthesize", detail=str(exc)) from exc
+        raise ProviderUnavailable("provider returned an undecodable image", detail=str(exc)) from exc
+    return header.width, header.height
 
-    started = time.perf_counter()
-    try:
-        analysis, spent = await _staged(
-            "analyze",
-            lambda: provider.analyze(synthesis.data, synthesis.mime, request.prompt),
-            settings.analyze_timeout,
-            settings,
-        )
-        usage = _add(usage, spent)
-    except GenerationError as exc:
-        log.warning("analysis failed, using offline analysis", extra={"error": exc.message})
-        analysis = await asyncio.to_thread(analyze_offline, synthesis.data, request.prompt)
-    timings["analyze"] = time.perf_counter() - started
 
+class _Run:
+    """One pipeline run: the request, the policy, and what the stages spent."""
+
+    def __init__(self, provider: Provider, request: GenerationRequest, settings: PipelineSettings, progress: Progress):
+        self.provider, self.request, self.settings, self.progress = provider, request, settings, progress
+        self.usage = Usage()
+        self.timings: dict[str, float] = {}
+
+    async def stage(self, name: str, call: Callable[[], Awaitable[tuple[T, Usage]]], timeout: float) -> T:
+        self.progress(StageEvent(name, "start"))
+        started = time.perf_counter()
+        try:
+            value, spent = await _staged(name, call, timeout, self.settings, self.progress)
+        finally:
+            self.timings[name] = time.perf_counter() - started
+        self.usage = _add(self.usage, spent)
+        self.progress(StageEvent(name, "done", self.timings[name]))
+        return value
+
+    def fell_back(self, name: str, error: GenerationError, started: float) -> None:
+        log.warning("stage failed, using offline rules", extra={"stage": name, "error": error.message})
+        self.timings[name] = time.perf_counter() - started
+        self.progress(StageEvent(name, "fallback", self.timings[name], message=error.message))
+
+    async def enhance(self) -> str:
+        started = time.perf_counter()
+        try:
+            return await self.stage("enhance", lambda: self.provider.enhance(self.request), self.settings.enhance_timeout)
+        except PromptRejected:
+            raise  # a refused prompt will not be drawn either: fail before paying for synthesis
+        except GenerationError as exc:
+            self.fell_back("enhance", exc, started)
+            return enhance_offline(self.request)
+
+    async def synthesize(self, prompt: str) -> tuple[Synthesis, int, int]:
+        async def attempt() -> tuple[tuple[Synthesis, int, int], Usage]:
+            synthesis = await self.provider.synthesize(self.request, prompt)
+            return (synthesis, *_size(synthesis)), synthesis.usage
+
+        return await self.stage("synthesize", attempt, self.settings.synthesize_timeout)
+
+    async def analyze(self, synthesis: Synthesis) -> Analysis:
+        started = time.perf_counter()
+        data, mime, prompt = synthesis.data, synthesis.mime, self.request.prompt
+        try:
+            return await self.stage("analyze", lambda: self.provider.analyze(data, mime, prompt), self.settings.analyze_timeout)
+        except GenerationError as exc:
+            analysis = await asyncio.to_thread(analyze_offline, data, prompt)
+            self.fell_back("analyze", exc, started)
+            return analysis
+
+
+async def generate(
+    provider: Provider,
+    request: GenerationRequest,
+    settings: PipelineSettings = PipelineSettings(),
+    progress: Progress = _ignore,
+) -> GeneratedImage:
+    run = _Run(provider, request, settings, progress)
+    enhanced = await run.enhance()
+    synthesis, width, height = await run.synthesize(enhanced)
+    analysis = await run.analyze(synthesis)
     return GeneratedImage(
         data=synthesis.data,
         mime=synthesis.mime,
@@ -123,6 +190,6 @@ async def generate(
         provider=provider.name,
         model=synthesis.model,
         offline=provider.offline,
-        usage=usage,
-        timings=timings,
+        usage=run.usage,
+        timings=run.timings,
     )

@@ -15,6 +15,7 @@ class Synthesis(msgspec.Struct, frozen=True):
     data: bytes
     mime: str
     model: str
+    """The pinned model version that drew it, as the provider reports it."""
     usage: Usage = Usage()
 
 
@@ -36,4 +37,9 @@ class Provider(Protocol):
         ...
 
     async def analyze(self, data: bytes, mime: str, prompt: str) -> tuple[Analysis, Usage]:
+        """Focal point, alt text, tags and colours of an image the pipeline drew."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the owner (the app's lifespan, the CLI) calls it once."""
         ...

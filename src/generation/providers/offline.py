@@ -45,6 +45,9 @@ class OfflineProvider:
     async def analyze(self, data: bytes, mime: str, prompt: str) -> tuple[Analysis, Usage]:
         return await asyncio.to_thread(analyze_offline, data, prompt), Usage()
 
+    async def aclose(self) -> None:
+        pass
+
 
 def _seed(request: GenerationRequest) -> int:
     key = "\x1f".join(
