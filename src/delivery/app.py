@@ -15,13 +15,15 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from delivery.db.migrate import migrate
+from delivery.delayed import with_offline_delay
 from delivery.embedded import start_embedded_postgres
 from delivery.errors import ServiceError
 from delivery.logs import AccessLogMiddleware
+from delivery.metrics import MetricsMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.generate import generate_image
 from delivery.routes.images import serve_asset
-from delivery.routes.ops import healthz, readyz
+from delivery.routes.ops import healthz, metrics, readyz
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.storage import open_storage
@@ -88,20 +90,26 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
         storage = open_storage(settings)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
         app.state.services = Services(
-            settings=settings, pool=pool, storage=storage, provider=provider or make_provider(settings), executor=executor
+            settings=settings,
+            pool=pool,
+            storage=storage,
+            provider=with_offline_delay(provider or make_provider(settings), settings.offline_delay),
+            executor=executor,
         )
         try:
             yield
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             await storage.close()
-            await pool.close()
+            await pool.close()  # closing the connections releases any generation claim still held
+            app.state.services.metrics.close()
 
     return Litestar(
-        route_handlers=[serve_asset, generate_image, healthz, readyz],
+        route_handlers=[serve_asset, generate_image, healthz, readyz, metrics],
         lifespan=[lifespan],
         exception_handlers={ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected},
-        middleware=[DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else [],
+        middleware=[DefineMiddleware(MetricsMiddleware)]
+        + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
         openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema"),
         logging_config=None,
         debug=False,

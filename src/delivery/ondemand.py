@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from delivery.claims import claim_generation, release_generation
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.projects import Project
@@ -65,7 +66,7 @@ def _public_error(exc: GenerationError) -> Exception:
 async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
     project_id = target.project.id
     async with services.pool.acquire() as lock_conn:
-        await lock_conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", target.key)
+        await claim_generation(lock_conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
             async with services.pool.acquire() as conn:
                 existing = await find_generated_asset(conn, project_id=project_id, generation_key=target.key)
@@ -77,8 +78,10 @@ async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset
             started = time.perf_counter()
             services.counters.generations += 1
             try:
-                image = await generate(services.provider, target.request, services.pipeline)
+                with services.metrics.generating():
+                    image = await generate(services.provider, target.request, services.pipeline)
             except GenerationError as exc:
+                services.metrics.provider_errors.labels(services.provider.name, type(exc).__name__).inc()
                 async with services.pool.acquire() as conn:
                     await finish_generation(
                         conn, id=generation_id, status="failed", latency_ms=int((time.perf_counter() - started) * 1000), error=exc.message
@@ -124,7 +127,7 @@ async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset
             log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
             return asset, True
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
+            await release_generation(lock_conn, target.key)
 
 
 async def master_for_prompt(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
