@@ -1,0 +1,1 @@
+"""Implementations of `promptpix` subcommands; `cli.py` registers them."""
