@@ -17,8 +17,14 @@ from urllib.parse import urlencode
 
 import asyncpg
 import httpx
+import pytest
+from litestar.testing import AsyncTestClient
 
+from delivery.bootstrap import Demo
+from delivery.ids import generation_key
+from delivery.settings import Settings
 from tests.edge import Serve, metric, start_serve
+from tests.fakes import CountingProvider
 from tests.images import decode
 
 _THIS_DB = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -55,18 +61,23 @@ async def test_200_identical_cold_requests_on_4_workers_make_one_generation(data
         url = g_url(served, "two hundred people asking for one picture")
         waiting_seen = 0
 
-        async def watch() -> None:
+        async def watch(watcher_conn: asyncpg.Connection) -> None:
             nonlocal waiting_seen
             while True:
-                _, waiting = await fetch(conn, ADVISORY)
+                _, waiting = await fetch(watcher_conn, ADVISORY)
                 waiting_seen = max(waiting_seen, waiting)
                 await asyncio.sleep(0.05)
 
-        watcher = asyncio.create_task(watch())
+        watcher_conn = await asyncpg.connect(database_url)
+        watcher = asyncio.create_task(watch(watcher_conn))
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
-        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-            responses = await asyncio.gather(*(http.get(url) for _ in range(200)))
-        watcher.cancel()
+        try:
+            async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+                responses = await asyncio.gather(*(http.get(url) for _ in range(200)))
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            await watcher_conn.close()
 
         assert {r.status_code for r in responses} == {200}, {r.status_code for r in responses}
         bodies = {r.content for r in responses}
@@ -141,3 +152,34 @@ async def test_graceful_shutdown_finishes_an_in_flight_generation(database_url: 
     finally:
         await conn.close()
         served.kill()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The in-process app of the claim-timeout test waits at most 0.3 s for another holder."""
+    return Settings(database_url=database_url, data_dir=str(tmp_path / "data"), log_requests=False, claim_timeout=0.3)
+
+
+async def test_a_waiter_answers_503_with_retry_after_when_the_holder_outlasts_the_claim_timeout(
+    client: AsyncTestClient, demo: Demo, settings: Settings, provider: CountingProvider
+) -> None:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        project_id = await conn.fetchval("SELECT id FROM projects WHERE slug = $1", demo.project_slug)
+        key = generation_key(
+            project_id=project_id, prompt="held elsewhere", style=None, seed=None, model="offline-render-1", aspect_class="1:1"
+        )
+        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)  # another process is generating
+        url = f"/g/{demo.project_slug}?" + urlencode({"prompt": "held elsewhere", "w": 32, "h": 32, "key": demo.key_id})
+        busy = await client.get(url)
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "5" and busy.headers["cache-control"] == "no-store"
+        assert decode(busy.content)[1] == "png"
+        assert provider.synthesized == []
+
+        await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+        done = await client.get(url)
+        assert done.status_code == 200 and done.headers["x-cache-status"] == "GENERATED"
+        assert len(provider.synthesized) == 1
+    finally:
+        await conn.close()
