@@ -7,7 +7,9 @@ nginx), so "nginx answered and the app was not called" is observed, not assumed.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -160,3 +162,42 @@ async def test_new_images_are_rate_limited_per_client_but_cache_hits_are_not(app
         hit = await http.get(cached)
     assert hit.status_code == 200 and hit.headers["x-edge-cache"] == "HIT"
     assert app_requests(app, G_ROUTE, "404") == len(answers) - len(limited)
+
+
+class _CacheableAnything(BaseHTTPRequestHandler):
+    """An upstream that marks every answer cacheable, whatever its status: nginx must still refuse non-200s."""
+
+    calls: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.calls.append(self.path)
+        status = int(self.path.rsplit("/", 1)[1].split("?")[0])
+        body = b"body"
+        self.send_response(status)
+        self.send_header("Cache-Control", "public, max-age=600")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_only_200_is_stored_even_when_an_error_claims_to_be_cacheable(tmp_path: Path) -> None:
+    binary = find_nginx()
+    require(binary is not None, "nginx (Debian package)")
+    assert binary is not None
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _CacheableAnything)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    nginx = start_nginx(binary, tmp_path / "nginx", [upstream.server_address[1]])
+    try:
+        async with httpx.AsyncClient(base_url=nginx.base, timeout=30) as http:
+            for status in (200, 404, 410, 500):
+                answers = [await http.get(f"/i/{status}") for _ in range(2)]
+                assert [a.status_code for a in answers] == [status, status]
+                edge = [a.headers["x-edge-cache"] for a in answers]
+                assert edge == (["MISS", "HIT"] if status == 200 else ["MISS", "MISS"]), (status, edge)
+    finally:
+        nginx.stop()
+        upstream.shutdown()
+    assert _CacheableAnything.calls == ["/i/200", "/i/404", "/i/404", "/i/410", "/i/410", "/i/500", "/i/500"]
