@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 from delivery.bootstrap import Demo
 from delivery.ids import generation_key
 from delivery.settings import Settings
-from tests.edge import Serve, metric, start_serve
+from tests.processes import Serve, metric, start_serve
 from tests.fakes import CountingProvider
 from tests.images import decode
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import require
-from tests.edge import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
+from tests.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
 from tests.images import decode
 
 G_ROUTE = {"route": "/g/{project}"}

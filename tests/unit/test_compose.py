@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
 from delivery.settings import Settings
-from tests.edge import NGINX_DIR, REPO
+from tests.processes import NGINX_DIR, REPO
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "S3_BUCKET"}
 """Variables .env.example lists for docker compose that the app itself does not read."""

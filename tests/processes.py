@@ -1,4 +1,4 @@
-"""Real processes for edge and scale-out tests (and bench/edge.py): `promptpix serve`, nginx.
+"""Real processes for tests and bench/edge.py: `promptpix serve` and nginx.
 
 Everything runs on free loopback ports under a temporary directory; nginx runs
 the committed production `nginx/nginx.conf` with only its addresses and paths
@@ -34,7 +34,7 @@ def free_port() -> int:
 class Serve:
     """A `promptpix serve` process and what it printed."""
 
-    def __init__(self, process: subprocess.Popen[str], port: int, lines: list[str], database_url: str) -> None:
+    def __init__(self, process: subprocess.Popen[str], port: int, lines: list[str], database_url: str | None) -> None:
         self.process = process
         self.port = port
         self.lines = lines
@@ -45,9 +45,12 @@ class Serve:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def generate_url(self) -> str:
+        return next(line for line in self.lines if line.startswith("http") and "/g/" in line)
+
+    @property
     def key_id(self) -> str:
-        url = next(line for line in self.lines if line.startswith("http") and "/g/" in line)
-        return url.rsplit("key=", 1)[1]
+        return self.generate_url.rsplit("key=", 1)[1]
 
     def stop(self, timeout: float = 60) -> int:
         if self.process.poll() is None:
@@ -65,18 +68,19 @@ class Serve:
 
 
 def start_serve(
-    *, data_dir: Path, database_url: str, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None
+    *, data_dir: Path, database_url: str | None, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None
 ) -> Serve:
-    """Start `promptpix serve` and return once it printed its URLs (a worker answers by then)."""
+    """Start `promptpix serve` (embedded PostgreSQL when `database_url` is None) and return once it
+    printed its URLs (a worker answers by then)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     environ = {
         **os.environ,
         "PYTHONPATH": str(REPO / "src"),
         "PROMPTPIX_DATA_DIR": str(data_dir),
-        "PROMPTPIX_DATABASE_URL": database_url,
         "PROMPTPIX_PORT": str(port),
         "PROMPTPIX_LOG_LEVEL": "WARNING",
+        **({"PROMPTPIX_DATABASE_URL": database_url} if database_url else {}),
         **(env or {}),
     }
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
