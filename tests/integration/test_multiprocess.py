@@ -47,6 +47,45 @@ async def fetch(conn: asyncpg.Connection, query: str) -> asyncpg.Record:
     return await conn.fetchrow(query)
 
 
+async def crowd(urls: list[str], database_url: str, count: int = 200) -> tuple[list[httpx.Response], int]:
+    """`count` concurrent GETs cycling through `urls`; also the most claim waiters PostgreSQL showed meanwhile."""
+    waiting_seen = 0
+
+    async def watch(watcher: asyncpg.Connection) -> None:
+        nonlocal waiting_seen
+        while True:
+            _, waiting = await fetch(watcher, ADVISORY)
+            waiting_seen = max(waiting_seen, waiting)
+            await asyncio.sleep(0.05)
+
+    watcher_conn = await asyncpg.connect(database_url)
+    watching = asyncio.create_task(watch(watcher_conn))
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+    try:
+        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            responses = await asyncio.gather(*(http.get(urls[i % len(urls)]) for i in range(count)))
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        await watcher_conn.close()
+    return responses, waiting_seen
+
+
+async def assert_one_generation_and_identical_bytes(responses: list[httpx.Response], database_url: str) -> None:
+    assert {r.status_code for r in responses} == {200}, {r.status_code for r in responses}
+    bodies = {r.content for r in responses}
+    assert len(bodies) == 1  # every client got the same bytes
+    image, fmt = decode(bodies.pop())
+    assert (image.width, image.height, fmt) == (96, 96, "png")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert [r["status"] for r in await conn.fetch("SELECT status FROM generations")] == ["succeeded"]  # one provider call
+        # LEAD: when billing lands, also assert exactly one debit in the ledger for this generation.
+        assert tuple(await fetch(conn, ADVISORY)) == (0, 0)  # no claim left behind
+    finally:
+        await conn.close()
+
+
 async def test_200_identical_cold_requests_on_4_workers_make_one_generation(database_url: str, tmp_path: Path) -> None:
     served = start_serve(
         data_dir=tmp_path / "data", database_url=database_url, workers=4, env={"PROMPTPIX_OFFLINE_DELAY": "3"}
@@ -54,46 +93,36 @@ async def test_200_identical_cold_requests_on_4_workers_make_one_generation(data
     conn = await asyncpg.connect(database_url)
     try:
         # Each worker's pool opens a connection at start-up: four of them means four workers serving.
-        await until(
-            lambda: _count(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", 4),
-            "four workers are connected",
-        )
-        url = g_url(served, "two hundred people asking for one picture")
-        waiting_seen = 0
-
-        async def watch(watcher_conn: asyncpg.Connection) -> None:
-            nonlocal waiting_seen
-            while True:
-                _, waiting = await fetch(watcher_conn, ADVISORY)
-                waiting_seen = max(waiting_seen, waiting)
-                await asyncio.sleep(0.05)
-
-        watcher_conn = await asyncpg.connect(database_url)
-        watcher = asyncio.create_task(watch(watcher_conn))
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
-        try:
-            async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-                responses = await asyncio.gather(*(http.get(url) for _ in range(200)))
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-            await watcher_conn.close()
-
-        assert {r.status_code for r in responses} == {200}, {r.status_code for r in responses}
-        bodies = {r.content for r in responses}
-        assert len(bodies) == 1  # every client got the same bytes
-        image, fmt = decode(bodies.pop())
-        assert (image.width, image.height, fmt) == (96, 96, "png")
-        rows = await conn.fetch("SELECT status FROM generations")
-        assert [r["status"] for r in rows] == ["succeeded"]  # exactly one provider call
-        # LEAD: when billing lands, also assert exactly one debit in the ledger for this generation.
-        assert waiting_seen >= 1  # another worker waited on the claim in PostgreSQL
-        assert metric(served.base, "promptpix_generation_seconds_count") == 1  # totals across all four workers
-        assert metric(served.base, "promptpix_http_requests_total", route="/g/{project}", status="200") == 200
-        assert await fetch(conn, ADVISORY) == (0, 0)  # no claim left behind
+        others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        await until(lambda: _count(conn, others, 4), "four workers are connected")
     finally:
         await conn.close()
+    try:
+        responses, _ = await crowd([g_url(served, "two hundred people asking for one picture")], database_url)
+        await assert_one_generation_and_identical_bytes(responses, database_url)
+        # Whichever worker answers /metrics reports the totals of all four.
+        assert metric(served.base, "promptpix_generation_seconds_count") == 1
+        assert metric(served.base, "promptpix_http_requests_total", route="/g/{project}", status="200") == 200
+    finally:
         assert served.stop() == 0
+
+
+async def test_200_identical_cold_requests_spread_over_4_processes_make_one_generation(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Four separate processes, requests dealt round-robin: three of them must wait on the first one's claim."""
+    shared = {"PROMPTPIX_OFFLINE_DELAY": "3", "PROMPTPIX_STORAGE_URL": f"file://{tmp_path / 'objects'}"}
+    processes = [start_serve(data_dir=tmp_path / f"p{i}", database_url=database_url, env=shared) for i in range(4)]
+    try:
+        prompt = "two hundred people in four rooms"
+        responses, waiting_seen = await crowd([g_url(p, prompt) for p in processes], database_url)
+        await assert_one_generation_and_identical_bytes(responses, database_url)
+        assert waiting_seen == 3  # one holder, one waiter per other process (in-process flights share theirs)
+        assert sum(metric(p.base, "promptpix_generation_seconds_count") for p in processes) == 1
+        assert [metric(p.base, "promptpix_http_requests_total", route="/g/{project}") for p in processes] == [50] * 4
+    finally:
+        for p in processes:
+            p.stop()
 
 
 async def _count(conn: asyncpg.Connection, query: str, at_least: int) -> bool:
