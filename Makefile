@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench bench-edge clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Requests/s of nginx cache hits vs app cache hits vs cold transforms, in one run (bench/edge.py).
+bench-edge: $(VENV)/.test-installed
+	bash scripts/test-deps.sh
+	$(BIN)/python bench/edge.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -15,14 +15,16 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from delivery.db.migrate import migrate
+from delivery.delayed import with_offline_delay
 from delivery.embedded import start_embedded_postgres
 from delivery.errors import ServiceError
 from delivery.logs import AccessLogMiddleware
+from delivery.metrics import MetricsMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.api import api_router
 from delivery.routes.generate import generate_image
 from delivery.routes.images import serve_asset
-from delivery.routes.ops import healthz, readyz
+from delivery.routes.ops import healthz, metrics, readyz
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.signing import Keyring, load_master_secret
@@ -111,7 +113,11 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
         app.state.keyring = keyring
         active_provider = provider or make_provider(settings)
         app.state.services = Services(
-            settings=settings, pool=pool, storage=storage, provider=active_provider, executor=executor
+            settings=settings,
+            pool=pool,
+            storage=storage,
+            provider=with_offline_delay(active_provider, settings.offline_delay),
+            executor=executor,
         )
         try:
             yield
@@ -120,13 +126,15 @@ def create_app(settings: Settings, *, provider: Provider | None = None) -> Lites
                 await active_provider.aclose()
             executor.shutdown(wait=True, cancel_futures=True)
             await storage.close()
-            await pool.close()
+            await pool.close()  # closing the connections releases any generation claim still held
+            app.state.services.metrics.close()
 
     return Litestar(
-        route_handlers=[serve_asset, generate_image, healthz, readyz, api_router],
+        route_handlers=[serve_asset, generate_image, healthz, readyz, metrics, api_router],
         lifespan=[lifespan],
         exception_handlers={ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected},
-        middleware=[DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else [],
+        middleware=[DefineMiddleware(MetricsMiddleware)]
+        + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
         openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema"),
         logging_config=None,
         debug=False,

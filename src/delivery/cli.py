@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import asyncpg
@@ -13,6 +14,7 @@ import asyncpg
 from delivery.app import create_app, database_url
 from delivery.bootstrap import Demo, ensure_demo
 from delivery.commands import credits, generate, keys, orgs, projects
+from delivery.commands.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.db.migrate import migrate
 from delivery.logs import configure_logging
 from delivery.settings import Settings, SettingsError
@@ -40,12 +42,28 @@ async def _prepare(settings: Settings) -> Demo | None:
         await conn.close()
 
 
+def _announce(settings: Settings, demo: Demo | None) -> None:
+    if demo is None:
+        print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
+        return
+    database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
+    generated, variant, docs = example_urls(settings, demo)
+    print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
+    if demo.full_key:
+        print(f"demo publishable key (shown once): {demo.full_key}")
+    print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
+    print(generated)
+    print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
+    print(f"API docs:\n  {docs}\n", flush=True)
+
+
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
     demo = await _prepare(settings)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)), timeout_keep_alive=KEEPALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
@@ -56,22 +74,20 @@ async def _serve(settings: Settings) -> None:
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
-    if server.started and demo is None:
-        print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
-    elif server.started:
-        database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
-        generated, variant, docs = example_urls(settings, demo)
-        print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
-        if demo.full_key:
-            print(f"demo publishable key (shown once): {demo.full_key}")
-        print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
-        print(generated)
-        print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
-        print(f"API docs:\n  {docs}\n", flush=True)
+    if server.started:
+        _announce(settings, demo)
     await serving
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    workers = args.workers or settings.workers
+    if workers > 1:
+
+        def prepare(ready: Settings) -> Callable[[], None]:
+            demo = asyncio.run(_prepare(ready))
+            return lambda: _announce(settings, demo)
+
+        return serve_workers(settings, workers, prepare=prepare)
     asyncio.run(_serve(settings))
     return 0
 
@@ -92,7 +108,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promptpix", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP service").set_defaults(run=cmd_serve)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
+    serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
     for module in (orgs, projects, keys, credits, generate):
         module.register(commands)

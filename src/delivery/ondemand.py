@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from delivery import billing
+from delivery.claims import claim_generation, release_generation
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
@@ -144,11 +145,13 @@ async def _store(
     return asset
 
 
-async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
+async def _generate(services: Services, target: GenerationTarget, admit: Admission | None) -> tuple[Asset, bool]:
     # One connection holds the lock and does every query: a second acquire while
     # holding the first could deadlock a busy pool.
     async with services.pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", target.key)
+        if admit is not None:
+            await admit(conn)
+        await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
             existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
             if existing is not None:  # another process finished it while we waited
@@ -157,16 +160,20 @@ async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset
             started = time.perf_counter()
             services.counters.generations += 1
             try:
-                image = await generate(services.provider, target.request, services.pipeline)
-                return await _store(services, conn, target, generation_id, image, started), True
+                with services.metrics.generating():
+                    image = await generate(services.provider, target.request, services.pipeline)
+                asset = await _store(services, conn, target, generation_id, image, started)
+                services.metrics.credits_spent.inc(billing.price(services.settings, target.model))
+                return asset, True
             except GenerationError as exc:
+                services.metrics.provider_errors.labels(services.provider.name, type(exc).__name__).inc()
                 await _fail(conn, generation_id, started, exc.message)
                 raise _public_error(exc) from exc
             except Exception as exc:
                 await _fail(conn, generation_id, started, f"{type(exc).__name__}: {exc}")
                 raise
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
+            await release_generation(conn, target.key)
 
 
 async def master_for_prompt(
@@ -174,13 +181,13 @@ async def master_for_prompt(
 ) -> tuple[Asset, bool]:
     """(asset, True when it was generated for this request or one it waited on).
 
-    `admit` runs on a miss only, before any generation work: rate limits
-    belong there, since a cache hit costs nothing.
+    `admit` runs only for the request that leads a generation in this process,
+    before any generation work: rate limits belong there, since neither a cache
+    hit nor a request that joins a generation already under way costs anything.
+    Joiners share the leader's outcome, refusal included.
     """
     async with services.pool.acquire() as conn:
         asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
-        if asset is None and admit is not None:
-            await admit(conn)
     if asset is not None:
         return asset, False
-    return await services.generation_flights.run(target.key, lambda: _generate(services, target))
+    return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit))

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from delivery.cache import SingleFlight, VariantCache
+from delivery.metrics import Metrics
 from delivery.settings import Settings
 from delivery.storage import Storage
 from delivery.transform import Limits
@@ -55,7 +56,9 @@ class Services:
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.counters = Counters()
+        self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}
 
     async def run_in_thread(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        with self.metrics.thread_queue.track_inprogress():
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

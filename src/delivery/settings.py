@@ -95,12 +95,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     variant_cache_bytes: int = 256 * 1024 * 1024
     db_pool_size: int = 10
 
+    # Scale-out (docs/deploy.md).
+    workers: int = 1
+    """App processes `serve` starts on one port; the parent starts embedded PostgreSQL once for all."""
+    shutdown_timeout: float = 150.0
+    """Seconds a stopping worker lets in-flight requests (a generation included) finish."""
+    claim_timeout: float = 150.0
+    """Seconds a request waits for another process's generation of the same key before a 503."""
+    offline_delay: float = 0.0
+    """Seconds the offline generator sleeps before drawing: dev and tests of concurrent misses."""
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        """Every variable the service reads, in field order; `.env.example` must list them all."""
+        return [_UNPREFIXED.get(field.name, f"PROMPTPIX_{field.name.upper()}") for field in msgspec.structs.fields(cls)]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         raw: dict[str, str] = {}
-        for field in msgspec.structs.fields(cls):
-            name = _UNPREFIXED.get(field.name, f"PROMPTPIX_{field.name.upper()}")
+        for field, name in zip(msgspec.structs.fields(cls), cls.env_names(), strict=True):
             value = environ.get(name)
             if value is not None and value != "":
                 raw[field.name] = value
@@ -119,13 +133,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in ("max_prompt_chars", "max_output_pixels", "max_source_pixels", "max_source_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
+        if self.workers < 1:
+            raise SettingsError("PROMPTPIX_WORKERS must be at least 1")
         for name in ("generation_timeout", "enhance_timeout", "analyze_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
         if self.generation_attempts < 1:
             raise SettingsError("PROMPTPIX_GENERATION_ATTEMPTS must be at least 1")
         prices = ("gemini_price_per_image", "gemini_price_per_million_input_tokens", "gemini_price_per_million_output_tokens")
-        for name in (*prices, "generation_backoff", "generation_max_retry_wait"):
+        for name in (*prices, "generation_backoff", "generation_max_retry_wait", "shutdown_timeout", "claim_timeout", "offline_delay"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
         storage = self.resolved_storage_url

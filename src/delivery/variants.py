@@ -48,6 +48,7 @@ async def _render(services: Services, asset: Asset, params: TransformParams, fmt
 
     variant: Variant = await services.run_in_thread(work)
     services.counters.transforms += 1
+    services.metrics.transformed(variant.timings)
     services.variants.put(key, variant)
     return variant
 

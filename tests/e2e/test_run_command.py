@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,52 +12,13 @@ import pyvips
 
 from tests.conftest import find_program, require
 from tests.images import decode
+from tests.processes import Serve, free_port, start_serve
 
 pytestmark = pytest.mark.e2e
 
-PROMPTPIX = str(Path(sys.executable).with_name("promptpix"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    def __init__(self, process: subprocess.Popen[str], lines: list[str]) -> None:
-        self.process = process
-        self.lines = lines
-
-    @property
-    def generate_url(self) -> str:
-        return next(line for line in self.lines if line.startswith("http") and "/g/" in line)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-
-def serve(data_dir: Path, port: int) -> Served:
-    env = {**os.environ, "PROMPTPIX_DATA_DIR": str(data_dir), "PROMPTPIX_PORT": str(port), "PROMPTPIX_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([PROMPTPIX, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.strip())
-        if line.startswith("API docs"):
-            lines.append(process.stdout.readline().strip())
-            return Served(process, lines)
-    process.kill()
-    raise AssertionError(f"serve did not print its URLs: {lines}")
+def serve(data_dir: Path, port: int) -> Serve:
+    return start_serve(data_dir=data_dir, database_url=None, port=port)
 
 
 def fetch(url: str) -> tuple[int, dict[str, str], bytes]:

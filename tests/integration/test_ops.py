@@ -1,4 +1,11 @@
+"""Health, readiness, the OpenAPI document and Prometheus metrics of one app process."""
+
+from urllib.parse import urlencode
+
 from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from delivery.bootstrap import Demo
 
 
 async def test_health_and_readiness(client: AsyncTestClient) -> None:
@@ -13,3 +20,30 @@ async def test_health_and_readiness(client: AsyncTestClient) -> None:
 async def test_openapi_lists_the_image_routes(client: AsyncTestClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert {"/i/{asset_id}", "/g/{project}", "/healthz", "/readyz"} <= set(schema["paths"])
+
+
+async def test_metrics_count_requests_cache_layers_and_transforms(client: AsyncTestClient, demo: Demo) -> None:
+    url = f"/g/{demo.project_slug}?" + urlencode({"prompt": "a fox", "w": 64, "h": 64, "fm": "png", "key": demo.key_id})
+    assert (await client.get(url)).headers["x-cache-status"] == "GENERATED"
+    assert (await client.get(url)).headers["x-cache-status"] == "HIT"
+    assert (await client.get(f"/g/{demo.project_slug}?prompt=x")).status_code == 401
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    assert response.headers["cache-control"] == "no-store"
+    samples = {
+        (family.name, tuple(sorted(sample.labels.items())), sample.name): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    route = ("route", "/g/{project}")
+    assert samples[("promptpix_http_requests", (("method", "GET"), route, ("status", "200")), "promptpix_http_requests_total")] == 2
+    assert samples[("promptpix_http_requests", (("method", "GET"), route, ("status", "401")), "promptpix_http_requests_total")] == 1
+    assert samples[("promptpix_image_responses", (("cache", "GENERATED"), route), "promptpix_image_responses_total")] == 1
+    assert samples[("promptpix_image_responses", (("cache", "HIT"), route), "promptpix_image_responses_total")] == 1
+    assert samples[("promptpix_generation_seconds", (("outcome", "succeeded"),), "promptpix_generation_seconds_count")] == 1
+    assert samples[("promptpix_transform_seconds", (), "promptpix_transform_seconds_count")] == 1
+    assert samples[("promptpix_transform_queue_depth", (), "promptpix_transform_queue_depth")] == 0
+    # One generation at the flat price (settings.generation_price, 1 by default) was debited.
+    assert samples[("promptpix_credits_spent", (), "promptpix_credits_spent_total")] == 1

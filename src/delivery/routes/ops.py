@@ -1,13 +1,14 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators; metrics for Prometheus."""
 
 from __future__ import annotations
 
 from litestar import Request, Response, get
 
+from delivery.metrics import CONTENT_TYPE
 from delivery.responses import NO_STORE
 from delivery.services import Services
 
-__all__ = ["healthz", "readyz"]
+__all__ = ["healthz", "metrics", "readyz"]
 
 
 @get("/healthz", summary="Liveness")
@@ -36,3 +37,9 @@ async def readyz(request: Request) -> Response[dict[str, str]]:
         status_code=200 if ready else 503,
         headers={"Cache-Control": NO_STORE},
     )
+
+
+@get("/metrics", summary="Prometheus metrics (text format), totals of every worker process", include_in_schema=False)
+async def metrics(request: Request) -> Response[bytes]:
+    services: Services = request.app.state.services
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE, headers={"Cache-Control": NO_STORE})
