@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import asyncpg
 from litestar import Litestar, Request, Response
@@ -20,14 +20,15 @@ from delivery.errors import ServiceError
 from delivery.logs import AccessLogMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.generate import generate_image
-from delivery.routes.images import serve_asset
+from delivery.routes.images import serve_asset, serve_named_asset
 from delivery.routes.ops import healthz, readyz
 from delivery.services import Services
 from delivery.settings import Settings
-from delivery.storage import open_storage
+from delivery.storage import Storage, open_storage
+from delivery.sweep import run_periodically
 from generation.providers.base import Provider
 
-__all__ = ["app_from_env", "create_app", "make_provider"]
+__all__ = ["app_from_env", "create_app", "make_provider", "open_services", "periodic_sweep"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/")
@@ -76,31 +77,78 @@ def _unexpected(request: Request, exc: Exception) -> Response[object]:
     return _problem(request, 500, "Internal Server Error", "internal error", None)
 
 
-def create_app(settings: Settings, *, provider: Provider | None = None) -> Litestar:
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        url = await database_url(settings)
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_size)
+def _database_down(request: Request, exc: Exception) -> Response[object]:
+    log.error("database unavailable", extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"})
+    return _problem(request, 503, "Service Unavailable", "the database is unavailable right now", 5)
+
+
+_DATABASE_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError, OSError)
+"""Lost or refused database connections: a 503 to retry, not a 500."""
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None
+) -> AsyncIterator[Services]:
+    """Pools and clients for one process (the app's lifespan, or a CLI command); a given storage stays the caller's."""
+    pool = await asyncpg.create_pool(await database_url(settings), min_size=1, max_size=settings.db_pool_size)
+    try:
         async with pool.acquire() as conn:
             applied = await migrate(conn)
         if applied:
             log.info("migrations applied", extra={"versions": applied})
-        storage = open_storage(settings)
+        store = storage or await open_storage(settings)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
-        app.state.services = Services(
-            settings=settings, pool=pool, storage=storage, provider=provider or make_provider(settings), executor=executor
-        )
         try:
-            yield
+            yield Services(settings=settings, pool=pool, storage=store, provider=provider or make_provider(settings), executor=executor)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
-            await storage.close()
-            await pool.close()
+            if storage is None:
+                await store.close()
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def periodic_sweep(services: Services) -> AsyncIterator[None]:
+    """Repair crash leftovers in the background every `sweep_interval` seconds (0: off)."""
+    settings = services.settings
+    if not settings.sweep_interval:
+        yield
+        return
+    task = asyncio.create_task(
+        run_periodically(
+            services.pool,
+            services.storage,
+            interval=settings.sweep_interval,
+            grace=settings.sweep_grace,
+            pending_after=settings.sweep_pending_after,
+        )
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings, provider=provider, storage=storage) as services, periodic_sweep(services):
+            app.state.services = services
+            yield
 
     return Litestar(
-        route_handlers=[serve_asset, generate_image, healthz, readyz],
+        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz],
         lifespan=[lifespan],
-        exception_handlers={ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            **{exc: _database_down for exc in _DATABASE_DOWN},
+            Exception: _unexpected,
+        },
         middleware=[DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else [],
         openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema"),
         logging_config=None,

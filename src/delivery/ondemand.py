@@ -12,46 +12,24 @@ from __future__ import annotations
 import logging
 import time
 
-from delivery.db.assets import Asset, NewAsset, find_generated_asset, insert_asset
+import asyncpg
+import msgspec
+
+from delivery.db.assets import Asset, NewAsset, find_generated_asset
 from delivery.db.generations import finish_generation, start_generation
-from delivery.db.projects import Project
-from delivery.errors import BadRequest, ServiceUnavailable, TooManyRequests, Unprocessable
-from delivery.ids import asset_id_for_generation, generation_key, master_key
-from delivery.params import GenerateParams
+from delivery.errors import ServiceUnavailable, TooManyRequests, Unprocessable
+from delivery.ids import asset_id_for_generation, master_key
+from delivery.masters import store_master
 from delivery.services import Services
+from delivery.storage import ObjectNotFound, StorageUnavailable
+from delivery.targets import GenerationTarget
 from generation.errors import GenerationError, PromptRejected, ProviderRateLimited
-from generation.models import GenerationRequest
+from generation.models import GeneratedImage, GenerationRequest, ReferenceImage
 from generation.pipeline import generate
 
 __all__ = ["GenerationTarget", "master_for_prompt"]
 
 log = logging.getLogger("promptpix.ondemand")
-
-
-class GenerationTarget:
-    """A resolved generation: what to ask the provider, and the key it is stored under."""
-
-    def __init__(self, services: Services, project: Project, params: GenerateParams, aspect_class: str) -> None:
-        try:
-            self.model = services.provider.resolve_model(params.model)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-        self.project = project
-        self.request = GenerationRequest(
-            prompt=params.prompt,
-            aspect_class=aspect_class,
-            seed=params.seed,
-            model=self.model,
-            style=params.style,
-        )
-        self.key = generation_key(
-            project_id=project.id,
-            prompt=params.prompt,
-            style=params.style,
-            seed=params.seed,
-            model=self.model,
-            aspect_class=aspect_class,
-        )
 
 
 def _public_error(exc: GenerationError) -> Exception:
@@ -62,69 +40,100 @@ def _public_error(exc: GenerationError) -> Exception:
     return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
 
 
-async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
+async def _with_references(services: Services, target: GenerationTarget) -> GenerationRequest:
+    """The provider request with the `@name` images loaded: only a miss pays for the reads."""
+    images = []
+    for reference in target.references:
+        try:
+            data = await services.storage.get(reference.asset.storage_key)
+        except ObjectNotFound:
+            raise ServiceUnavailable(f"the master of @{reference.name} is missing", detail=reference.asset.storage_key) from None
+        images.append(ReferenceImage(name=reference.name, data=data, mime=reference.asset.mime))
+    return msgspec.structs.replace(target.request, references=tuple(images))
+
+
+def _new_asset(target: GenerationTarget, image: GeneratedImage) -> NewAsset:
+    asset_id = asset_id_for_generation(target.key)
+    return NewAsset(
+        id=asset_id,
+        project_id=target.project.id,
+        source="generated",
+        storage_key=master_key(project_id=target.project.id, asset_id=asset_id, mime=image.mime),
+        mime=image.mime,
+        width=image.width,
+        height=image.height,
+        bytes=len(image.data),
+        focal_x=image.analysis.focal_point.x,
+        focal_y=image.analysis.focal_point.y,
+        alt_text=image.analysis.alt_text,
+        tags=list(image.analysis.tags),
+        colors=list(image.analysis.colors),
+        prompt=image.prompt,
+        enhanced_prompt=image.enhanced_prompt,
+        style=target.request.style,
+        provider=image.provider,
+        model=image.model,
+        offline=image.offline,
+        generation_key=target.key,
+    )
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+async def _store(services: Services, target: GenerationTarget, image: GeneratedImage, generation_id: int, started: float) -> Asset:
+    """Object, then row and the generation's success, in one fenced transaction (delivery.masters)."""
+    async with services.pool.acquire() as conn, conn.transaction():
+        asset = await store_master(conn, services.storage, _new_asset(target, image), image.data)
+        await finish_generation(
+            conn, id=generation_id, status="succeeded", latency_ms=_ms_since(started), cost=image.usage.cost, asset_id=asset.id
+        )
+    return asset
+
+
+async def _failed(services: Services, generation_id: int, started: float, error: str) -> None:
+    """Nothing was stored and nothing is charged (cost 0); a later request draws it again."""
+    async with services.pool.acquire() as conn:
+        await finish_generation(conn, id=generation_id, status="failed", latency_ms=_ms_since(started), error=error)
+
+
+async def _generate_locked(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
     project_id = target.project.id
+    async with services.pool.acquire() as conn:
+        existing = await find_generated_asset(conn, project_id=project_id, generation_key=target.key)
+    if existing is not None:  # another process finished it while we waited
+        return existing, False
+    request = await _with_references(services, target)
+    async with services.pool.acquire() as conn:
+        generation_id = await start_generation(
+            conn, project_id=project_id, generation_key=target.key, provider=services.provider.name, model=target.model
+        )
+    started = time.perf_counter()
+    services.counters.generations += 1
+    try:
+        image = await generate(services.provider, request, services.pipeline)
+        asset = await _store(services, target, image, generation_id, started)
+    except GenerationError as exc:
+        await _failed(services, generation_id, started, exc.message)
+        raise _public_error(exc) from exc
+    except StorageUnavailable as exc:
+        await _failed(services, generation_id, started, f"storage: {exc.detail}")
+        raise
+    log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
+    return asset, True
+
+
+async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
     async with services.pool.acquire() as lock_conn:
         await lock_conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", target.key)
         try:
-            async with services.pool.acquire() as conn:
-                existing = await find_generated_asset(conn, project_id=project_id, generation_key=target.key)
-                if existing is not None:  # another process finished it while we waited
-                    return existing, False
-                generation_id = await start_generation(
-                    conn, project_id=project_id, generation_key=target.key, provider=services.provider.name, model=target.model
-                )
-            started = time.perf_counter()
-            services.counters.generations += 1
-            try:
-                image = await generate(services.provider, target.request, services.pipeline)
-            except GenerationError as exc:
-                async with services.pool.acquire() as conn:
-                    await finish_generation(
-                        conn, id=generation_id, status="failed", latency_ms=int((time.perf_counter() - started) * 1000), error=exc.message
-                    )
-                raise _public_error(exc) from exc
-            asset_id = asset_id_for_generation(target.key)
-            storage_key = master_key(project_id=project_id, asset_id=asset_id, mime=image.mime)
-            await services.storage.put(storage_key, image.data, content_type=image.mime)
-            async with services.pool.acquire() as conn, conn.transaction():
-                asset = await insert_asset(
-                    conn,
-                    asset=NewAsset(
-                        id=asset_id,
-                        project_id=project_id,
-                        source="generated",
-                        storage_key=storage_key,
-                        mime=image.mime,
-                        width=image.width,
-                        height=image.height,
-                        bytes=len(image.data),
-                        focal_x=image.analysis.focal_point.x,
-                        focal_y=image.analysis.focal_point.y,
-                        alt_text=image.analysis.alt_text,
-                        tags=list(image.analysis.tags),
-                        colors=list(image.analysis.colors),
-                        prompt=image.prompt,
-                        enhanced_prompt=image.enhanced_prompt,
-                        style=target.request.style,
-                        provider=image.provider,
-                        model=image.model,
-                        offline=image.offline,
-                        generation_key=target.key,
-                    ),
-                )
-                await finish_generation(
-                    conn,
-                    id=generation_id,
-                    status="succeeded",
-                    latency_ms=int((time.perf_counter() - started) * 1000),
-                    cost=image.usage.cost,
-                    asset_id=asset.id,
-                )
-            log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
-            return asset, True
+            return await _generate_locked(services, target)
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
+            try:
+                await lock_conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                log.warning("generation lock lost with its connection", extra={"key": target.key})
 
 
 async def master_for_prompt(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:

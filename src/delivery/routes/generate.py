@@ -9,23 +9,14 @@ from litestar.params import FromPath
 
 from delivery.auth import authorize_link
 from delivery.db.projects import get_project_by_slug
-from delivery.ondemand import GenerationTarget, master_for_prompt
-from delivery.params import GENERATE_NAMES, TransformParams, parse_generate, parse_query, parse_transform
+from delivery.ondemand import master_for_prompt
+from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
 from delivery.responses import IMMUTABLE, image_response
 from delivery.services import Services
+from delivery.targets import resolve_target
 from delivery.variants import render_variant
-from generation.models import nearest_aspect_class
 
 __all__ = ["generate_image"]
-
-
-def aspect_class(params: TransformParams) -> str:
-    """The master's aspect: from `ar`, else from `w:h`, else square."""
-    if params.ar:
-        return nearest_aspect_class(*params.ar)
-    if params.w and params.h:
-        return nearest_aspect_class(params.w, params.h)
-    return "1:1"
 
 
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
@@ -37,7 +28,7 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
         await authorize_link(conn, project=found, key_id=wanted.key)
-    target = GenerationTarget(services, found, wanted, aspect_class(transform))
+        target = await resolve_target(services, conn, found, wanted, transform)
 
     started = time.perf_counter()
     asset, generated = await master_for_prompt(services, target)
