@@ -12,6 +12,7 @@ import asyncpg
 
 from delivery.app import create_app, database_url
 from delivery.bootstrap import Demo, ensure_demo
+from delivery.commands import assets, sweep
 from delivery.db.migrate import migrate
 from delivery.logs import configure_logging
 from delivery.settings import Settings, SettingsError
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP service").set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    assets.register(commands)
+    sweep.register(commands)
     return parser
 
 

@@ -26,5 +26,8 @@ async def store_master(conn: asyncpg.Connection, storage: Storage, asset: NewAss
     if not conn.is_in_transaction():
         raise RuntimeError("store_master must run inside a transaction")
     await conn.execute(f"SELECT pg_advisory_xact_lock_shared({OBJECT_LOCK_SQL})", asset.storage_key)
+    row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1", asset.id)
+    if row is not None:  # the same bytes again (an upload), or a race another writer won
+        return Asset(**row)
     await storage.put(asset.storage_key, data, content_type=asset.mime)
     return await insert_asset(conn, asset=asset)
