@@ -42,3 +42,32 @@ def test_env_names_follow_the_design() -> None:
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PROMPTPIX_STORAGE_URL": "s3://"},
+        {"PROMPTPIX_SWEEP_GRACE": "-1"},
+        {"PROMPTPIX_SWEEP_INTERVAL": "-5"},
+        {"PROMPTPIX_MAX_REFERENCES": "-1"},
+    ],
+)
+def test_bad_storage_and_sweep_settings_refuse_to_start(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env(env)
+
+
+def test_s3_settings_follow_the_design() -> None:
+    settings = Settings.from_env(
+        {
+            "PROMPTPIX_STORAGE_URL": "s3://media/promptpix",
+            "PROMPTPIX_S3_ENDPOINT": "http://127.0.0.1:8333",
+            "PROMPTPIX_S3_REGION": "eu-central-1",
+            "AWS_ACCESS_KEY_ID": "id",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "PROMPTPIX_SWEEP_INTERVAL": "0",
+        }
+    )
+    assert (settings.s3_endpoint, settings.s3_region, settings.aws_access_key_id) == ("http://127.0.0.1:8333", "eu-central-1", "id")
+    assert settings.sweep_interval == 0 and settings.sweep_grace == 3600
