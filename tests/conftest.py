@@ -21,7 +21,7 @@ from delivery.app import create_app
 from delivery.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
-from tests.s3server import S3Server, run_seaweedfs, weed_binary
+from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -112,3 +112,9 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     assert weed is not None
     with run_seaweedfs(weed, tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
+
+
+@pytest.fixture
+def s3_answering_503() -> Iterator[str]:
+    with answering_503() as endpoint:
+        yield endpoint

@@ -11,10 +11,12 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -22,7 +24,7 @@ import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-__all__ = ["S3Server", "run_seaweedfs", "weed_binary"]
+__all__ = ["S3Server", "answering_503", "run_seaweedfs", "weed_binary"]
 
 READY_SECONDS = 90
 
@@ -125,3 +127,32 @@ def run_seaweedfs(weed: str, workdir: Path) -> Iterator[S3Server]:
     finally:
         process.kill()  # its data is thrown away, and a graceful stop waits up to 15 s on gRPC streams
         process.wait()
+
+
+class _Unavailable(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = b"<Error><Code>ServiceUnavailable</Code><Message>down for a test</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@contextmanager
+def answering_503() -> Iterator[str]:
+    """An endpoint that answers 503 to everything, like an S3 gateway in trouble."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

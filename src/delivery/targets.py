@@ -53,6 +53,8 @@ class GenerationTarget:
             raise BadRequest(str(exc)) from None
         self.project = project
         self.references = references
+        self.mutable = bool(references or style)
+        """Its meaning can change (a name moves, a style is edited): caches must revalidate."""
         self.request = GenerationRequest(
             prompt=params.prompt,
             aspect_class=aspect_class,

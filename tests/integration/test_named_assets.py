@@ -87,6 +87,8 @@ async def test_a_named_logo_in_a_prompt_reaches_the_image(
     response = await client.get(g_url(demo, prompt="a mug with @logo", fm="png"))
     assert response.status_code == 200, response.text
     assert response.headers["x-cache-status"] == "GENERATED"
+    # `@logo` can move to another asset, so the URL is cached like the alias, not forever.
+    assert response.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=86400"
     image, _ = decode(response.content)
     assert (image.width, image.height) == (1024, 1024)
     left, right = strip_colours(image)
@@ -94,7 +96,9 @@ async def test_a_named_logo_in_a_prompt_reaches_the_image(
     [request] = provider.synthesized
     assert [(r.name, r.mime) for r in request.references] == [("logo", "image/png")]
 
-    plain, _ = decode((await client.get(g_url(demo, prompt="a mug with", fm="png"))).content)
+    plain_response = await client.get(g_url(demo, prompt="a mug with", fm="png"))
+    assert plain_response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    plain, _ = decode(plain_response.content)
     assert not close_to(strip_colours(plain)[0], MAGENTA)
 
 

@@ -108,6 +108,21 @@ async def test_storage_answering_503_on_put_stores_nothing_and_charges_nothing(
     assert len(provider.synthesized) == 2  # the failed attempt, and the one that was stored
 
 
+async def test_an_s3_endpoint_answering_503_is_a_503_and_not_ready(
+    settings: Settings, demo: Demo, s3_answering_503: str, provider: PricedProvider
+) -> None:
+    on_s3 = msgspec.structs.replace(
+        settings, storage_url="s3://media", s3_endpoint=s3_answering_503, aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    async with AsyncTestClient(app=create_app(on_s3, provider=provider)) as s3_client:
+        ready = await s3_client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["storage"] == "unreachable"
+        failed = await s3_client.get(g_url(demo))
+    assert failed.status_code == 503 and decode(failed.content)[1] == "png"
+    after = await state(settings)
+    assert after.assets == [] and after.generations == [("failed", 0.0)]
+
+
 async def test_database_down_after_put_leaves_an_orphan_the_sweep_removes(
     client: AsyncTestClient, demo: Demo, faulty: FaultyStorage, settings: Settings, postgres_url: str
 ) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -135,33 +133,6 @@ async def test_keys_that_could_escape_name_nothing_and_touch_nothing(backend: Ba
     assert await listed(storage, "") == {}
 
 
-class _Unavailable(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        body = b"<Error><Code>ServiceUnavailable</Code><Message>down for a test</Message></Error>"
-        self.send_response(503)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _answer
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def unavailable_endpoint() -> Iterator[str]:
-    """An HTTP server that answers 503 to everything, like an S3 gateway in trouble."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture(params=["fs-root-is-a-file", "s3-answers-503", "s3-wrong-secret"])
 async def broken(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     if request.param == "fs-root-is-a-file":
@@ -170,7 +141,7 @@ async def broken(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     elif request.param == "s3-answers-503":
         settings = Settings(
             storage_url="s3://bucket",
-            s3_endpoint=request.getfixturevalue("unavailable_endpoint"),
+            s3_endpoint=request.getfixturevalue("s3_answering_503"),
             aws_access_key_id="a",
             aws_secret_access_key="b",
         )

@@ -44,6 +44,7 @@ async def test_a_style_adds_its_prompt_and_its_default_aspect(
     assert response.status_code == 200, response.text
     image, _ = decode(response.content)
     assert (image.width, image.height) == (1344, 768)  # the style's aspect: the link gave none
+    assert response.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=86400"  # styles can be edited
     [request] = provider.synthesized
     assert (request.style, request.style_prompt) == ("noir", "high-contrast black and white film noir")
     stored = await conn.fetchrow("SELECT style, enhanced_prompt FROM assets")

@@ -12,6 +12,7 @@ from delivery.db.projects import get_project_by_slug
 from delivery.ondemand import master_for_prompt
 from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
 from delivery.responses import IMMUTABLE, image_response
+from delivery.routes.images import ALIAS
 from delivery.services import Services
 from delivery.targets import resolve_target
 from delivery.variants import render_variant
@@ -37,4 +38,5 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"
-    return image_response(request, variant, cache_status=status, cache_control=IMMUTABLE, timings=timings)
+    cache_control = ALIAS if target.mutable else IMMUTABLE  # @names and styles can change what the URL shows
+    return image_response(request, variant, cache_status=status, cache_control=cache_control, timings=timings)
