@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 
-import asyncpg
 import msgspec
 
 from delivery.db.assets import Asset, NewAsset, find_generated_asset
@@ -132,8 +131,11 @@ async def _generate(services: Services, target: GenerationTarget) -> tuple[Asset
         finally:
             try:
                 await lock_conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", target.key)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                log.warning("generation lock lost with its connection", extra={"key": target.key})
+            except Exception:  # noqa: BLE001 - whatever broke, the lock must not outlive this call
+                # A connection we cannot unlock on must not go back to the pool holding the
+                # lock; closing it releases the lock (it is already gone if the database went away).
+                lock_conn.terminate()
+                log.warning("generation lock released by closing its connection", extra={"key": target.key})
 
 
 async def master_for_prompt(services: Services, target: GenerationTarget) -> tuple[Asset, bool]:
