@@ -1,6 +1,8 @@
 import pytest
 
 from delivery.settings import Settings, SettingsError
+from delivery.storage import open_storage
+from delivery.storage.s3 import S3Storage
 
 
 def test_defaults_are_the_embedded_run() -> None:
@@ -37,6 +39,10 @@ def test_env_names_follow_the_design() -> None:
         {"PROMPTPIX_GENERATOR": "gemini"},
         {"PROMPTPIX_STORAGE_URL": "ftp://x"},
         {"PROMPTPIX_MAX_SOURCE_PIXELS": "-1"},
+        {"PROMPTPIX_STORAGE_URL": "s3://"},
+        {"PROMPTPIX_SWEEP_GRACE": "-1"},
+        {"PROMPTPIX_SWEEP_INTERVAL": "-5"},
+        {"PROMPTPIX_MAX_REFERENCES": "-1"},
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
@@ -44,30 +50,23 @@ def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
         Settings.from_env(env)
 
 
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"PROMPTPIX_STORAGE_URL": "s3://"},
-        {"PROMPTPIX_SWEEP_GRACE": "-1"},
-        {"PROMPTPIX_SWEEP_INTERVAL": "-5"},
-        {"PROMPTPIX_MAX_REFERENCES": "-1"},
-    ],
-)
-def test_bad_storage_and_sweep_settings_refuse_to_start(env: dict[str, str]) -> None:
-    with pytest.raises(SettingsError):
-        Settings.from_env(env)
 
-
-def test_s3_settings_follow_the_design() -> None:
+async def test_s3_settings_reach_the_client() -> None:
+    """Opening makes no request: bucket, prefix, endpoint and region come from the environment."""
     settings = Settings.from_env(
         {
-            "PROMPTPIX_STORAGE_URL": "s3://media/promptpix",
+            "PROMPTPIX_STORAGE_URL": "s3://media/deploy/a/",
             "PROMPTPIX_S3_ENDPOINT": "http://127.0.0.1:8333",
             "PROMPTPIX_S3_REGION": "eu-central-1",
             "AWS_ACCESS_KEY_ID": "id",
             "AWS_SECRET_ACCESS_KEY": "secret",
-            "PROMPTPIX_SWEEP_INTERVAL": "0",
         }
     )
-    assert (settings.s3_endpoint, settings.s3_region, settings.aws_access_key_id) == ("http://127.0.0.1:8333", "eu-central-1", "id")
-    assert settings.sweep_interval == 0 and settings.sweep_grace == 3600
+    storage = await open_storage(settings)
+    try:
+        assert isinstance(storage, S3Storage)
+        assert (storage.bucket, storage.prefix) == ("media", "deploy/a/")
+        assert storage._client.meta.endpoint_url == "http://127.0.0.1:8333"
+        assert storage._client.meta.region_name == "eu-central-1"
+    finally:
+        await storage.close()
