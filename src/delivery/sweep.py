@@ -21,13 +21,13 @@ import msgspec
 from delivery.masters import OBJECT_LOCK_SQL
 from delivery.storage import Storage, StoredObject
 
-__all__ = ["PendingGeneration", "SweepReport", "run_periodically", "settle_abandoned", "sweep"]
+__all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "run_periodically", "settle_abandoned", "sweep"]
 
 log = logging.getLogger("promptpix.sweep")
 
 PREFIX = "masters/"
 _BATCH = 500
-_SWEEP_LOCK = 0x70707377  # "ppsw": one sweep at a time across processes
+SWEEP_LOCK = 0x70707377  # "ppsw": one sweep at a time across processes
 
 
 class PendingGeneration(msgspec.Struct, frozen=True):
@@ -45,6 +45,8 @@ class SweepReport(msgspec.Struct, frozen=True):
     """Generations left pending by a crash (marked failed when applied)."""
     skipped: int = 0
     """Candidates a live writer held at that moment; the next sweep looks again."""
+    ran: bool = True
+    """False when another process was sweeping (or, for the periodic sweep, had just swept)."""
 
     def lines(self) -> list[str]:
         verb = "deleted" if self.applied else "would delete"
@@ -127,18 +129,44 @@ async def _abandoned(conn: asyncpg.Connection, cutoff: dt.datetime, apply: bool)
     return settled, skipped
 
 
-async def sweep(pool: asyncpg.Pool, storage: Storage, *, apply: bool, grace: float, pending_after: float) -> SweepReport:
-    """Find (and with `apply`, repair) what crashes left; dry-run by default."""
+async def _recently_swept(conn: asyncpg.Connection, within: float | None) -> bool:
+    if within is None:
+        return False
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM sweep_runs WHERE started_at > now() - $1::float8 * interval '1 second')", within
+    )
+
+
+async def sweep(
+    pool: asyncpg.Pool,
+    storage: Storage,
+    *,
+    apply: bool,
+    grace: float,
+    pending_after: float,
+    unless_swept_within: float | None = None,
+) -> SweepReport:
+    """Find (and with `apply`, repair) what crashes left; dry-run by default.
+
+    One sweep runs at a time across processes; with `unless_swept_within`, it
+    also skips when any process applied one that recently, so N processes
+    sweeping every hour list the bucket once an hour, not N times.
+    """
     async with pool.acquire() as conn:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _SWEEP_LOCK):
-            log.info("another sweep is running; skipping")
-            return SweepReport(applied=apply)
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", SWEEP_LOCK):
+            return SweepReport(applied=apply, ran=False)
         try:
+            if await _recently_swept(conn, unless_swept_within):
+                return SweepReport(applied=apply, ran=False)
             now = await conn.fetchval("SELECT now()")
             orphans, held_objects = await _orphans(conn, storage, now - dt.timedelta(seconds=grace), apply)
             abandoned, held_rows = await _abandoned(conn, now - dt.timedelta(seconds=pending_after), apply)
+            if apply:
+                await conn.execute(
+                    "INSERT INTO sweep_runs (started_at, orphans, abandoned) VALUES ($1, $2, $3)", now, len(orphans), len(abandoned)
+                )
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _SWEEP_LOCK)
+            await conn.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
     report = SweepReport(applied=apply, orphans=tuple(orphans), abandoned=tuple(abandoned), skipped=held_objects + held_rows)
     if apply and (orphans or abandoned):
         log.info("sweep repaired", extra={"orphans": len(orphans), "abandoned": len(abandoned)})
@@ -150,6 +178,6 @@ async def run_periodically(pool: asyncpg.Pool, storage: Storage, *, interval: fl
     while True:
         await asyncio.sleep(interval)
         try:
-            await sweep(pool, storage, apply=True, grace=grace, pending_after=pending_after)
+            await sweep(pool, storage, apply=True, grace=grace, pending_after=pending_after, unless_swept_within=interval)
         except Exception:  # noqa: BLE001 - a failed sweep is retried next interval, never kills the app
             log.exception("periodic sweep failed")

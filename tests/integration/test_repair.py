@@ -25,7 +25,7 @@ from delivery.cli import main as cli
 from delivery.masters import OBJECT_LOCK_SQL
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
-from delivery.sweep import SweepReport, sweep
+from delivery.sweep import SWEEP_LOCK, SweepReport, sweep
 from tests.fakes import FaultyStorage, PricedProvider
 from tests.images import decode
 
@@ -221,6 +221,22 @@ async def test_the_sweep_never_touches_live_writes_or_referenced_objects(
     assert not await storage.exists("masters/1/ab/abandoned.png")
     [kept] = (await state(settings)).assets
     assert await storage.exists(kept)
+
+
+async def test_one_sweep_at_a_time_and_once_per_interval(settings: Settings, demo: Demo) -> None:
+    async with open_services(settings) as services:
+        first = await sweep(services.pool, services.storage, apply=True, grace=0, pending_after=0, unless_swept_within=3600)
+        again = await sweep(services.pool, services.storage, apply=True, grace=0, pending_after=0, unless_swept_within=3600)
+        assert first.ran and not again.ran
+        async with services.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM sweep_runs") == 1
+            await conn.execute("SELECT pg_advisory_lock($1)", SWEEP_LOCK)  # another process sweeping
+            try:
+                busy = await sweep(services.pool, services.storage, apply=True, grace=0, pending_after=0)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
+        assert not busy.ran
+        assert (await sweep(services.pool, services.storage, apply=False, grace=0, pending_after=0)).ran
 
 
 def test_the_sweep_command_is_a_dry_run_unless_told_to_apply(

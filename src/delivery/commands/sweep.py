@@ -25,6 +25,9 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
     grace = settings.sweep_grace if args.grace is None else args.grace
     pending_after = settings.sweep_pending_after if args.pending_after is None else args.pending_after
     report = asyncio.run(_sweep(settings, apply=args.apply, grace=grace, pending_after=pending_after))
+    if not report.ran:
+        print("another sweep is running; nothing done")
+        return 0
     for line in report.lines():
         print(line)
     if not report.orphans and not report.abandoned:

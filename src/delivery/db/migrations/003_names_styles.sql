@@ -1,4 +1,4 @@
--- Named assets (`@logo`), per-project styles, and the index the sweep looks objects up by.
+-- Named assets (`@logo`), per-project styles, and what the sweep needs (delivery.sweep).
 
 CREATE TABLE asset_names (
     project_id  bigint NOT NULL REFERENCES projects (id),
@@ -26,3 +26,13 @@ ALTER TABLE projects
     FOREIGN KEY (id, default_style) REFERENCES styles (project_id, name);
 
 CREATE INDEX assets_storage_key ON assets (storage_key);
+
+-- One row per applied sweep: an audit trail, and how processes agree to sweep once per interval.
+CREATE TABLE sweep_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT now(),
+    orphans     integer NOT NULL,
+    abandoned   integer NOT NULL
+);
+CREATE INDEX sweep_runs_started ON sweep_runs (started_at DESC);
