@@ -78,6 +78,11 @@ def strip_colours(image: pyvips.Image) -> tuple[list[float], list[float]]:
     return pixel(image, (margin + side * 0.25) / image.width, y), pixel(image, (margin + side * 0.75) / image.width, y)
 
 
+async def test_ready_on_each_backend(client: AsyncTestClient) -> None:
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["storage"] == "ok"
+
+
 async def test_a_named_logo_in_a_prompt_reaches_the_image(
     client: AsyncTestClient, demo: Demo, services: Services, provider: CountingProvider
 ) -> None:

@@ -223,6 +223,16 @@ async def test_the_sweep_never_touches_live_writes_or_referenced_objects(
     assert await storage.exists(kept)
 
 
+async def test_a_write_cut_short_on_disk_is_swept_like_an_orphan(settings: Settings, demo: Demo) -> None:
+    storage = FileStorage(settings.resolved_storage_url.removeprefix("file://"))
+    leftover = storage.root / "masters/1/ab/.tmp-k2j4h1"  # FileStorage's temporary name, killed before its rename
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half an ima")
+    report = await run_sweep(settings, apply=True)
+    assert [o.key for o in report.orphans] == ["masters/1/ab/.tmp-k2j4h1"]
+    assert not leftover.exists()
+
+
 async def test_one_sweep_at_a_time_and_once_per_interval(settings: Settings, demo: Demo) -> None:
     async with open_services(settings) as services:
         first = await sweep(services.pool, services.storage, apply=True, grace=0, pending_after=0, unless_swept_within=3600)

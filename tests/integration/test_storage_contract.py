@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import cast
 
 import msgspec
 import pytest
 
 from delivery.settings import Settings
 from delivery.storage import ObjectNotFound, Storage, StorageUnavailable, StoredObject, open_storage
+from delivery.storage.fs import FileStorage
+from delivery.storage.s3 import S3Storage
 from tests.s3server import S3Server
 
 ESCAPES = [
@@ -117,6 +120,18 @@ async def test_list_walks_a_folder_with_sizes_and_times(backend: Backend) -> Non
     assert await listed(storage, "nothing/") == {}
     with pytest.raises(ValueError):
         await listed(storage, "mast")
+
+
+async def test_list_leaves_out_what_this_service_could_not_have_written(backend: Backend) -> None:
+    """Keys put there by hand (spaces, `%`) are never offered to the sweep's delete."""
+    storage = backend.storage
+    await storage.put("masters/1/aa/ours.png", b"1", content_type="image/png")
+    if isinstance(storage, FileStorage):
+        (storage.root / "masters/1/aa/by hand%20.png").write_bytes(b"x")
+    else:
+        s3 = cast(S3Storage, storage)
+        await s3._client.put_object(Bucket=s3.bucket, Key=f"{s3.prefix}masters/1/aa/by hand%20.png", Body=b"x")
+    assert set(await listed(storage, "masters/")) == {"masters/1/aa/ours.png"}
 
 
 @pytest.mark.parametrize("key", ESCAPES)

@@ -16,7 +16,7 @@ import msgspec
 
 from delivery.errors import ServiceUnavailable
 
-__all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "check_key", "check_prefix"]
+__all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "check_key", "check_prefix", "is_safe_key"]
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
@@ -39,20 +39,20 @@ class StoredObject(msgspec.Struct, frozen=True):
     """Last write, timezone-aware UTC: the sweep's grace period counts from here."""
 
 
-def _safe(key: str) -> bool:
+def is_safe_key(key: str) -> bool:
     """A relative path of plain segments: no `.`/`..`, no empty segment, no `%`, `\\` or `:`."""
     return all(_SEGMENT.match(s) and s.strip(".") for s in key.split("/"))
 
 
 def check_key(key: str) -> str:
-    if not _safe(key):
+    if not is_safe_key(key):
         raise ObjectNotFound(key)
     return key
 
 
 def check_prefix(prefix: str) -> str:
     """A listing prefix is empty or a folder (`masters/`), never part of a name."""
-    if prefix and not (prefix.endswith("/") and _safe(prefix[:-1])):
+    if prefix and not (prefix.endswith("/") and is_safe_key(prefix[:-1])):
         raise ValueError(f"listing prefix must be empty or a folder ending in '/': {prefix!r}")
     return prefix
 
@@ -73,7 +73,11 @@ class Storage(Protocol):
         ...
 
     def list(self, prefix: str) -> AsyncIterator[StoredObject]:
-        """Every object under a folder prefix, in no particular order (for the sweep)."""
+        """Every object under a folder prefix, in no particular order (for the sweep).
+
+        Objects whose keys this service could never have written (unsafe keys)
+        are left out, so nothing can hand them to `delete`.
+        """
         ...
 
     async def ping(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from delivery.storage.base import ObjectNotFound, StorageUnavailable, StoredObject, check_key, check_prefix
+from delivery.storage.base import ObjectNotFound, StorageUnavailable, StoredObject, check_key, check_prefix, is_safe_key
 
 __all__ = ["FileStorage"]
 
@@ -79,12 +79,15 @@ class FileStorage:
         for folder, _, files in os.walk(self.root / prefix):
             for name in files:
                 path = Path(folder, name)
+                key = path.relative_to(self.root).as_posix()
+                if not is_safe_key(key):
+                    continue
                 try:
                     stat = path.stat()
                 except FileNotFoundError:  # deleted while we walked
                     continue
                 modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-                found.append(StoredObject(key=path.relative_to(self.root).as_posix(), size=stat.st_size, modified=modified))
+                found.append(StoredObject(key=key, size=stat.st_size, modified=modified))
         return found
 
     async def list(self, prefix: str) -> AsyncIterator[StoredObject]:

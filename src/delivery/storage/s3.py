@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery.settings import Settings
-from delivery.storage.base import ObjectNotFound, StorageUnavailable, StoredObject, check_key, check_prefix
+from delivery.storage.base import ObjectNotFound, StorageUnavailable, StoredObject, check_key, check_prefix, is_safe_key
 
 __all__ = ["S3Storage"]
 
@@ -96,8 +96,9 @@ class S3Storage:
         with _errors(prefix):
             async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + check_prefix(prefix)):
                 for item in page.get("Contents", []):
-                    modified = item["LastModified"].astimezone(dt.UTC)
-                    yield StoredObject(key=item["Key"].removeprefix(self.prefix), size=item["Size"], modified=modified)
+                    key = item["Key"].removeprefix(self.prefix)
+                    if is_safe_key(key):
+                        yield StoredObject(key=key, size=item["Size"], modified=item["LastModified"].astimezone(dt.UTC))
 
     async def ping(self) -> None:
         with _errors(""):
