@@ -25,7 +25,7 @@ __all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "run_periodically",
 
 log = logging.getLogger("promptpix.sweep")
 
-PREFIX = "masters/"
+_MASTERS = "masters/"  # delivery.ids.master_key puts every master under here
 _BATCH = 500
 SWEEP_LOCK = 0x70707377  # "ppsw": one sweep at a time across processes
 
@@ -100,7 +100,7 @@ async def _orphans(conn: asyncpg.Connection, storage: Storage, cutoff: dt.dateti
                 skipped += 1
         batch.clear()
 
-    async for found in storage.list(PREFIX):
+    async for found in storage.list(_MASTERS):
         if found.modified < cutoff:
             batch.append(found)
         if len(batch) >= _BATCH:
