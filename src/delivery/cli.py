@@ -13,7 +13,7 @@ import asyncpg
 
 from delivery.app import create_app, database_url
 from delivery.bootstrap import Demo, ensure_demo
-from delivery.commands import credits, generate, keys, orgs, projects
+from delivery.commands import assets, credits, generate, keys, orgs, projects, sweep
 from delivery.commands.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.db.migrate import migrate
 from delivery.logs import configure_logging
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
-    for module in (orgs, projects, keys, credits, generate):
+    for module in (orgs, projects, keys, credits, generate, assets, sweep):
         module.register(commands)
     return parser
 

@@ -28,11 +28,34 @@ class _KeyParts(msgspec.Struct, array_like=True):
     aspect_class: str
 
 
+class _KeyPartsWithInputs(_KeyParts, array_like=True):
+    """Appended only when a style's text or a reference is involved, so older keys keep their value."""
+
+    style_prompt: str
+    references: tuple[str, ...]
+
+
 def generation_key(
-    *, project_id: int, prompt: str, style: str | None, seed: int | None, model: str, aspect_class: str
+    *,
+    project_id: int,
+    prompt: str,
+    style: str | None,
+    seed: int | None,
+    model: str,
+    aspect_class: str,
+    style_prompt: str = "",
+    references: tuple[str, ...] = (),
 ) -> str:
-    """Hex SHA-256 of everything that decides a master's pixels, and nothing else."""
-    parts = _KeyParts(1, project_id, normalize_prompt(prompt), style, seed, model, aspect_class)
+    """Hex SHA-256 of everything that decides a master's pixels, and nothing else.
+
+    `style_prompt` is the style's text, so editing a style makes new images;
+    `references` are the asset ids `@names` resolved to, so moving a name does too.
+    """
+    base = (1, project_id, normalize_prompt(prompt), style, seed, model, aspect_class)
+    if style_prompt or references:
+        parts: _KeyParts = _KeyPartsWithInputs(*base, normalize_prompt(style_prompt), references)
+    else:
+        parts = _KeyParts(*base)
     return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
 
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -94,6 +95,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Worker threads for pyvips; 0 means one per core."""
     variant_cache_bytes: int = 256 * 1024 * 1024
     db_pool_size: int = 10
+    max_references: int = 8
+    """Most `@name` reference images one prompt may use."""
+
+    # Repair (DESIGN.md §4 write order): see docs/assets.md.
+    sweep_interval: float = 3600.0
+    """Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off."""
+    sweep_grace: float = 3600.0
+    """An object no row references is removed only once it is older than this many seconds."""
+    sweep_pending_after: float = 900.0
+    """A generation still pending this many seconds after it started, held by no process, has failed."""
 
     # Scale-out (docs/deploy.md).
     workers: int = 1
@@ -147,6 +158,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         storage = self.resolved_storage_url
         if not storage.startswith(("file://", "s3://")):
             raise SettingsError("PROMPTPIX_STORAGE_URL must start with file:// or s3://")
+        if storage.startswith("s3://") and not urlsplit(storage).netloc:
+            raise SettingsError("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]")
+        for name in ("sweep_interval", "sweep_grace", "sweep_pending_after"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
+        if self.max_references < 0:
+            raise SettingsError("PROMPTPIX_MAX_REFERENCES must not be negative")
         for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")

@@ -1,6 +1,8 @@
 import pytest
 
 from delivery.settings import Settings, SettingsError
+from delivery.storage import open_storage
+from delivery.storage.s3 import S3Storage
 
 
 def test_defaults_are_the_embedded_run() -> None:
@@ -37,8 +39,34 @@ def test_env_names_follow_the_design() -> None:
         {"PROMPTPIX_GENERATOR": "gemini"},
         {"PROMPTPIX_STORAGE_URL": "ftp://x"},
         {"PROMPTPIX_MAX_SOURCE_PIXELS": "-1"},
+        {"PROMPTPIX_STORAGE_URL": "s3://"},
+        {"PROMPTPIX_SWEEP_GRACE": "-1"},
+        {"PROMPTPIX_SWEEP_INTERVAL": "-5"},
+        {"PROMPTPIX_MAX_REFERENCES": "-1"},
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(env)
+
+
+
+async def test_s3_settings_reach_the_client() -> None:
+    """Opening makes no request: bucket, prefix, endpoint and region come from the environment."""
+    settings = Settings.from_env(
+        {
+            "PROMPTPIX_STORAGE_URL": "s3://media/deploy/a/",
+            "PROMPTPIX_S3_ENDPOINT": "http://127.0.0.1:8333",
+            "PROMPTPIX_S3_REGION": "eu-central-1",
+            "AWS_ACCESS_KEY_ID": "id",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+        }
+    )
+    storage = await open_storage(settings)
+    try:
+        assert isinstance(storage, S3Storage)
+        assert (storage.bucket, storage.prefix) == ("media", "deploy/a/")
+        assert storage._client.meta.endpoint_url == "http://127.0.0.1:8333"
+        assert storage._client.meta.region_name == "eu-central-1"
+    finally:
+        await storage.close()

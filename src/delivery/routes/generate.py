@@ -12,33 +12,27 @@ from litestar.params import FromPath
 
 from delivery.db.projects import get_project_by_slug
 from delivery.links import LinkGrant, authorize_link
-from delivery.ondemand import GenerationTarget, master_for_prompt
-from delivery.params import GENERATE_NAMES, TransformParams, parse_generate, parse_query, parse_transform
+from delivery.ondemand import master_for_prompt
+from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
 from delivery.ratelimit import admit_miss
 from delivery.responses import IMMUTABLE, image_response
+from delivery.routes.images import ALIAS
 from delivery.services import Services
+from delivery.targets import resolve_target
 from delivery.variants import render_variant
-from generation.models import nearest_aspect_class
 
 __all__ = ["generate_image"]
 
 _YEAR = 31_536_000
 
 
-def aspect_class(params: TransformParams) -> str:
-    """The master's aspect: from `ar`, else from `w:h`, else square."""
-    if params.ar:
-        return nearest_aspect_class(*params.ar)
-    if params.w and params.h:
-        return nearest_aspect_class(params.w, params.h)
-    return "1:1"
-
-
-def cache_control(grant: LinkGrant, now: dt.datetime) -> str:
-    """Immutable, unless the link expires: then caches may keep it only until `exp`."""
+def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
+    """Immutable, or the alias policy when @names or a style can change what the URL shows;
+    a link that expires may be kept only until `exp`."""
     if grant.expires is None:
-        return IMMUTABLE
-    return f"public, max-age={max(0, min(_YEAR, grant.expires - int(now.timestamp())))}"
+        return ALIAS if mutable else IMMUTABLE
+    remaining = max(0, min(_YEAR, grant.expires - int(now.timestamp())))
+    return f"public, max-age={min(remaining, 60) if mutable else remaining}"
 
 
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
@@ -59,10 +53,10 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
             referer=request.headers.get("referer"),
             now=now,
         )
-    query = parse_query(raw)
-    transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
-    wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
-    target = GenerationTarget(services, found, wanted, aspect_class(transform))
+        query = parse_query(raw)
+        transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
+        wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
+        target = await resolve_target(services, conn, found, wanted, transform)
 
     async def admit(conn: asyncpg.Connection) -> None:
         client = request.client.host if request.client else None
@@ -75,4 +69,6 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"
-    return image_response(request, variant, cache_status=status, cache_control=cache_control(grant, now), timings=timings)
+    return image_response(
+        request, variant, cache_status=status, cache_control=cache_control(grant, now, mutable=target.mutable), timings=timings
+    )

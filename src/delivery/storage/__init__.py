@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from delivery.settings import Settings
-from delivery.storage.base import ObjectNotFound, Storage
+from delivery.storage.base import ObjectNotFound, Storage, StorageUnavailable, StoredObject
 
-__all__ = ["ObjectNotFound", "Storage", "open_storage"]
+__all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "open_storage"]
 
 
-def open_storage(settings: Settings) -> Storage:
+async def open_storage(settings: Settings) -> Storage:
+    """The backend `PROMPTPIX_STORAGE_URL` names, connected; close it with `await storage.close()`."""
     url = settings.resolved_storage_url
-    if url.startswith("file://"):
-        from delivery.storage.fs import FileStorage
+    if url.startswith("s3://"):
+        from delivery.storage.s3 import S3Storage
 
-        return FileStorage(url.removeprefix("file://"))
-    raise NotImplementedError(f"storage backend for {url.split(':', 1)[0]}:// is not built yet")
+        return await S3Storage.open(settings)
+    from delivery.storage.fs import FileStorage
+
+    return FileStorage(url.removeprefix("file://"))

@@ -1,14 +1,60 @@
-"""The storage boundary. Keys are built by the server only (see delivery.ids), never from user input."""
+"""The storage boundary. Keys are built by the server only (see delivery.ids), never from user input.
+
+Both backends still check every key against one strict shape, so even a bug
+that let request text reach a key could not climb out of the storage root or
+into another project's objects.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
 from typing import Protocol
 
-__all__ = ["ObjectNotFound", "Storage"]
+import msgspec
+
+from delivery.errors import ServiceUnavailable
+
+__all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "check_key", "check_prefix", "is_safe_key"]
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
 class ObjectNotFound(KeyError):
-    """No object under that key."""
+    """No object under that key (or a key that can never name one)."""
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The backend failed or cannot be reached; the caller may retry later."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("object storage is unavailable right now", detail=detail, retry_after=10)
+
+
+class StoredObject(msgspec.Struct, frozen=True):
+    key: str
+    size: int
+    modified: dt.datetime
+    """Last write, timezone-aware UTC: the sweep's grace period counts from here."""
+
+
+def is_safe_key(key: str) -> bool:
+    """A relative path of plain segments: no `.`/`..`, no empty segment, no `%`, `\\` or `:`."""
+    return all(_SEGMENT.match(s) and s.strip(".") for s in key.split("/"))
+
+
+def check_key(key: str) -> str:
+    if not is_safe_key(key):
+        raise ObjectNotFound(key)
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix is empty or a folder (`masters/`), never part of a name."""
+    if prefix and not (prefix.endswith("/") and is_safe_key(prefix[:-1])):
+        raise ValueError(f"listing prefix must be empty or a folder ending in '/': {prefix!r}")
+    return prefix
 
 
 class Storage(Protocol):
@@ -23,6 +69,15 @@ class Storage(Protocol):
         ...
 
     async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    def list(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every object under a folder prefix, in no particular order (for the sweep).
+
+        Objects whose keys this service could never have written (unsafe keys)
+        are left out, so nothing can hand them to `delete`.
+        """
         ...
 
     async def ping(self) -> None:

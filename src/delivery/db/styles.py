@@ -1,0 +1,71 @@
+"""Queries for styles: per-project prompt additions and a default aspect, by name.
+
+A project's `default_style` names one of these (a foreign key keeps it honest);
+`/g/` links use it when they name no `style=`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+import msgspec
+
+from delivery.db.asset_names import check_name
+from delivery.errors import NotFound
+
+__all__ = ["Style", "delete_style", "get_style", "list_styles", "put_style", "set_default_style"]
+
+
+class Style(msgspec.Struct, frozen=True):
+    project_id: int
+    name: str
+    prompt: str
+    """Added to the user's prompt for the enhancer (GenerationRequest.style_prompt)."""
+    aspect_class: str | None
+    """The master's aspect when a link gives neither `ar` nor both `w` and `h`."""
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+async def put_style(
+    conn: asyncpg.Connection, *, project_id: int, name: str, prompt: str, aspect_class: str | None = None
+) -> Style:
+    row = await conn.fetchrow(
+        """INSERT INTO styles (project_id, name, prompt, aspect_class) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (project_id, name) DO UPDATE
+           SET prompt = EXCLUDED.prompt, aspect_class = EXCLUDED.aspect_class, updated_at = now()
+           RETURNING *""",
+        project_id,
+        check_name(name),
+        prompt,
+        aspect_class,
+    )
+    return Style(**row)
+
+
+async def get_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> Style:
+    row = await conn.fetchrow("SELECT * FROM styles WHERE project_id = $1 AND name = $2", project_id, name)
+    if row is None:
+        raise NotFound(f"no style is named `{name}`")
+    return Style(**row)
+
+
+async def list_styles(conn: asyncpg.Connection, *, project_id: int) -> list[Style]:
+    rows = await conn.fetch("SELECT * FROM styles WHERE project_id = $1 ORDER BY name", project_id)
+    return [Style(**r) for r in rows]
+
+
+async def delete_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> None:
+    """Deleting a project's default style also clears the default, in one transaction."""
+    async with conn.transaction():
+        await conn.execute("UPDATE projects SET default_style = NULL WHERE id = $1 AND default_style = $2", project_id, name)
+        if await conn.fetchval("DELETE FROM styles WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is None:
+            raise NotFound(f"no style is named `{name}`")
+
+
+async def set_default_style(conn: asyncpg.Connection, *, project_id: int, name: str | None) -> None:
+    """Make `name` the project's default style (None clears it); the style must exist."""
+    if name is not None:
+        await get_style(conn, project_id=project_id, name=name)
+    await conn.execute("UPDATE projects SET default_style = $2 WHERE id = $1", project_id, name)

@@ -1,0 +1,123 @@
+"""From a `/g/` request to a GenerationTarget: its style, its `@name` references, its key.
+
+Everything that decides a master's pixels is resolved here, before the cache
+lookup, because it is all part of the generation key: the style's text (so
+editing a style makes new images) and the asset ids the `@names` point at (so
+moving `@logo` to a new asset makes new images). Reference bytes are loaded
+only on a miss, by delivery.ondemand.
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import msgspec
+
+from delivery.db.asset_names import NAME_PATTERN, named_assets
+from delivery.db.assets import Asset
+from delivery.db.projects import Project
+from delivery.db.styles import Style, get_style
+from delivery.errors import BadRequest, NotFound, Unprocessable
+from delivery.ids import generation_key
+from delivery.params import GenerateParams, TransformParams
+from delivery.services import Services
+from generation.models import GenerationRequest, nearest_aspect_class
+
+__all__ = ["GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target"]
+
+_REFERENCE = re.compile(rf"(?<![\w@])@({NAME_PATTERN})", re.IGNORECASE)
+
+
+class Reference(msgspec.Struct, frozen=True):
+    name: str
+    asset: Asset
+
+
+class GenerationTarget:
+    """A resolved generation: what to ask the provider, and the key it is stored under."""
+
+    def __init__(
+        self,
+        services: Services,
+        project: Project,
+        params: GenerateParams,
+        aspect_class: str,
+        *,
+        style: Style | None = None,
+        references: tuple[Reference, ...] = (),
+    ) -> None:
+        try:
+            self.model = services.provider.resolve_model(params.model)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        self.project = project
+        self.key_id = params.key
+        """The key that asked, named in the ledger for usage by key."""
+        self.references = references
+        self.mutable = bool(references or style)
+        """Its meaning can change (a name moves, a style is edited): caches must revalidate."""
+        self.request = GenerationRequest(
+            prompt=params.prompt,
+            aspect_class=aspect_class,
+            seed=params.seed,
+            model=self.model,
+            style=style.name if style else None,
+            style_prompt=style.prompt if style else "",
+        )
+        self.key = generation_key(
+            project_id=project.id,
+            prompt=params.prompt,
+            style=self.request.style,
+            seed=params.seed,
+            model=self.model,
+            aspect_class=aspect_class,
+            style_prompt=self.request.style_prompt,
+            references=tuple(r.asset.id for r in references),
+        )
+
+
+def aspect_class(params: TransformParams, default: str | None = None) -> str:
+    """The master's aspect: from `ar`, else from `w:h`, else the style's default, else square."""
+    if params.ar:
+        return nearest_aspect_class(*params.ar)
+    if params.w and params.h:
+        return nearest_aspect_class(params.w, params.h)
+    return default or "1:1"
+
+
+def prompt_names(prompt: str) -> list[str]:
+    """`@names` in order of first use, lower-cased; `me@example.com` is not one."""
+    return list(dict.fromkeys(m.lower() for m in _REFERENCE.findall(prompt)))
+
+
+async def _style(conn: asyncpg.Connection, project: Project, name: str | None) -> Style | None:
+    name = name or project.default_style
+    if name is None:
+        return None
+    try:
+        return await get_style(conn, project_id=project.id, name=name.lower())
+    except NotFound:
+        raise Unprocessable(f"unknown style `{name}`") from None
+
+
+async def _references(conn: asyncpg.Connection, project: Project, prompt: str, limit: int) -> tuple[Reference, ...]:
+    names = prompt_names(prompt)
+    if not names:
+        return ()
+    if len(names) > limit:
+        raise Unprocessable(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
+    found = await named_assets(conn, project_id=project.id, names=names)
+    unknown = [f"@{n}" for n in names if n not in found]
+    if unknown:
+        raise Unprocessable(f"unknown asset name {', '.join(unknown)} in the prompt")
+    return tuple(Reference(name=n, asset=found[n]) for n in names)
+
+
+async def resolve_target(
+    services: Services, conn: asyncpg.Connection, project: Project, params: GenerateParams, transform: TransformParams
+) -> GenerationTarget:
+    style = await _style(conn, project, params.style)
+    references = await _references(conn, project, params.prompt, services.settings.max_references)
+    master_aspect = aspect_class(transform, style.aspect_class if style else None)
+    return GenerationTarget(services, project, params, master_aspect, style=style, references=references)
