@@ -25,6 +25,7 @@ from delivery.routes.ops import healthz, readyz
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.storage import open_storage
+from delivery.transform import configure_vips
 from generation.providers.base import Provider
 
 __all__ = ["app_from_env", "create_app", "make_provider"]
@@ -79,6 +80,7 @@ def _unexpected(request: Request, exc: Exception) -> Response[object]:
 def create_app(settings: Settings, *, provider: Provider | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        configure_vips(concurrency=settings.vips_concurrency)
         url = await database_url(settings)
         pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_size)
         async with pool.acquire() as conn:

@@ -7,18 +7,19 @@ from litestar import Request, Response
 
 from delivery.cache import Variant
 
-__all__ = ["IMMUTABLE", "NO_STORE", "error_image", "image_response", "server_timing", "wants_image"]
+__all__ = ["IMMUTABLE", "NO_STORE", "error_image", "etag_matches", "image_response", "not_modified", "server_timing", "wants_image"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_STORE = "no-store"
-_COMMON = {"X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*"}
+_COMMON = {"X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*", "Timing-Allow-Origin": "*"}
+"""Images are public: any page may draw them on a canvas and read their Server-Timing."""
 
 
 def server_timing(timings: dict[str, float]) -> str:
     return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in timings.items())
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     if header.strip() == "*":
@@ -36,9 +37,19 @@ def image_response(
         "X-Cache-Status": cache_status,
         "Server-Timing": server_timing(timings),
     }
-    if _etag_matches(request.headers.get("if-none-match"), variant.etag):
+    if variant.vary_accept:
+        headers["Vary"] = "Accept"
+    if etag_matches(request.headers.get("if-none-match"), variant.etag):
         return Response(b"", status_code=304, headers=headers, media_type=variant.mime)
     return Response(variant.data, status_code=200, headers=headers, media_type=variant.mime)
+
+
+def not_modified(etag: str, *, cache_control: str, vary_accept: bool) -> Response[bytes]:
+    """304 for a client that holds this variant, answered before any transform."""
+    headers = {**_COMMON, "Cache-Control": cache_control, "ETag": etag, "X-Cache-Status": "HIT"}
+    if vary_accept:
+        headers["Vary"] = "Accept"
+    return Response(b"", status_code=304, headers=headers)
 
 
 def wants_image(request: Request) -> bool:

@@ -13,13 +13,20 @@ from typing import Any
 import asyncpg
 
 from delivery.cache import SingleFlight, VariantCache
+from delivery.errors import ServiceUnavailable
 from delivery.settings import Settings
 from delivery.storage import Storage
 from delivery.transform import Limits
 from generation.pipeline import PipelineSettings
 from generation.providers.base import Provider
 
-__all__ = ["Counters", "Services"]
+__all__ = ["Busy", "Counters", "Services"]
+
+
+class Busy(ServiceUnavailable):
+    """Every transform thread is busy and the queue is full: shed load rather than queue forever."""
+
+    report = False
 
 
 class Counters:
@@ -49,7 +56,10 @@ class Services:
             max_output_pixels=settings.max_output_pixels,
             max_source_pixels=settings.max_source_pixels,
             max_source_bytes=settings.max_source_bytes,
+            max_source_frames=settings.max_source_frames,
         )
+        self.transform_capacity = settings.thread_count + settings.transform_queue
+        self.transforms_in_flight = 0
         self.pipeline = PipelineSettings(synthesize_timeout=settings.generation_timeout)
         self.variants = VariantCache(settings.variant_cache_bytes)
         self.variant_flights: SingleFlight[Any] = SingleFlight()
@@ -58,4 +68,18 @@ class Services:
         self.error_images: dict[int, bytes] = {}
 
     async def run_in_thread(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        """Run on the transform pool, or raise `Busy` when running + queued work is at capacity.
+
+        The count drops when the thread finishes, not when the caller stops
+        waiting, so clients that hang up cannot push more work than capacity.
+        """
+        if self.transforms_in_flight >= self.transform_capacity:
+            raise Busy("the image service is busy, retry shortly", retry_after=1)
+        loop = asyncio.get_running_loop()
+        self.transforms_in_flight += 1
+        future = self.executor.submit(fn, *args)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        return await asyncio.wrap_future(future)
+
+    def _finished(self) -> None:
+        self.transforms_in_flight -= 1

@@ -11,6 +11,7 @@ from delivery.auth import authorize_link
 from delivery.db.projects import get_project_by_slug
 from delivery.ondemand import GenerationTarget, master_for_prompt
 from delivery.params import GENERATE_NAMES, TransformParams, parse_generate, parse_query, parse_transform
+from delivery.presets import BUILTIN_PRESETS
 from delivery.responses import IMMUTABLE, image_response
 from delivery.services import Services
 from delivery.variants import render_variant
@@ -32,7 +33,7 @@ def aspect_class(params: TransformParams) -> str:
 async def generate_image(request: Request, project: FromPath[str]) -> Response[bytes]:
     services: Services = request.app.state.services
     query = parse_query(request.scope["query_string"])
-    transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
+    transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
     wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
@@ -42,7 +43,7 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
     started = time.perf_counter()
     asset, generated = await master_for_prompt(services, target)
     generate_seconds = time.perf_counter() - started
-    variant, hit = await render_variant(services, asset, transform)
+    variant, hit = await render_variant(services, asset, transform, request.headers.get("accept", ""))
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"

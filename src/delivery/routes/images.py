@@ -11,9 +11,10 @@ from litestar.params import FromPath
 from delivery.db.assets import get_asset
 from delivery.errors import NotFound
 from delivery.params import parse_query, parse_transform
-from delivery.responses import IMMUTABLE, image_response
+from delivery.presets import BUILTIN_PRESETS
+from delivery.responses import IMMUTABLE, etag_matches, image_response, not_modified
 from delivery.services import Services
-from delivery.variants import render_variant
+from delivery.variants import cached_variant, render_variant, variant_spec
 
 __all__ = ["serve_asset"]
 
@@ -22,13 +23,20 @@ _ASSET_ID = re.compile(r"^[0-9a-f]{32}$")
 
 @get("/i/{asset_id:str}", summary="A stored asset, transformed", include_in_schema=True)
 async def serve_asset(request: Request, asset_id: FromPath[str]) -> Response[bytes]:
+    """Params are checked first, then the LRU (no database on a hit), then the asset row and the transform."""
+    started = time.perf_counter()
     services: Services = request.app.state.services
-    params = parse_transform(parse_query(request.scope["query_string"]))
+    params = parse_transform(parse_query(request.scope["query_string"]), presets=BUILTIN_PRESETS)
     if not _ASSET_ID.match(asset_id):
         raise NotFound("asset not found")
+    accept = request.headers.get("accept", "")
+    cached = cached_variant(services, asset_id, params, accept)
+    if cached is not None:
+        return image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings={"cache": time.perf_counter() - started})
     async with services.pool.acquire() as conn:
         asset = await get_asset(conn, id=asset_id)
-    started = time.perf_counter()
-    variant, hit = await render_variant(services, asset, params)
-    timings = {"cache": time.perf_counter() - started} if hit else variant.timings
-    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=IMMUTABLE, timings=timings)
+    spec = variant_spec(asset, params, accept)
+    if etag_matches(request.headers.get("if-none-match"), spec.etag):
+        return not_modified(spec.etag, cache_control=IMMUTABLE, vary_accept=spec.negotiated)
+    variant, hit = await render_variant(services, asset, params, accept)
+    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=IMMUTABLE, timings=variant.timings)
