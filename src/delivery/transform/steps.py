@@ -76,7 +76,8 @@ def crop(ctx: Context, image: pyvips.Image) -> pyvips.Image:
     left, top, width, height = ctx.plan.crop
     width, height = min(width, image.width), min(height, image.height)
     if ctx.params.crop in _SMART_CROPS:
-        return image.smartcrop(width, height, interesting=ctx.params.crop)
+        # smartcrop scans the image several times; the decode is sequential, so hold the (resized) pixels.
+        return image.copy_memory().smartcrop(width, height, interesting=ctx.params.crop)
     return image.crop(left, top, min(width, image.width - left), min(height, image.height - top))
 
 
