@@ -7,8 +7,9 @@ reach it through `request.app.state.services`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -21,6 +22,8 @@ from generation.pipeline import PipelineSettings
 from generation.providers.base import Provider
 
 __all__ = ["Busy", "Counters", "Services"]
+
+T = TypeVar("T")
 
 
 class Busy(ServiceUnavailable):
@@ -67,17 +70,26 @@ class Services:
         self.counters = Counters()
         self.error_images: dict[int, bytes] = {}
 
-    async def run_in_thread(self, fn: Any, *args: Any) -> Any:
-        """Run on the transform pool, or raise `Busy` when running + queued work is at capacity.
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any, fetch: Callable[[], Awaitable[Any]] | None = None) -> T:
+        """Run `fn(*args)` on the transform pool, or raise `Busy` when running + queued work is at capacity.
 
-        The count drops when the thread finishes, not when the caller stops
-        waiting, so clients that hang up cannot push more work than capacity.
+        The slot is taken before `fetch` (whose result is appended to `args`),
+        so masters are only held in memory for work that has a slot: memory is
+        bounded by capacity x master size. The slot frees when the thread
+        finishes, not when the caller stops waiting, so clients that hang up
+        cannot push more work than capacity.
         """
         if self.transforms_in_flight >= self.transform_capacity:
             raise Busy("the image service is busy, retry shortly", retry_after=1)
         loop = asyncio.get_running_loop()
         self.transforms_in_flight += 1
-        future = self.executor.submit(fn, *args)
+        try:
+            if fetch is not None:
+                args = (*args, await fetch())
+            future = self.executor.submit(fn, *args)
+        except BaseException:
+            self.transforms_in_flight -= 1
+            raise
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         return await asyncio.wrap_future(future)
 

@@ -56,7 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     generation_timeout: float = 120.0
     transform_threads: int = 0
     """Worker threads for pyvips; 0 means one per core."""
-    transform_queue: int = 64
+    transform_queue: int = 32
     """Transforms that may wait for a thread, per process; past it requests get 503 + Retry-After."""
     vips_concurrency: int = 1
     """Threads libvips uses inside one transform; the pool already runs one transform per thread."""

@@ -77,12 +77,13 @@ def cached_variant(services: Services, asset_id: str, params: TransformParams, a
 
 
 async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
-    try:
-        data = await services.storage.get(asset.storage_key)
-    except ObjectNotFound:
-        raise NotFound("asset master is missing", detail=asset.storage_key) from None
+    async def fetch() -> bytes:
+        try:
+            return await services.storage.get(asset.storage_key)
+        except ObjectNotFound:
+            raise NotFound("asset master is missing", detail=asset.storage_key) from None
 
-    def work() -> Variant:
+    def work(data: bytes) -> Variant:
         source = inspect_source(data, services.limits)
         encoded = transform(data, source, params, FocalPoint(asset.focal_x, asset.focal_y), services.limits, spec.format)
         return Variant(
@@ -95,7 +96,7 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
             vary_accept=spec.negotiated,
         )
 
-    variant: Variant = await services.run_in_thread(work)
+    variant = await services.run_in_thread(work, fetch=fetch)
     services.counters.transforms += 1
     return variant
 
