@@ -51,8 +51,8 @@ def accept_class(params: TransformParams, accept: str) -> str:
     return "legacy"
 
 
-def request_key(asset_id: str, params: TransformParams, accept: str) -> str:
-    return f"{asset_id}?{canonical_query(params)}#{accept_class(params, accept)}"
+def request_key(asset_id: str, params: TransformParams, accept: str, canonical: str | None = None) -> str:
+    return f"{asset_id}?{canonical_query(params) if canonical is None else canonical}#{accept_class(params, accept)}"
 
 
 def output_format(mime: str, params: TransformParams, accept: str) -> str:
@@ -72,8 +72,9 @@ def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantS
     return VariantSpec(key=key, format=fmt, etag=etag, negotiated=params.auto == "format")
 
 
-def cached_variant(services: Services, asset_id: str, params: TransformParams, accept: str) -> Variant | None:
-    return services.variants.get(request_key(asset_id, params, accept))
+def cached_variant(services: Services, asset_id: str, params: TransformParams, accept: str, canonical: str) -> Variant | None:
+    """The LRU entry for this request, found from the URL and `Accept` alone (`canonical` is `canonical_query(params)`)."""
+    return services.variants.get(request_key(asset_id, params, accept, canonical))
 
 
 async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:

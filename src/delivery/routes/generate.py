@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
 
 from delivery.auth import authorize_link
@@ -12,7 +12,7 @@ from delivery.db.projects import get_project_by_slug
 from delivery.ondemand import GenerationTarget, master_for_prompt
 from delivery.params import GENERATE_NAMES, TransformParams, parse_generate, parse_query, parse_transform
 from delivery.presets import BUILTIN_PRESETS
-from delivery.responses import IMMUTABLE, image_response
+from delivery.responses import IMMUTABLE, ImageResponse, image_response
 from delivery.services import Services
 from delivery.variants import render_variant
 from generation.models import nearest_aspect_class
@@ -30,7 +30,7 @@ def aspect_class(params: TransformParams) -> str:
 
 
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
-async def generate_image(request: Request, project: FromPath[str]) -> Response[bytes]:
+async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
     query = parse_query(request.scope["query_string"])
     transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
