@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench import raw
@@ -65,52 +66,68 @@ def _thumbor_conf(masters: Path) -> Path:
     return conf
 
 
-def app_rows(kind: str, env: dict[str, str], ids: dict[str, str], args: argparse.Namespace) -> dict[str, Load]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    rows: dict[str, Load] = {}
-    with serve(_server_command(kind, port, args.workers), env=env, ready_url=f"{base}/healthz", log=WORK / f"{kind}.log") as server:
-        wrk(base, f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg", connections=COLD_CONNECTIONS, seconds=2, unique=True)  # warm every worker
-        for name in MASTERS:
-            for fmt in FORMATS:
-                path = f"/i/{ids[name]}?w=400&h=300&fm={fmt}"
-                rows[f"{name} {fmt}"] = wrk(base, path, connections=COLD_CONNECTIONS, seconds=args.seconds, unique=True, watch=server.pid)
-                print(f"  {kind} {name} -> {fmt}: {rows[f'{name} {fmt}'].rps:.0f} req/s", file=sys.stderr)
-        hit = f"/i/{ids['1024x1024']}?w=400&h=300&fm=webp"
-        wrk(base, hit, connections=HIT_CONNECTIONS, seconds=2)
-        rows["hits"] = wrk(base, hit, connections=HIT_CONNECTIONS, seconds=args.seconds, watch=server.pid)
-        path = f"/i/{ids['4000x3000']}?w=400&h=300&fm=webp"
-        rows["rss64"] = wrk(base, path, connections=64, seconds=args.seconds, unique=True, watch=server.pid)
-    return rows
+CONTENDERS = ("pyvips", "pillow", "thumbor", "uvicorn", "granian")
 
 
-def thumbor_rows(masters: dict[str, Path], args: argparse.Namespace) -> dict[str, Load]:
-    binary = install_thumbor(WORK)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [str(binary), "-p", str(port), "-c", str(_thumbor_conf(masters["1024x1024"].parent)), "--processes", str(args.workers), "-l", "warning"]
-    rows: dict[str, Load] = {}
-    with serve(command, env={}, ready_url=f"{base}/healthcheck", log=WORK / "thumbor.log") as server:
-        wrk(base, "/unsafe/400x300/m1024x1024.jpg", connections=COLD_CONNECTIONS, seconds=2)
-        for name in MASTERS:
-            for fmt in FORMATS:
-                # thumbor keeps no result cache here (no result storage), so a fixed URL is a cold transform every time.
-                path = f"/unsafe/400x300/filters:format({'jpeg' if fmt == 'jpg' else fmt})/m{name}.jpg"
-                rows[f"{name} {fmt}"] = wrk(base, path, connections=COLD_CONNECTIONS, seconds=args.seconds, watch=server.pid)
-                print(f"  thumbor {name} -> {fmt}: {rows[f'{name} {fmt}'].rps:.0f} req/s", file=sys.stderr)
-    return rows
+def _start_all(stack: ExitStack, env: dict[str, str], masters: dict[str, Path], args: argparse.Namespace) -> dict[str, tuple[str, int]]:
+    """Every server up at once (idle ones cost nothing), so each row measures its contenders back to back."""
+    bases = {}
+    for kind in ("uvicorn", "granian"):
+        if kind not in args.skip:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = stack.enter_context(serve(_server_command(kind, port, args.workers), env=env, ready_url=f"{base}/healthz", log=WORK / f"{kind}.log"))
+            bases[kind] = (base, server.pid)
+    if "thumbor" not in args.skip:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        conf = _thumbor_conf(masters["1024x1024"].parent)
+        command = [str(install_thumbor(WORK)), "-p", str(port), "-c", str(conf), "--processes", str(args.workers), "-l", "warning"]
+        server = stack.enter_context(serve(command, env={}, ready_url=f"{base}/healthcheck", log=WORK / "thumbor.log"))
+        bases["thumbor"] = (base, server.pid)
+    return bases
 
 
-def raw_rows(library: str, masters: dict[str, Path], args: argparse.Namespace) -> dict[str, Load]:
-    rows = {}
-    for name, path in masters.items():
-        for fmt in FORMATS:
-            rps, latencies = raw.measure(library, path.read_bytes(), fmt, processes=args.workers, seconds=args.seconds)
-            latencies.sort()
-            pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-            rows[f"{name} {fmt}"] = Load(rps=rps, p50_ms=pick(0.5), p99_ms=pick(0.99), requests=len(latencies), errors=0)
-            print(f"  raw {library} {name} -> {fmt}: {rps:.0f} ops/s", file=sys.stderr)
-    return rows
+def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[str, str], bases: dict[str, tuple[str, int]], seconds: float, workers: int) -> Load:
+    if kind in ("pyvips", "pillow"):
+        rps, latencies = raw.measure(kind, masters[name].read_bytes(), fmt, processes=workers, seconds=seconds)
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+        return Load(rps=rps, p50_ms=pick(0.5), p99_ms=pick(0.99), requests=len(latencies), errors=0)
+    base, pid = bases[kind]
+    if kind == "thumbor":
+        # No result storage is configured, so a fixed thumbor URL is a full transform every time.
+        path = f"/unsafe/400x300/filters:format({'jpeg' if fmt == 'jpg' else fmt})/m{name}.jpg"
+        return wrk(base, path, connections=COLD_CONNECTIONS, seconds=seconds, watch=pid)
+    return wrk(base, f"/i/{ids[name]}?w=400&h=300&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
+
+
+def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, Load]]:
+    """Best of `--rounds` per cell: on a shared machine the best run is the one least disturbed."""
+    results: dict[str, dict[str, Load]] = {kind: {} for kind in CONTENDERS if kind not in args.skip}
+    with ExitStack() as stack:
+        bases = _start_all(stack, env, masters, args)
+        for kind, (base, _) in bases.items():  # warm every worker
+            path = "/unsafe/400x300/m1024x1024.jpg" if kind == "thumbor" else f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg"
+            wrk(base, path, connections=COLD_CONNECTIONS, seconds=2, unique=kind != "thumbor")
+        for _ in range(args.rounds):
+            for name in MASTERS:
+                for fmt in FORMATS:
+                    for kind in results:
+                        load = _cold(kind, name, fmt, masters, ids, bases, args.seconds, args.workers)
+                        best = results[kind].get(f"{name} {fmt}")
+                        results[kind][f"{name} {fmt}"] = load if best is None or load.rps > best.rps else best
+                        print(f"  {kind} {name} -> {fmt}: {load.rps:.0f}/s", file=sys.stderr)
+        for kind in ("uvicorn", "granian"):
+            if kind in bases:
+                base, pid = bases[kind]
+                hit = f"/i/{ids['1024x1024']}?w=400&h=300&fm=webp"
+                wrk(base, hit, connections=HIT_CONNECTIONS, seconds=2)
+                results[kind]["hits"] = wrk(base, hit, connections=HIT_CONNECTIONS, seconds=args.seconds, watch=pid)
+                path = f"/i/{ids['4000x3000']}?w=400&h=300&fm=webp"
+                results[kind]["rss64"] = wrk(base, path, connections=64, seconds=args.seconds, unique=True, watch=pid)
+                print(f"  {kind} hits: {results[kind]['hits'].rps:.0f}/s", file=sys.stderr)
+    return results
 
 
 def _cell(load: Load | None) -> str:
@@ -122,8 +139,8 @@ def _cell(load: Load | None) -> str:
 
 def report(results: dict[str, dict[str, Load]], hot: dict[str, float], args: argparse.Namespace) -> None:
     n = args.workers
-    columns = ["pyvips", "pillow", "thumbor", "uvicorn", "granian"]
-    print(f"\n## Cold transforms -> 400x300, req/s (p50/p99 ms); {n} processes each, wrk -c{COLD_CONNECTIONS}, {args.seconds:g}s per cell\n")
+    columns = list(CONTENDERS)
+    print(f"\n## Cold transforms -> 400x300, req/s (p50/p99 ms); {n} processes each, wrk -c{COLD_CONNECTIONS}, best of {args.rounds} x {args.seconds:g}s\n")
     print("| master -> fmt | raw pyvips x%d | raw Pillow x%d | thumbor x%d | promptpix uvicorn x%d | promptpix granian x%d | best app / best raw | best app / thumbor |" % (n, n, n, n, n))
     print("|---|---|---|---|---|---|---|---|")
     for name in MASTERS:
@@ -156,6 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per cell")
     parser.add_argument("--workers", type=int, default=2, help="server workers and raw-library processes")
+    parser.add_argument("--rounds", type=int, default=2, help="repeat every cell, keep the best (shared machines are noisy)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pyvips", "pillow", "thumbor", "uvicorn", "granian", "hot"])
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -164,15 +182,7 @@ def main() -> None:
     database_url = start_embedded_postgres(data)
     ids = asyncio.run(register(database_url, data / "objects", masters))
     env = _app_env(database_url, data)
-    results: dict[str, dict[str, Load]] = {}
-    for library in ("pyvips", "pillow"):
-        if library not in args.skip:
-            results[library] = raw_rows(library, masters, args)
-    for kind in ("uvicorn", "granian"):
-        if kind not in args.skip:
-            results[kind] = app_rows(kind, env, ids, args)
-    if "thumbor" not in args.skip:
-        results["thumbor"] = thumbor_rows(masters, args)
+    results = measure_all(env, masters, ids, args)
     hot: dict[str, float] = {}
     if "hot" not in args.skip:
         settings = Settings(database_url=database_url, data_dir=str(data), storage_url=f"file://{data / 'objects'}")
