@@ -137,33 +137,32 @@ def _cell(load: Load | None) -> str:
     return f"{load.rps:,.0f} ({load.p50_ms:.0f}/{load.p99_ms:.0f}){flag}"
 
 
+def _server_table(results: dict[str, dict[str, Load]], key: str, title: str) -> None:
+    print(f"\n## {title}\n")
+    print("| server | req/s | p50 ms | p99 ms | shed (503) + errors | peak RSS of all workers MiB |\n|---|---|---|---|---|---|")
+    for server in ("uvicorn", "granian"):
+        load = results.get(server, {}).get(key)
+        if load:
+            print(f"| {server} | {load.rps:,.0f} | {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} | {load.peak_rss_mb:.0f} |")
+
+
 def report(results: dict[str, dict[str, Load]], hot: dict[str, float], args: argparse.Namespace) -> None:
     n = args.workers
     columns = list(CONTENDERS)
     print(f"\n## Cold transforms -> 400x300, req/s (p50/p99 ms); {n} processes each, wrk -c{COLD_CONNECTIONS}, best of {args.rounds} x {args.seconds:g}s\n")
-    print("| master -> fmt | raw pyvips x%d | raw Pillow x%d | thumbor x%d | promptpix uvicorn x%d | promptpix granian x%d | best app / best raw | best app / thumbor |" % (n, n, n, n, n))
-    print("|---|---|---|---|---|---|---|---|")
+    print("| master -> fmt | raw pyvips x%d | raw Pillow x%d | thumbor x%d | promptpix uvicorn x%d | promptpix granian x%d | uvicorn / best raw | granian / best raw | best app / thumbor |" % (n, n, n, n, n))
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in MASTERS:
         for fmt in FORMATS:
             key = f"{name} {fmt}"
             cells = [results.get(c, {}).get(key) for c in columns]
-            app = max((c.rps for c in cells[3:] if c), default=0.0)
             best_raw = max((c.rps for c in cells[:2] if c), default=0.0)
-            thumbor = cells[2].rps if cells[2] else 0.0
-            ratios = [f"{app / best_raw:.2f}" if best_raw else "-", f"{app / thumbor:.2f}" if thumbor else "-"]
+            ratios = [f"{c.rps / best_raw:.2f}" if c and best_raw else "-" for c in cells[3:]]
+            app = max((c.rps for c in cells[3:] if c), default=0.0)
+            ratios.append(f"{app / cells[2].rps:.2f}" if cells[2] and cells[2].rps else "-")
             print(f"| {name} -> {fmt} | " + " | ".join(_cell(c) for c in cells) + " | " + " | ".join(ratios) + " |")
-    print(f"\n## Variant-cache hits (1024² -> 400x300 webp), wrk -c{HIT_CONNECTIONS}, {n} workers\n")
-    print("| server | req/s | p50 ms | p99 ms | errors | peak RSS MiB |\n|---|---|---|---|---|---|")
-    for server in ("uvicorn", "granian"):
-        hit = results.get(server, {}).get("hits")
-        if hit:
-            print(f"| {server} | {hit.rps:,.0f} | {hit.p50_ms:.1f} | {hit.p99_ms:.1f} | {hit.errors} | {hit.peak_rss_mb:.0f} |")
-    print("\n## Memory under load: 4000x3000 -> 400x300 webp, cold, wrk -c64\n")
-    print("| server | req/s | p99 ms | shed (503) + errors | peak RSS of all workers MiB |\n|---|---|---|---|---|")
-    for server in ("uvicorn", "granian"):
-        load = results.get(server, {}).get("rss64")
-        if load:
-            print(f"| {server} | {load.rps:,.0f} | {load.p99_ms:.0f} | {load.errors} | {load.peak_rss_mb:.0f} |")
+    _server_table(results, "hits", f"Variant-cache hits (1024² -> 400x300 webp), wrk -c{HIT_CONNECTIONS}, {n} workers")
+    _server_table(results, "rss64", f"Memory under load: 4000x3000 -> 400x300 webp, cold, wrk -c64, {n} workers")
     print("\n## In-process cost of a cache hit (ASGI app called directly, no server)\n")
     for label, micros in hot.items():
         print(f"- {label}: {micros:.0f} µs/request ({1e6 / micros:,.0f} req/s on one core)")

@@ -195,3 +195,16 @@ async def test_a_full_queue_sheds_load_with_503_and_retry_after(settings: Settin
             await asyncio.sleep(0.01)
         served = await client.get(f"/i/{asset}?w=50")
         assert served.status_code == 200 and decode(served.content)[0].width == 50
+
+
+async def test_g_links_take_presets_and_auto_format(client: AsyncTestClient, demo: Demo) -> None:
+    url = f"/g/{demo.project_slug}?prompt=a+kite&preset=card&auto=format&key={demo.key_id}"
+    first = await client.get(url, headers={"Accept": "image/webp,*/*"})
+    image, fmt = decode(first.content)
+    assert (image.width, image.height, fmt) == (600, 400, "webp")
+    assert first.headers["vary"] == "Accept" and first.headers["x-cache-status"] == "GENERATED"
+    legacy = await client.get(url, headers={"Accept": "*/*"})
+    assert decode(legacy.content)[1] == "png"  # the offline generator's masters are PNG
+    assert legacy.headers["etag"] != first.headers["etag"]
+    again = await client.get(url, headers={"Accept": "image/webp", "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
