@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -20,6 +21,8 @@ __all__ = ["Load", "free_port", "install_thumbor", "serve", "tree_rss", "wrk"]
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "wrk.lua"
+_RUNS = itertools.count(1)
+"""Salt of each unique-key wrk run, so no run repeats another's cache keys."""
 
 
 class Load(msgspec.Struct, frozen=True):
@@ -93,7 +96,7 @@ def wrk(base: str, path: str, *, connections: int, seconds: float, unique: bool 
     """wrk with 2 threads (one per core it shares with the server); peak RSS of `watch`'s process tree."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA), base, "--", path]
     if unique:
-        command.append("unique")
+        command += ["unique", str(next(_RUNS))]
     peak = [0]
     stop = threading.Event()
 
@@ -110,7 +113,9 @@ def wrk(base: str, path: str, *, connections: int, seconds: float, unique: bool 
         stop.set()
         sampler.join()
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    requests, duration_us, p50_us, p99_us, status_errors, socket_errors = (int(v) for v in line.split()[1:])
+    requests, duration_us, p50_us, p99_us, status_errors, socket_errors, hits = (int(v) for v in line.split()[1:])
+    if unique and hits:
+        raise RuntimeError(f"{hits} of {requests} 'cold' requests to {path} were cache hits: the unique keys collided")
     return Load(
         rps=(requests - status_errors) / (duration_us / 1e6),
         p50_ms=p50_us / 1000,

@@ -40,6 +40,9 @@ def _app_env(database_url: str, data: Path) -> dict[str, str]:
         "PROMPTPIX_DATABASE_URL": database_url,
         "PROMPTPIX_DATA_DIR": str(data),
         "PROMPTPIX_STORAGE_URL": f"file://{data / 'objects'}",
+        # Room for all 64 connections of the memory row in one worker (uvicorn's workers share one
+        # listening socket and rarely split connections evenly), so that row measures memory, not shedding.
+        "PROMPTPIX_TRANSFORM_QUEUE": "64",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
     }
 

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import asyncpg
-
 from cachetools import LRUCache
 
 from delivery.cache import SingleFlight, VariantCache
 from delivery.errors import ServiceUnavailable
+from delivery.params import TransformParams
 from delivery.settings import Settings
 from delivery.storage import Storage
 from delivery.transform import Limits
@@ -67,7 +67,7 @@ class Services:
         self.transforms_in_flight = 0
         self.pipeline = PipelineSettings(synthesize_timeout=settings.generation_timeout)
         self.variants = VariantCache(settings.variant_cache_bytes)
-        self.parsed_queries: LRUCache[bytes, Any] = LRUCache(maxsize=10_000)
+        self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
