@@ -95,3 +95,9 @@ def alpha_png(width: int = 200, height: int = 100) -> bytes:
 def png16(width: int = 64, height: int = 64) -> bytes:
     image = (pyvips.Image.black(width, height, bands=3) + [40000, 1000, 1000]).cast("ushort").copy(interpretation="rgb16")
     return image.pngsave_buffer(bitdepth=16)
+
+
+def wide_gamut(fmt: str) -> bytes:
+    """sRGB (200, 30, 30) converted to Display P3 with the P3 profile embedded."""
+    red = (pyvips.Image.black(64, 64, bands=3) + [200, 30, 30]).cast("uchar").copy(interpretation="srgb")
+    return red.icc_transform("p3", intent="relative").write_to_buffer(f".{fmt}", keep="icc")

@@ -151,3 +151,11 @@ def test_presets_expand_and_explicit_params_win() -> None:
     assert (og.width, og.height, fmt) == (1200, 630, "png")
     thumb, _, _ = run(master, "preset=thumb&w=100")
     assert (thumb.width, thumb.height) == (100, 200)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_embedded_profiles_are_converted_to_srgb(fmt: str) -> None:
+    master = corpus.wide_gamut(fmt)
+    assert pyvips.Image.new_from_buffer(master, "").getpoint(5, 5)[0] < 190  # P3 numbers differ from sRGB's
+    image, _, _ = run(master, "w=32&fm=png")
+    assert pixel(image, 0.5, 0.5) == pytest.approx([200, 30, 30], abs=4)
