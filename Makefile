@@ -12,6 +12,10 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
@@ -22,6 +26,11 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# promptpix vs raw pyvips/Pillow and thumbor (installed into bench/.work by the bench); prints the tables.
+bench: $(VENV)/.bench-installed
+	bash scripts/test-deps.sh
+	$(BIN)/python -m bench.transform $(BENCH_ARGS)
 
 # Requests/s of nginx cache hits vs app cache hits vs cold transforms, in one run (bench/edge.py).
 bench-edge: $(VENV)/.test-installed

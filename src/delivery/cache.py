@@ -26,6 +26,8 @@ class Variant(msgspec.Struct, frozen=True):
     height: int
     etag: str
     timings: dict[str, float] = {}
+    vary_accept: bool = False
+    """The format was negotiated from `Accept`; responses say `Vary: Accept`."""
 
 
 class VariantCache:

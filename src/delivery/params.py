@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -19,9 +19,12 @@ import msgspec
 from delivery.errors import BadRequest
 
 __all__ = [
+    "CROPS",
     "FITS",
     "FORMATS",
+    "GENERATE_NAMES",
     "GenerateParams",
+    "Presets",
     "TransformParams",
     "canonical_query",
     "parse_generate",
@@ -31,7 +34,10 @@ __all__ = [
 
 FORMATS = ("avif", "webp", "jpg", "png")
 FITS = ("crop", "clip", "max", "fill", "scale")
+CROPS = ("focalpoint", "attention", "entropy", "center")
 MAX_SIDE = 8192
+Presets = Mapping[str, Mapping[str, str]]
+"""Preset name -> raw params it expands to, e.g. {"thumb": {"w": "200", "h": "200"}}."""
 
 
 class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -40,8 +46,15 @@ class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     dpr: float = 1.0
     ar: tuple[int, int] | None = None
     fit: str | None = None
+    crop: str | None = None
+    """Where a fit=crop cut is centred; None is the stored focal point."""
+    fp_x: float | None = msgspec.field(default=None, name="fp-x")
+    fp_y: float | None = msgspec.field(default=None, name="fp-y")
     fm: str | None = None
+    auto: str | None = None
+    """`format`: negotiate the output format from `Accept` (only when `fm` is absent)."""
     q: int | None = None
+    blur: float = 0.0
     bg: str | None = None
     """Padding colour for fit=fill, `rrggbb` or `rrggbbaa`."""
 
@@ -131,10 +144,17 @@ TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
     "dpr": _float("dpr", 1, 4),
     "ar": _ratio,
     "fit": _choice("fit", FITS),
+    "crop": _choice("crop", CROPS, {"centre": "center", "focal": "focalpoint"}),
+    "fp-x": _float("fp-x", 0, 1),
+    "fp-y": _float("fp-y", 0, 1),
     "fm": _choice("fm", FORMATS, {"jpeg": "jpg"}),
+    "auto": _choice("auto", ("format",)),
     "q": _int("q", 1, 100),
+    "blur": _float("blur", 0, 100),
     "bg": _colour,
 }
+_ATTRIBUTES = {f.encode_name: f.name for f in msgspec.structs.fields(TransformParams)}
+_NAMES = {f.name: f.encode_name for f in msgspec.structs.fields(TransformParams)}
 _SEED = _int("seed", 0, 2**31 - 1)
 _EXP = _int("exp", 0, 2**53)
 GENERATE_NAMES = frozenset({"prompt", "style", "seed", "model", "key", "sig", "exp"})
@@ -152,18 +172,49 @@ def parse_query(query_string: str | bytes) -> dict[str, str]:
     return out
 
 
-def parse_transform(query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset()) -> TransformParams:
+def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, str]:
+    """The preset's params under the query's own: explicit params win."""
+    name = query.get("preset")
+    if name is None:
+        return query
+    preset = (presets or {}).get(name)
+    if preset is None:
+        raise BadRequest(f"`preset` {name!r} is not defined")
+    merged = {**preset, **query}
+    del merged["preset"]
+    return merged
+
+
+def _canonical(params: TransformParams) -> TransformParams:
+    """Drop what cannot change the pixels, so it cannot mint a cache entry of its own."""
+    changes: dict[str, Any] = {}
+    fit = params.resolved_fit
+    if params.fit is not None and params.fit == msgspec.structs.replace(params, fit=None).resolved_fit:
+        changes["fit"] = None  # the default, spelled out
+    if fit != "crop" or params.crop == "focalpoint":
+        changes["crop"] = None
+    if fit != "crop":
+        changes["fp_x"] = changes["fp_y"] = None
+    if params.fm is not None:
+        changes["auto"] = None  # an explicit format wins; no negotiation, no Vary
+    return msgspec.structs.replace(params, **changes) if changes else params
+
+
+def parse_transform(
+    query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset(), presets: Presets | None = None
+) -> TransformParams:
+    """Validate every param, expand `preset` (from `presets`: built-ins, or a project's over them)."""
     values: dict[str, Any] = {}
-    for name, raw in query.items():
+    for name, raw in _expand_preset(query, presets).items():
         parser = TRANSFORM_PARSERS.get(name)
         if parser is not None:
-            values[name] = parser(raw)
+            values[_ATTRIBUTES[name]] = parser(raw)
         elif name not in allowed_extra:
             raise BadRequest(f"unknown parameter `{name}`")
     params = TransformParams(**values)
-    if params.fit is not None and params.fit == msgspec.structs.replace(params, fit=None).resolved_fit:
-        params = msgspec.structs.replace(params, fit=None)  # the default, spelled out
-    return params
+    if (params.fp_x is not None or params.fp_y is not None) and params.crop not in (None, "focalpoint"):
+        raise BadRequest(f"`fp-x` and `fp-y` only apply to crop=focalpoint, not crop={params.crop}")
+    return _canonical(params)
 
 
 def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateParams:
@@ -193,9 +244,10 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+_DEFAULTS = msgspec.structs.asdict(TransformParams())
+
+
 def canonical_query(params: TransformParams) -> str:
     """Sorted `name=value` pairs with defaults dropped: equal requests, equal strings."""
-    fields = msgspec.structs.asdict(params)
-    defaults = msgspec.structs.asdict(TransformParams())
-    pairs = sorted((k, _format(v)) for k, v in fields.items() if v != defaults[k])
+    pairs = sorted((_NAMES[k], _format(v)) for k, v in msgspec.structs.asdict(params).items() if v != _DEFAULTS[k])
     return "&".join(f"{k}={quote(v, safe=':')}" for k, v in pairs)

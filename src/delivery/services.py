@@ -7,20 +7,32 @@ reach it through `request.app.state.services`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
+from cachetools import LRUCache
 
 from delivery.cache import SingleFlight, VariantCache
+from delivery.errors import ServiceUnavailable
 from delivery.metrics import Metrics
+from delivery.params import TransformParams
 from delivery.settings import Settings
 from delivery.storage import Storage
 from delivery.transform import Limits
 from generation.pipeline import PipelineSettings
 from generation.providers.base import Provider
 
-__all__ = ["Counters", "Services"]
+__all__ = ["Busy", "Counters", "Services"]
+
+T = TypeVar("T")
+
+
+class Busy(ServiceUnavailable):
+    """Every transform thread is busy and the queue is full: shed load rather than queue forever."""
+
+    report = False
 
 
 class Counters:
@@ -50,15 +62,44 @@ class Services:
             max_output_pixels=settings.max_output_pixels,
             max_source_pixels=settings.max_source_pixels,
             max_source_bytes=settings.max_source_bytes,
+            max_source_frames=settings.max_source_frames,
         )
         self.pipeline: PipelineSettings = settings.pipeline
+        self.transform_capacity = settings.thread_count + settings.transform_queue
+        self.transforms_in_flight = 0
         self.variants = VariantCache(settings.variant_cache_bytes)
+        self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
+        """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.counters = Counters()
         self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}
 
-    async def run_in_thread(self, fn: Any, *args: Any) -> Any:
-        with self.metrics.thread_queue.track_inprogress():
-            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any, fetch: Callable[[], Awaitable[Any]] | None = None) -> T:
+        """Run `fn(*args)` on the transform pool, or raise `Busy` when running + queued work is at capacity.
+
+        The slot is taken before `fetch` (whose result is appended to `args`),
+        so masters are only held in memory for work that has a slot: memory is
+        bounded by capacity x master size. The slot frees when the thread
+        finishes, not when the caller stops waiting, so clients that hang up
+        cannot push more work than capacity.
+        """
+        if self.transforms_in_flight >= self.transform_capacity:
+            raise Busy("the image service is busy, retry shortly", retry_after=1)
+        loop = asyncio.get_running_loop()
+        self.transforms_in_flight += 1
+        self.metrics.thread_queue.inc()
+        try:
+            if fetch is not None:
+                args = (*args, await fetch())
+            future = self.executor.submit(fn, *args)
+        except BaseException:
+            self._finished()
+            raise
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        return await asyncio.wrap_future(future)
+
+    def _finished(self) -> None:
+        self.transforms_in_flight -= 1
+        self.metrics.thread_queue.dec()

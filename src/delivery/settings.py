@@ -81,6 +81,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_output_pixels: int = 40_000_000
     max_source_pixels: int = 100_000_000
     max_source_bytes: int = 50 * 1024 * 1024
+    max_source_frames: int = 1000
+    """Frames (GIF/WebP/HEIF pages) a master may declare; only the first is ever served."""
     generation_timeout: float = 120.0
     """Seconds one synthesis attempt may take."""
     enhance_timeout: float = 20.0
@@ -93,6 +95,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Longest provider Retry-After to wait through; longer ones are passed on to the client."""
     transform_threads: int = 0
     """Worker threads for pyvips; 0 means one per core."""
+    transform_queue: int = 32
+    """Transforms that may wait for a thread, per process; past it requests get 503 + Retry-After."""
+    vips_concurrency: int = 1
+    """Threads libvips uses inside one transform; the pool already runs one transform per thread."""
     variant_cache_bytes: int = 256 * 1024 * 1024
     db_pool_size: int = 10
     max_references: int = 8
@@ -141,7 +147,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("PROMPTPIX_PORT must be between 1 and 65535")
         if self.generator == "gemini" and not self.gemini_api_key:
             raise SettingsError("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY")
-        for name in ("max_prompt_chars", "max_output_pixels", "max_source_pixels", "max_source_bytes"):
+        for name in ("max_prompt_chars", "max_output_pixels", "max_source_pixels", "max_source_bytes", "max_source_frames"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
         if self.workers < 1:
@@ -155,6 +161,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in (*prices, "generation_backoff", "generation_max_retry_wait", "shutdown_timeout", "claim_timeout", "offline_delay"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
+        if self.transform_queue < 0 or self.transform_threads < 0 or self.vips_concurrency < 0:
+            raise SettingsError("PROMPTPIX_TRANSFORM_QUEUE, _TRANSFORM_THREADS and _VIPS_CONCURRENCY must not be negative")
         storage = self.resolved_storage_url
         if not storage.startswith(("file://", "s3://")):
             raise SettingsError("PROMPTPIX_STORAGE_URL must start with file:// or s3://")

@@ -1,8 +1,17 @@
-"""Serve a variant of a stored asset: LRU, then one coalesced transform from the master."""
+"""Serve a variant of a stored asset: LRU, then one coalesced transform from the master.
+
+Two keys, so a cache hit costs no database round trip:
+- the *request key* (`asset?canonical#fm|auto-class|src`) is known from the URL
+  and `Accept` alone, and is what the LRU is looked up by;
+- the *variant key* (`asset?canonical#fmt`, with the real output format) needs
+  the asset's mime, names the pixels, and is what the ETag and single-flight use.
+"""
 
 from __future__ import annotations
 
 import hashlib
+
+import msgspec
 
 from delivery.cache import Variant
 from delivery.db.assets import Asset
@@ -13,59 +22,94 @@ from delivery.storage import ObjectNotFound
 from delivery.transform import inspect_source, transform
 from generation.models import FocalPoint
 
-__all__ = ["TRANSFORM_VERSION", "render_variant", "variant_key"]
+__all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
 
-TRANSFORM_VERSION = "1"
+TRANSFORM_VERSION = "2"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
-
-def variant_key(asset_id: str, params: TransformParams, fmt: str) -> str:
-    return f"{asset_id}?{canonical_query(params)}#{fmt}"
+_SOURCE_FORMATS = {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif", "image/heif": "avif"}
 
 
-def _etag(key: str) -> str:
-    return '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
+class VariantSpec(msgspec.Struct, frozen=True):
+    key: str
+    format: str
+    etag: str
+    negotiated: bool
+    """The format came from `Accept` (auto=format): responses carry `Vary: Accept`."""
 
 
-async def _render(services: Services, asset: Asset, params: TransformParams, fmt: str, key: str) -> Variant:
-    try:
-        data = await services.storage.get(asset.storage_key)
-    except ObjectNotFound:
-        raise NotFound("asset master is missing", detail=asset.storage_key) from None
+def accept_class(params: TransformParams, accept: str) -> str:
+    """What of the request decides the format: explicit `fm`, the `Accept` class, or the source."""
+    if params.fm:
+        return params.fm
+    if params.auto != "format":
+        return "src"
+    if "image/avif" in accept:
+        return "avif"
+    if "image/webp" in accept:
+        return "webp"
+    return "legacy"
 
-    def work() -> Variant:
+
+def request_key(asset_id: str, params: TransformParams, accept: str, canonical: str | None = None) -> str:
+    return f"{asset_id}?{canonical_query(params) if canonical is None else canonical}#{accept_class(params, accept)}"
+
+
+def output_format(mime: str, params: TransformParams, accept: str) -> str:
+    """Explicit `fm`; else the best `Accept` allows (png kept for sources that may have alpha); else the source's own."""
+    wanted = accept_class(params, accept)
+    if wanted == "src":
+        return _SOURCE_FORMATS.get(mime, "png")
+    if wanted == "legacy":
+        return "jpg" if mime == "image/jpeg" else "png"
+    return wanted
+
+
+def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantSpec:
+    fmt = output_format(asset.mime, params, accept)
+    key = f"{asset.id}?{canonical_query(params)}#{fmt}"
+    etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
+    return VariantSpec(key=key, format=fmt, etag=etag, negotiated=params.auto == "format")
+
+
+def cached_variant(services: Services, asset_id: str, params: TransformParams, accept: str, canonical: str) -> Variant | None:
+    """The LRU entry for this request, found from the URL and `Accept` alone (`canonical` is `canonical_query(params)`)."""
+    return services.variants.get(request_key(asset_id, params, accept, canonical))
+
+
+async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
+    async def fetch() -> bytes:
+        try:
+            return await services.storage.get(asset.storage_key)
+        except ObjectNotFound:
+            raise NotFound("asset master is missing", detail=asset.storage_key) from None
+
+    def work(data: bytes) -> Variant:
         source = inspect_source(data, services.limits)
-        focal = FocalPoint(asset.focal_x, asset.focal_y)
-        encoded = transform(data, source, params, focal, services.limits, fmt)
+        encoded = transform(data, source, params, FocalPoint(asset.focal_x, asset.focal_y), services.limits, spec.format)
         return Variant(
             data=encoded.data,
             mime=encoded.mime,
             width=encoded.width,
             height=encoded.height,
-            etag=_etag(key),
+            etag=spec.etag,
             timings=encoded.timings,
+            vary_accept=spec.negotiated,
         )
 
-    variant: Variant = await services.run_in_thread(work)
+    variant = await services.run_in_thread(work, fetch=fetch)
     services.counters.transforms += 1
     services.metrics.transformed(variant.timings)
-    services.variants.put(key, variant)
     return variant
 
 
-def output_format(asset: Asset, params: TransformParams) -> str:
-    """Explicit `fm`, else the master's own format."""
-    if params.fm:
-        return params.fm
-    return {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif"}.get(asset.mime, "png")
-
-
-async def render_variant(services: Services, asset: Asset, params: TransformParams) -> tuple[Variant, bool]:
-    """(variant, True when it came from the LRU)."""
-    fmt = output_format(asset, params)
-    key = variant_key(asset.id, params, fmt)
-    cached = services.variants.get(key)
+async def render_variant(services: Services, asset: Asset, params: TransformParams, accept: str) -> tuple[Variant, bool]:
+    """(variant, True when it came from the LRU); a miss runs one transform for all identical waiters."""
+    lookup = request_key(asset.id, params, accept)
+    cached = services.variants.get(lookup)
     if cached is not None:
         return cached, True
-    variant = await services.variant_flights.run(key, lambda: _render(services, asset, params, fmt, key))
+    spec = variant_spec(asset, params, accept)
+    variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
+    services.variants.put(lookup, variant)
     return variant, False

@@ -2,10 +2,11 @@ import pytest
 
 from delivery.errors import BadRequest
 from delivery.params import GENERATE_NAMES, canonical_query, parse_generate, parse_query, parse_transform
+from delivery.presets import BUILTIN_PRESETS, srcset
 
 
 def transform(query: str):
-    return parse_transform(parse_query(query))
+    return parse_transform(parse_query(query), presets=BUILTIN_PRESETS)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,15 @@ def transform(query: str):
         ("ar=0:9", "ar"),
         ("bg=red", "bg"),
         ("colour=red", "colour"),
+        ("crop=faces", "crop"),
+        ("fp-x=1.5", "fp-x"),
+        ("fp-y=-0.1", "fp-y"),
+        ("fp-x=nan", "fp-x"),
+        ("auto=compress", "auto"),
+        ("blur=101", "blur"),
+        ("blur=inf", "blur"),
+        ("preset=nope", "preset"),
+        ("crop=attention&fp-x=0.2", "fp-x"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_param(query: str, named: str) -> None:
@@ -69,3 +79,35 @@ def test_prompt_is_required_and_bounded() -> None:
         parse_generate(parse_query("w=1"), max_prompt_chars=10)
     with pytest.raises(BadRequest, match="longer than 10"):
         parse_generate(parse_query("prompt=" + "x" * 11), max_prompt_chars=10)
+
+
+def test_params_that_cannot_change_the_pixels_are_dropped() -> None:
+    assert canonical_query(transform("w=100&crop=entropy")) == canonical_query(transform("w=100&fp-x=0.3")) == "w=100"  # clip: no cut
+    assert canonical_query(transform("w=100&h=100&crop=focalpoint")) == "h=100&w=100"
+    assert canonical_query(transform("w=100&blur=0&fm=webp&auto=format")) == "fm=webp&w=100"
+    assert canonical_query(transform("w=100&h=100&crop=centre&auto=format&blur=2.5")) == "auto=format&blur=2.5&crop=center&h=100&w=100"
+    assert canonical_query(transform("fp-y=0.25&w=10&h=20&fp-x=0.75")) == "fp-x=0.75&fp-y=0.25&h=20&w=10"
+
+
+def test_presets_expand_with_explicit_params_winning() -> None:
+    assert transform("preset=og") == transform("w=1200&h=630&fm=jpg")
+    assert canonical_query(transform("preset=thumb&w=100&fm=webp")) == "fm=webp&h=200&w=100"
+    project = {"banner": {"w": "970", "h": "250"}, "thumb": {"w": "64", "h": "64"}}
+    from collections import ChainMap
+
+    layered = ChainMap(project, BUILTIN_PRESETS)
+    assert parse_transform(parse_query("preset=banner"), presets=layered).w == 970
+    assert parse_transform(parse_query("preset=thumb"), presets=layered).w == 64  # a project can redefine a name
+    assert parse_transform(parse_query("preset=og"), presets=layered).w == 1200
+    with pytest.raises(BadRequest, match="`preset`"):
+        parse_transform(parse_query("preset=og"))  # no presets given, none known
+
+
+def test_srcset_uses_canonical_urls() -> None:
+    fixed = srcset("/i/abc", transform("fm=webp&w=400&h=300"), extra={"key": "pk_1"})
+    assert fixed == (
+        "/i/abc?fm=webp&h=300&w=400&key=pk_1 1x, /i/abc?dpr=2&fm=webp&h=300&w=400&key=pk_1 2x, "
+        "/i/abc?dpr=3&fm=webp&h=300&w=400&key=pk_1 3x"
+    )
+    fluid = srcset("/i/abc", transform("ar=16:9&auto=format"), widths=(320, 640))
+    assert fluid == "/i/abc?ar=16:9&auto=format&w=320 320w, /i/abc?ar=16:9&auto=format&w=640 640w"

@@ -7,15 +7,16 @@ import time
 from urllib.parse import parse_qsl
 
 import asyncpg
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
 
 from delivery.db.projects import get_project_by_slug
 from delivery.links import LinkGrant, authorize_link
 from delivery.ondemand import master_for_prompt
 from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
+from delivery.presets import BUILTIN_PRESETS
 from delivery.ratelimit import admit_miss
-from delivery.responses import IMMUTABLE, image_response
+from delivery.responses import IMMUTABLE, ImageResponse, image_response
 from delivery.routes.images import ALIAS
 from delivery.services import Services
 from delivery.targets import resolve_target
@@ -36,7 +37,7 @@ def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
 
 
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
-async def generate_image(request: Request, project: FromPath[str]) -> Response[bytes]:
+async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
     raw = request.scope["query_string"].decode("latin-1")
     now = dt.datetime.now(dt.UTC)
@@ -54,7 +55,7 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
             now=now,
         )
         query = parse_query(raw)
-        transform = parse_transform(query, allowed_extra=GENERATE_NAMES)
+        transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
         wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
         target = await resolve_target(services, conn, found, wanted, transform)
 
@@ -65,7 +66,7 @@ async def generate_image(request: Request, project: FromPath[str]) -> Response[b
     started = time.perf_counter()
     asset, generated = await master_for_prompt(services, target, admit=admit)
     generate_seconds = time.perf_counter() - started
-    variant, hit = await render_variant(services, asset, transform)
+    variant, hit = await render_variant(services, asset, transform, request.headers.get("accept", ""))
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import time
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
 
 from delivery.db.asset_names import NAME_PATTERN, get_named_asset
 from delivery.db.assets import Asset, get_asset
 from delivery.db.projects import get_project_by_slug
 from delivery.errors import NotFound
-from delivery.params import TransformParams, parse_query, parse_transform
-from delivery.responses import IMMUTABLE, image_response
+from delivery.params import TransformParams, canonical_query, parse_query, parse_transform
+from delivery.presets import BUILTIN_PRESETS
+from delivery.responses import IMMUTABLE, ImageResponse, etag_matches, image_response, not_modified
 from delivery.services import Services
-from delivery.variants import render_variant
+from delivery.variants import cached_variant, render_variant, variant_spec
 
 __all__ = ["ALIAS", "serve_asset", "serve_named_asset"]
 
@@ -25,22 +26,41 @@ ALIAS = "public, max-age=60, stale-while-revalidate=86400"
 """A name can move to another asset: caches keep it briefly and revalidate by ETag."""
 
 
-async def _serve(request: Request, services: Services, asset: Asset, params: TransformParams, cache_control: str) -> Response[bytes]:
-    started = time.perf_counter()
-    variant, hit = await render_variant(services, asset, params)
-    timings = {"cache": time.perf_counter() - started} if hit else variant.timings
-    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=timings)
+def _parse(services: Services, query_string: bytes) -> tuple[TransformParams, str]:
+    """Params and their canonical query, memoised per raw query string (only valid ones are kept)."""
+    parsed = services.parsed_queries.get(query_string)
+    if parsed is None:
+        params = parse_transform(parse_query(query_string), presets=BUILTIN_PRESETS)
+        parsed = services.parsed_queries[query_string] = (params, canonical_query(params))
+    return parsed
+
+
+async def _serve(
+    request: Request, services: Services, asset: Asset, params: TransformParams, accept: str, cache_control: str
+) -> ImageResponse:
+    """A matching `If-None-Match` is answered before any fetch or transform."""
+    spec = variant_spec(asset, params, accept)
+    if etag_matches(request.headers.get("if-none-match"), spec.etag):
+        return not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
+    variant, hit = await render_variant(services, asset, params, accept)
+    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
 
 
 @get("/i/{asset_id:str}", summary="A stored asset, transformed", include_in_schema=True)
-async def serve_asset(request: Request, asset_id: FromPath[str]) -> Response[bytes]:
+async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageResponse:
+    """Params are checked first, then the LRU (no database on a hit), then the asset row and the transform."""
+    started = time.perf_counter()
     services: Services = request.app.state.services
-    params = parse_transform(parse_query(request.scope["query_string"]))
+    params, canonical = _parse(services, request.scope["query_string"])
     if not _ASSET_ID.match(asset_id):
         raise NotFound("asset not found")
+    accept = request.headers.get("accept", "")
+    cached = cached_variant(services, asset_id, params, accept, canonical)
+    if cached is not None:
+        return image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings={"cache": time.perf_counter() - started})
     async with services.pool.acquire() as conn:
         asset = await get_asset(conn, id=asset_id)
-    return await _serve(request, services, asset, params, IMMUTABLE)
+    return await _serve(request, services, asset, params, accept, IMMUTABLE)
 
 
 @get(
@@ -49,13 +69,14 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> Response[byt
     description="`alias` is `@` followed by the name. The name can move to another asset, so this answers "
     "`Cache-Control: public, max-age=60, stale-while-revalidate=86400` with an ETag.",
 )
-async def serve_named_asset(request: Request, project: FromPath[str], alias: FromPath[str]) -> Response[bytes]:
+async def serve_named_asset(request: Request, project: FromPath[str], alias: FromPath[str]) -> ImageResponse:
+    """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""
     services: Services = request.app.state.services
-    params = parse_transform(parse_query(request.scope["query_string"]))
+    params, _ = _parse(services, request.scope["query_string"])
     match = _ALIAS.match(alias)
     if not match:
         raise NotFound("asset not found")
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
         asset = await get_named_asset(conn, project_id=found.id, name=match[1])
-    return await _serve(request, services, asset, params, ALIAS)
+    return await _serve(request, services, asset, params, request.headers.get("accept", ""), ALIAS)

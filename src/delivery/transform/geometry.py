@@ -15,7 +15,7 @@ from delivery.params import TransformParams
 from delivery.transform.limits import Source
 from generation.models import FocalPoint
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "focal_point", "plan"]
 
 
 class Plan(msgspec.Struct, frozen=True):
@@ -33,6 +33,17 @@ class Plan(msgspec.Struct, frozen=True):
         if self.crop:
             return self.crop[2], self.crop[3]
         return self.resize
+
+
+def focal_point(params: TransformParams, stored: FocalPoint) -> FocalPoint:
+    """Where a crop is centred: `fp-x`/`fp-y` over the stored point, or the middle for crop=center.
+
+    attention/entropy are decided by libvips on the resized image (steps.crop);
+    the plan still needs a point for its window, and the middle is as good as any.
+    """
+    if params.crop in ("center", "attention", "entropy"):
+        return FocalPoint.center()
+    return FocalPoint(stored.x if params.fp_x is None else params.fp_x, stored.y if params.fp_y is None else params.fp_y)
 
 
 def _box(params: TransformParams, source: Source) -> tuple[float | None, float | None]:

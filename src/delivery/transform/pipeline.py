@@ -16,7 +16,7 @@ import pyvips
 from delivery.errors import Unprocessable
 from delivery.params import TransformParams
 from delivery.transform.encode import MIME_TYPES, encode
-from delivery.transform.geometry import plan
+from delivery.transform.geometry import focal_point, plan
 from delivery.transform.limits import Limits, Source
 from delivery.transform.steps import STEPS, Context
 from generation.models import FocalPoint
@@ -36,8 +36,10 @@ class Encoded(msgspec.Struct, frozen=True):
 def transform(
     data: bytes, source: Source, params: TransformParams, focal: FocalPoint, limits: Limits, fmt: str | None = None
 ) -> Encoded:
+    """Transform `data` (already checked by `inspect_source`); `focal` is the asset's stored point."""
     fmt = fmt or params.fm or source.default_format
-    ctx = Context(data=data, source=source, params=params, plan=plan(params, source, focal, max_pixels=limits.max_output_pixels), format=fmt)
+    planned = plan(params, source, focal_point(params, focal), max_pixels=limits.max_output_pixels)
+    ctx = Context(data=data, source=source, params=params, plan=planned, format=fmt)
     started = time.perf_counter()
     try:
         image: pyvips.Image | None = None

@@ -1,0 +1,161 @@
+"""Every transform param, run through the real pipeline and checked on the decoded output."""
+
+from __future__ import annotations
+
+import pyvips
+import pytest
+
+from delivery.params import parse_query, parse_transform
+from delivery.presets import BUILTIN_PRESETS
+from delivery.transform import Encoded, Limits, inspect_source, transform
+from generation.models import FocalPoint
+from tests import corpus
+from tests.images import decode, pixel
+
+LIMITS = Limits()
+
+
+def run(data: bytes, query: str, focal: FocalPoint = FocalPoint(), limits: Limits = LIMITS) -> tuple[pyvips.Image, str, Encoded]:
+    params = parse_transform(parse_query(query), presets=BUILTIN_PRESETS)
+    encoded = transform(data, inspect_source(data, limits), params, focal, limits)
+    image, fmt = decode(encoded.data)
+    assert (image.width, image.height) == (encoded.width, encoded.height)
+    return image, fmt, encoded
+
+
+def has_red(image: pyvips.Image) -> bool:
+    red = (image[0] > 180) & (image[1] < 90) & (image[2] < 90)
+    return red.max() > 0
+
+
+DOT = corpus.dot(1200, 800, 0.85, 0.2).pngsave_buffer()
+CROP_BOXES = ["w=100&h=100", "w=300&h=60", "w=60&h=300", "ar=1:1", "w=200&ar=16:9", "h=120&ar=3:4", "w=50&h=50&dpr=3"]
+
+
+@pytest.mark.parametrize("box", CROP_BOXES)
+def test_the_stored_focal_point_is_inside_every_crop(box: str) -> None:
+    image, _, _ = run(DOT, box + "&fm=png", FocalPoint(0.85, 0.2))
+    assert has_red(image), box
+    centred, _, _ = run(DOT, box + "&fm=png&crop=center", FocalPoint(0.85, 0.2))
+    if centred.width / centred.height < 1.2 and "ar=16:9" not in box:
+        assert not has_red(centred), box  # a tight centred cut misses the dot
+
+
+@pytest.mark.parametrize("box", CROP_BOXES)
+def test_fp_overrides_the_stored_focal_point(box: str) -> None:
+    image, _, _ = run(DOT, box + "&fm=png&fp-x=0.85&fp-y=0.2", FocalPoint(0.1, 0.9))
+    assert has_red(image), box
+
+
+def test_attention_finds_the_salient_dot_whatever_the_stored_point() -> None:
+    image, _, _ = run(DOT, "w=200&h=200&crop=attention&fm=png", FocalPoint(0.0, 1.0))
+    assert (image.width, image.height) == (200, 200)
+    assert has_red(image)
+
+
+def test_entropy_keeps_the_busy_region() -> None:
+    flat = (pyvips.Image.black(1000, 500, bands=3) + 90).cast("uchar")
+    busy = flat.insert(corpus.photo(300, 500, seed=3), 700, 0).pngsave_buffer()
+    image, _, _ = run(busy, "w=250&h=250&crop=entropy&fm=png", FocalPoint(0.0, 0.5))
+    assert (image.width, image.height) == (250, 250)
+    assert image.deviate() > 10  # the noisy strip, not the flat grey left
+
+
+def test_clip_max_scale_and_dpr_sizes() -> None:
+    master = corpus.photo(300, 200).pngsave_buffer()
+    assert run(master, "w=1000&fit=max")[0].width == 300  # max never enlarges
+    assert (run(master, "w=1000&h=1000&fit=max")[0].height) == 200
+    assert (lambda i: (i.width, i.height))(run(master, "w=1000")[0]) == (1000, 667)
+    assert (lambda i: (i.width, i.height))(run(master, "w=90&h=300&fit=scale")[0]) == (90, 300)
+    assert run(master, "w=100&dpr=2.5")[0].width == 250
+
+
+def test_fill_pads_with_bg() -> None:
+    red = (pyvips.Image.black(400, 200, bands=3) + [255, 0, 0]).cast("uchar").pngsave_buffer()
+    image, fmt, _ = run(red, "w=200&h=200&fit=fill&bg=00ff00&fm=jpg")
+    assert (image.width, image.height, fmt) == (200, 200, "jpg")
+    assert pixel(image, 0.5, 0.05)[:3] == pytest.approx([0, 255, 0], abs=30)
+    assert pixel(image, 0.5, 0.5)[:3] == pytest.approx([255, 0, 0], abs=30)
+    clear, _, _ = run(red, "w=200&h=200&fit=fill&bg=00ff0080&fm=png")
+    assert pixel(clear, 0.5, 0.05) == pytest.approx([0, 255, 0, 128], abs=2)
+    assert pixel(clear, 0.5, 0.5) == pytest.approx([255, 0, 0, 255], abs=2)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "avif"])
+def test_each_format_and_quality(fmt: str) -> None:
+    master = corpus.photo(400, 300).jpegsave_buffer(Q=95)
+    image, got, high = run(master, f"w=200&fm={fmt}&q=90")
+    assert (got, image.width, image.height, image.bands) == (fmt, 200, 150, 3)
+    assert high.mime == {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}[fmt]
+    if fmt != "png":
+        _, _, low = run(master, f"w=200&fm={fmt}&q=20")
+        assert len(low.data) < len(high.data)
+
+
+def test_default_format_is_the_sources() -> None:
+    assert run(corpus.photo(64, 64).jpegsave_buffer(), "w=32")[1] == "jpg"
+    assert run(corpus.photo(64, 64).webpsave_buffer(), "w=32")[1] == "webp"
+    assert run(corpus.gif_frames(3), "w=32")[1] == "png"
+
+
+def test_blur_softens_edges() -> None:
+    master = corpus.halves(400, 100, (0, 0, 0), (255, 255, 255)).pngsave_buffer()
+    sharp, _, _ = run(master, "w=200&fm=png")
+    soft, _, _ = run(master, "w=200&fm=png&blur=20")
+    edge_left = int(0.47 * 200)
+    assert sharp.getpoint(edge_left, 25)[0] < 10
+    assert 20 < soft.getpoint(edge_left, 25)[0] < 200
+
+
+def test_exif_orientation_is_applied_and_metadata_stripped() -> None:
+    image, fmt, _ = run(corpus.exif_rotated_jpeg(6), "")
+    assert (image.width, image.height, fmt) == (100, 200, "jpg")  # stored 200x100, displayed rotated
+    assert pixel(image, 0.5, 0.1)[:3] == pytest.approx([255, 0, 0], abs=40)  # left half is now on top
+    assert pixel(image, 0.5, 0.9)[:3] == pytest.approx([0, 0, 255], abs=40)
+    assert not image.get_typeof("exif-data") and not image.get_typeof("orientation")
+    small, _, _ = run(corpus.exif_rotated_jpeg(6), "w=50")
+    assert (small.width, small.height) == (50, 100)
+
+
+def test_cmyk_with_icc_becomes_srgb() -> None:
+    image, fmt, _ = run(corpus.cmyk_jpeg(), "w=60&fm=png")
+    assert (fmt, image.bands, image.interpretation) == ("png", 3, "srgb")
+    r, g, b = pixel(image, 0.5, 0.5)
+    assert r > 170 and g < 90 and b < 90
+    assert not image.get_typeof("icc-profile-data")
+
+
+def test_alpha_kept_where_the_format_has_it_and_flattened_where_not() -> None:
+    master = corpus.alpha_png()
+    webp, _, _ = run(master, "fm=webp&q=100")
+    assert webp.bands == 4 and pixel(webp, 0.9, 0.5)[3] < 10
+    jpg, _, _ = run(master, "fm=jpg")
+    assert jpg.bands == 3 and pixel(jpg, 0.9, 0.5) == pytest.approx([255, 255, 255], abs=10)
+
+
+def test_sixteen_bit_png_is_served_as_8_bit_srgb() -> None:
+    image, _, _ = run(corpus.png16(), "w=32")
+    assert image.format == "uchar" and pixel(image, 0.5, 0.5)[0] > 140
+
+
+def test_output_is_shrunk_to_the_pixel_limit() -> None:
+    master = corpus.photo(400, 300).jpegsave_buffer()
+    image, _, _ = run(master, "w=4000&h=3000", limits=Limits(max_output_pixels=100_000))
+    assert image.width * image.height <= 100_000
+    assert image.width / image.height == pytest.approx(4 / 3, rel=0.02)
+
+
+def test_presets_expand_and_explicit_params_win() -> None:
+    master = corpus.photo(2000, 1500).jpegsave_buffer()
+    og, fmt, _ = run(master, "preset=og&fm=png")
+    assert (og.width, og.height, fmt) == (1200, 630, "png")
+    thumb, _, _ = run(master, "preset=thumb&w=100")
+    assert (thumb.width, thumb.height) == (100, 200)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_embedded_profiles_are_converted_to_srgb(fmt: str) -> None:
+    master = corpus.wide_gamut(fmt)
+    assert pyvips.Image.new_from_buffer(master, "").getpoint(5, 5)[0] < 190  # P3 numbers differ from sRGB's
+    image, _, _ = run(master, "w=32&fm=png")
+    assert pixel(image, 0.5, 0.5) == pytest.approx([200, 30, 30], abs=4)
