@@ -55,6 +55,8 @@ class Services:
         self.variants = VariantCache(settings.variant_cache_bytes)
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
+        self.request_flights: SingleFlight[Any] = SingleFlight()
+        """Concurrent retries of one idempotent API request (delivery.idempotency)."""
         self.counters = Counters()
         self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}
