@@ -18,11 +18,11 @@ from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
-from delivery.errors import Forbidden
+from delivery.errors import BadRequest, Forbidden
 from delivery.flows import earlier_steps
 from delivery.links import LinkGrant, default_link_key, sign_link
 from delivery.ondemand import master_for_prompt
-from delivery.params import parse_generate, parse_transform
+from delivery.params import TransformParams, parse_generate, parse_transform
 from delivery.ratelimit import admit_miss
 from delivery.services import Services
 from delivery.signing import Keyring
@@ -34,8 +34,8 @@ __all__ = ["Generated", "GenerationOrder", "generate_for_api"]
 class GenerationOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The body of `POST /v1/generations`."""
 
-    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    """Text to draw; `@name` uses a project asset as a reference image (`@prev`, `@step1` … in a flow)."""
+    prompt: Annotated[str, msgspec.Meta(min_length=1)]
+    """Text to draw, up to PROMPTPIX_MAX_PROMPT_CHARS; `@name` uses a project asset as a reference image (`@prev`, `@step1` … in a flow)."""
     style: str | None = None
     """A project style; None: the project's default style, if any."""
     aspect_ratio: str | None = None
@@ -84,13 +84,21 @@ async def _signed_link(
     return services.settings.resolved_public_url + path
 
 
+def _aspect(aspect_ratio: str | None) -> TransformParams:
+    """`aspect_ratio` read by the URL parser of `ar`, so the API and `/g/` links agree on every ratio."""
+    try:
+        return parse_transform({"ar": aspect_ratio} if aspect_ratio else {})
+    except BadRequest:
+        raise BadRequest(f"`aspect_ratio` must look like 16:9 (between 1:100 and 100:1), got {aspect_ratio!r}") from None
+
+
 async def generate_for_api(services: Services, keyring: Keyring, project: Project, key: ApiKey, order: GenerationOrder) -> Generated:
     """Validate everything first (400/422 cost nothing), then find or draw the master, then name it and file it."""
     raw = {"prompt": order.prompt, "style": order.style or "", "model": order.model or ""}
     if order.seed is not None:
         raw["seed"] = str(order.seed)
     wanted = msgspec.structs.replace(parse_generate(raw, max_prompt_chars=services.settings.max_prompt_chars), key=key.id)
-    transform = parse_transform({"ar": order.aspect_ratio} if order.aspect_ratio else {})
+    transform = _aspect(order.aspect_ratio)
     if order.name is not None:
         check_name(order.name)
     async with services.pool.acquire() as conn:

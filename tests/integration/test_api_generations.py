@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import asyncpg
 import msgspec
@@ -125,7 +126,7 @@ async def test_generation_options_reach_the_provider_and_bad_ones_cost_nothing(
         ({"prompt": "x", "style": "vaporwave"}, 422, "vaporwave"),
         ({"prompt": "x @ghost"}, 422, "@ghost"),
         ({"prompt": "x", "references": ["nothing"]}, 422, "@nothing"),
-        ({"prompt": "x", "aspect_ratio": "wide"}, 400, "`ar`"),
+        ({"prompt": "x", "aspect_ratio": "wide"}, 400, "`aspect_ratio`"),
         ({"prompt": "x", "flow": 999}, 422, "flow"),
         ({"prompt": "x", "name": "Not A Name"}, 422, "not a valid name"),
         ({"prompt": "x", "unknown": 1}, 400, "unknown"),
@@ -229,7 +230,7 @@ async def test_fifty_concurrent_replays_make_one_generation_across_two_processes
 
 
 async def test_a_flow_of_three_steps_chains_references_and_context(
-    client: AsyncTestClient, tenant: Tenant, provider: CountingProvider
+    client: AsyncTestClient, tenant: Tenant, provider: CountingProvider, settings: Settings
 ) -> None:
     flow = await client.post("/v1/flows", json={"title": "mascot"}, headers=bearer(tenant))
     assert flow.status_code == 201 and flow.json()["steps"] == []
@@ -273,3 +274,41 @@ async def test_a_flow_of_three_steps_chains_references_and_context(
     outside = await client.post("/v1/generations", json={"prompt": prompts[1]}, headers=bearer(tenant))
     assert outside.status_code == 422 and "@prev" in outside.json()["detail"]
     assert (await client.get("/v1/flows/999", headers=bearer(tenant))).status_code == 404
+    other = await make_tenant(settings.database_url or "", slug="other")
+    assert (await client.get(f"/v1/flows/{flow_id}", headers=bearer(other))).status_code == 404
+    theirs = await client.post("/v1/generations", json={"prompt": "@prev again", "flow": flow_id}, headers=bearer(other))
+    assert theirs.status_code == 422 and "flow" in theirs.json()["detail"]
+
+
+async def test_idempotent_uploads(client: AsyncTestClient, tenant: Tenant) -> None:
+    headers = bearer(tenant, **{"Idempotency-Key": "upload-1"})
+    files = {"file": ("logo.png", two_tone(MAGENTA, CYAN), "image/png")}
+    first = await client.post("/v1/assets", files=files, data={"name": "logo"}, headers=headers)
+    again = await client.post("/v1/assets", files=files, data={"name": "logo"}, headers=headers)
+    assert first.status_code == again.status_code == 201 and again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post("/v1/assets", files={"file": ("x.png", two_tone(CYAN, MAGENTA), "image/png")}, headers=headers)
+    assert other.status_code == 422
+
+
+async def test_idempotency_keys_expire_and_abandoned_ones_are_taken_over(client: AsyncTestClient, settings: Settings, tenant: Tenant) -> None:
+    from delivery.db.idempotency import begin, finish
+
+    now = dt.datetime.now(dt.UTC)
+    lease, ttl = dt.timedelta(seconds=150), dt.timedelta(days=1)
+    claim = {"project_id": tenant.project.id, "key": "k", "lease": lease, "ttl": ttl}
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        assert (await begin(conn, fingerprint=b"a", now=now, **claim)).state == "lead"
+        assert (await begin(conn, fingerprint=b"a", now=now, **claim)).state == "running"
+        assert (await begin(conn, fingerprint=b"b", now=now, **claim)).state == "mismatch"
+        # The first request's process died: once its lease ran out, a retry leads.
+        assert (await begin(conn, fingerprint=b"a", now=now + lease, **claim)).state == "lead"
+        await finish(conn, project_id=tenant.project.id, key="k", status=201, response=b"{}")
+        done = await begin(conn, fingerprint=b"a", now=now + lease, **claim)
+        assert (done.state, done.status, done.response) == ("done", 201, b"{}")
+        assert (await begin(conn, fingerprint=b"a", now=now + 2 * lease, **claim)).state == "done"  # no lease on a stored answer
+        # After the TTL the key is new again, for any request.
+        assert (await begin(conn, fingerprint=b"c", now=now + lease + ttl, **claim)).state == "lead"
+    finally:
+        await conn.close()

@@ -130,7 +130,7 @@ async def list_assets(
              AND ($2::timestamptz IS NULL OR (a.created_at, a.id) < ($2, $3::text))
              AND ($4::text IS NULL OR EXISTS
                   (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
-             AND ($5::text IS NULL OR $5 = ANY(a.tags))
+             AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
              AND ($6::text IS NULL OR a.source = $6)
              AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
            ORDER BY a.created_at DESC, a.id DESC
