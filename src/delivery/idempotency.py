@@ -56,7 +56,7 @@ async def _claim(services: Services, project_id: int, key: str, print_: bytes) -
                 key=key,
                 fingerprint=print_,
                 now=dt.datetime.now(dt.UTC),
-                lease=dt.timedelta(seconds=settings.claim_timeout),
+                lease=dt.timedelta(seconds=settings.idempotency_lease),
                 ttl=dt.timedelta(seconds=settings.idempotency_ttl),
             )
         if claim.state == "lead":

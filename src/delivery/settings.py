@@ -100,6 +100,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     idempotency_ttl: float = 86_400.0
     """Seconds an `Idempotency-Key` and its first response are kept for replay (docs/api.md)."""
+    idempotency_lease: float = 600.0
+    """Seconds a first request holds its `Idempotency-Key` before a retry may assume its process
+    died and run it again; longer than any request can take (a generation with its retries)."""
     api_page_size: int = 50
     """Items per page of `/v1` lists when the request names no `limit` (at most 200)."""
 
@@ -172,7 +175,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("PROMPTPIX_API_PAGE_SIZE must be from 1 to 200")
         if self.max_references < 0:
             raise SettingsError("PROMPTPIX_MAX_REFERENCES must not be negative")
-        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute", "idempotency_ttl"):
+        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute", "idempotency_ttl", "idempotency_lease"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
         if self.production:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import msgspec
 import pyvips
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar.testing import AsyncTestClient, TestClient
 
 from delivery.app import create_app
 from delivery.settings import Settings
+from generation.models import GenerationRequest
+from generation.providers.base import Synthesis
 from tests.fakes import CountingProvider
 from tests.images import decode, pixel
 from tests.tenancy import Tenant, make_tenant
@@ -207,17 +211,19 @@ async def test_a_payment_refusal_is_not_stored(client: AsyncTestClient, settings
 async def test_fifty_concurrent_replays_make_one_generation_across_two_processes(
     settings: Settings, provider: CountingProvider, database_url: str
 ) -> None:
-    """Two app instances (as two processes would) on one database; 25 identical requests each, at once."""
-    slow = msgspec.structs.replace(settings, offline_delay=0.3)
-    async with (
-        AsyncTestClient(app=create_app(slow, provider=provider)) as one,
-        AsyncTestClient(app=create_app(slow, provider=provider)) as two,
-    ):
-        tenant = await make_tenant(database_url, credits=100)
+    """Two app instances (as two processes would) on one database; 25 identical requests to each, at once.
+
+    Requests go through sync test clients from 50 threads: the async test client runs each
+    request to completion before the next starts, so it could not show concurrency.
+    """
+    slow = msgspec.structs.replace(settings, offline_delay=0.5)
+    body = {"prompt": "a burst of identical retries", "name": "burst"}
+    with TestClient(app=create_app(slow, provider=provider)) as one, TestClient(app=create_app(slow, provider=provider)) as two:
+        tenant = await make_tenant(database_url, credits=100)  # once the apps have migrated
         headers = bearer(tenant, **{"Idempotency-Key": "burst"})
-        body = {"prompt": "a burst of identical retries", "name": "burst", "flow": None}
-        requests = [c.post("/v1/generations", json=body, headers=headers) for c in (one, two) for _ in range(25)]
-        responses = await asyncio.gather(*requests)
+        with ThreadPoolExecutor(50) as pool:
+            futures = [pool.submit(client.post, "/v1/generations", json=body, headers=headers) for client in [one, two] * 25]
+            responses = await asyncio.to_thread(lambda: [f.result(timeout=120) for f in futures])
     assert {r.status_code for r in responses} == {201}
     assert len({r.content for r in responses}) == 1
     assert len(provider.synthesized) == 1
@@ -312,3 +318,37 @@ async def test_idempotency_keys_expire_and_abandoned_ones_are_taken_over(client:
         assert (await begin(conn, fingerprint=b"c", now=now + lease + ttl, **claim)).state == "lead"
     finally:
         await conn.close()
+
+
+class GatedProvider(CountingProvider):
+    """Draws only once the test opens the gate, so a test can act while a generation is surely running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
+        self.started.set()
+        await asyncio.to_thread(self.gate.wait, 60)
+        return await super().synthesize(request, prompt)
+
+
+async def test_a_retry_in_another_process_waits_then_gets_409_while_the_first_runs(settings: Settings, database_url: str) -> None:
+    gated = GatedProvider()
+    patient = msgspec.structs.replace(settings, claim_timeout=0.3)
+    body = {"prompt": "a slow drawing"}
+    with TestClient(app=create_app(patient, provider=gated)) as one, TestClient(app=create_app(patient, provider=gated)) as two:
+        tenant = await make_tenant(database_url, credits=10)
+        headers = bearer(tenant, **{"Idempotency-Key": "slow"})
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(one.post, "/v1/generations", json=body, headers=headers)
+            assert await asyncio.to_thread(gated.started.wait, 60)  # the first request is drawing now
+            waiting = await asyncio.to_thread(two.post, "/v1/generations", json=body, headers=headers)
+            assert waiting.status_code == 409 and waiting.headers["retry-after"] == "5", waiting.text
+            gated.gate.set()
+            done = await asyncio.to_thread(first.result, 60)
+        retried = await asyncio.to_thread(two.post, "/v1/generations", json=body, headers=headers)
+    assert done.status_code == retried.status_code == 201
+    assert retried.content == done.content and retried.headers["idempotent-replayed"] == "true"
+    assert len(gated.synthesized) == 1
