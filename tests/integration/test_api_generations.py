@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient, TestClient
 
 from delivery.app import create_app
+from delivery.db.billing import post_entry
 from delivery.settings import Settings
 from generation.models import GenerationRequest
 from generation.providers.base import Synthesis
@@ -197,9 +198,6 @@ async def test_a_payment_refusal_is_not_stored(client: AsyncTestClient, settings
     assert (await client.post("/v1/generations", json={"prompt": "a fox"}, headers=headers)).status_code == 402
     conn = await asyncpg.connect(settings.database_url)
     try:
-        from delivery.db.billing import post_entry
-        import datetime as dt
-
         await post_entry(conn, organization_id=broke.org, kind="grant", credits=1, note="paid", now=dt.datetime.now(dt.UTC))
         assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     finally:
@@ -352,3 +350,20 @@ async def test_a_retry_in_another_process_waits_then_gets_409_while_the_first_ru
     assert done.status_code == retried.status_code == 201
     assert retried.content == done.content and retried.headers["idempotent-replayed"] == "true"
     assert len(gated.synthesized) == 1
+
+
+async def test_concurrent_steps_of_one_flow_get_distinct_positions(settings: Settings, provider: CountingProvider, database_url: str) -> None:
+    with TestClient(app=create_app(msgspec.structs.replace(settings, offline_delay=0.2), provider=provider)) as client:
+        tenant = await make_tenant(database_url, credits=100)
+        flow_id = client.post("/v1/flows", json={}, headers=bearer(tenant)).json()["id"]
+        with ThreadPoolExecutor(6) as pool:
+            futures = [
+                pool.submit(client.post, "/v1/generations", json={"prompt": f"panel {n}", "flow": flow_id}, headers=bearer(tenant))
+                for n in range(6)
+            ]
+            responses = await asyncio.to_thread(lambda: [f.result(timeout=120) for f in futures])
+        steps = client.get(f"/v1/flows/{flow_id}", headers=bearer(tenant)).json()["steps"]
+    assert {r.status_code for r in responses} == {201}
+    assert sorted(r.json()["step"]["position"] for r in responses) == [1, 2, 3, 4, 5, 6]
+    assert [s["position"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert sorted(s["prompt"] for s in steps) == [f"panel {n}" for n in range(6)]
