@@ -78,7 +78,7 @@ async def _view(services: Services, project_id: int, asset: Asset) -> AssetView:
     "/assets",
     opt=_WRITE,
     summary="Upload an image (multipart field `file`); its focal point is analysed",
-    responses=problems(409, 413, 415, 422, 503),
+    responses=problems(409, 413, 415, 422),
 )
 async def upload(
     request: Request,

@@ -49,7 +49,7 @@ class GenerationView(msgspec.Struct, frozen=True):
     "/generations",
     opt={"scope": "generate"},
     summary="Generate an image (or find the equal one) and get its URLs",
-    responses=problems(402, 409, 422, 429, 503),
+    responses=problems(402, 409, 422, 429),
 )
 async def create_generation(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[GenerationOrder], idempotency_key: IdempotencyKey = None

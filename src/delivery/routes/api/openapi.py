@@ -31,8 +31,8 @@ _MEANINGS = {
     429: "Too many new generations a minute; see Retry-After",
     503: "Storage, database or the image provider is unavailable; see Retry-After",
 }
-_ALWAYS = (400, 401, 403)
-"""Every `/v1` route authenticates and validates its input."""
+_ALWAYS = (400, 401, 403, 503)
+"""Every `/v1` route authenticates, validates its input, and needs the database."""
 
 BEARER = "bearer"
 COMPONENTS = Components(
@@ -43,7 +43,7 @@ COMPONENTS = Components(
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Response specs for 400, 401, 403 and `statuses`, all with the problem-details body."""
+    """Response specs for 400, 401, 403, 503 and `statuses`, all with the problem-details body."""
     return {
         status: ResponseSpec(
             data_container=ProblemDetails, description=_MEANINGS[status], media_type="application/problem+json", generate_examples=False
