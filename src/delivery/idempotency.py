@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +27,8 @@ from delivery.errors import Conflict, ServiceError, Unprocessable, problem_detai
 from delivery.services import Services
 
 __all__ = ["fingerprint", "idempotent"]
+
+log = logging.getLogger("promptpix.idempotency")
 
 _FINAL_ERRORS = frozenset({400, 404, 413, 415, 422})
 """Client errors the same request would meet again: stored and replayed like a success."""
@@ -78,8 +81,12 @@ async def _store(services: Services, project_id: int, key: str, status: int, bod
 
 
 async def _forget(services: Services, project_id: int, key: str) -> None:
-    async with services.pool.acquire() as conn:
-        await release(conn, project_id=project_id, key=key)
+    """Best effort, on the way out of a failure: if the database is gone too, the lease runs out instead."""
+    try:
+        async with services.pool.acquire() as conn:
+            await release(conn, project_id=project_id, key=key)
+    except Exception as exc:  # noqa: BLE001 - the request's own error is the one to report
+        log.warning("idempotency key not released", extra={"key": key, "error": f"{type(exc).__name__}: {exc}"})
 
 
 async def _run_once(
