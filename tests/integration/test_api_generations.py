@@ -283,6 +283,13 @@ async def test_a_flow_of_three_steps_chains_references_and_context(
     theirs = await client.post("/v1/generations", json={"prompt": "@prev again", "flow": flow_id}, headers=bearer(other))
     assert theirs.status_code == 422 and "flow" in theirs.json()["detail"]
 
+    # A deleted step stays listed without its asset, and can no longer be referenced.
+    assert (await client.delete(f"/v1/assets/{made[1]['asset']['id']}", headers=bearer(tenant))).status_code == 204
+    after = (await client.get(f"/v1/flows/{flow_id}", headers=bearer(tenant))).json()["steps"]
+    assert [s["asset"] is None for s in after] == [False, True, False]
+    gone = await client.post("/v1/generations", json={"prompt": "again @step2", "flow": flow_id}, headers=bearer(tenant))
+    assert gone.status_code == 422 and "@step2" in gone.json()["detail"]
+
 
 async def test_idempotent_uploads(client: AsyncTestClient, tenant: Tenant) -> None:
     headers = bearer(tenant, **{"Idempotency-Key": "upload-1"})
