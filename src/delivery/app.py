@@ -17,11 +17,12 @@ from litestar.openapi import OpenAPIConfig
 from delivery.db.migrate import migrate
 from delivery.delayed import with_offline_delay
 from delivery.embedded import start_embedded_postgres
-from delivery.errors import ServiceError
+from delivery.errors import ServiceError, problem_details
 from delivery.logs import AccessLogMiddleware
 from delivery.metrics import MetricsMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.api import api_router
+from delivery.routes.api.openapi import COMPONENTS as API_COMPONENTS
 from delivery.routes.generate import generate_image
 from delivery.routes.images import serve_asset, serve_named_asset
 from delivery.routes.ops import healthz, metrics, readyz
@@ -37,6 +38,8 @@ __all__ = ["app_from_env", "create_app", "make_provider"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/")
+_FORM_OVERHEAD = 1 << 20
+"""Room for multipart boundaries and fields around an upload of the largest allowed image."""
 
 
 def make_provider(settings: Settings) -> Provider:
@@ -78,8 +81,7 @@ def _problem(request: Request, status: int, title: str, message: str, retry_afte
         body = error_image(status, services.error_images if services else {})
         headers["X-Error"] = message[:200]
         return Response(body, status_code=status, media_type="image/png", headers=headers)
-    problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
-    return Response(problem, status_code=status, media_type="application/problem+json", headers=headers)
+    return Response(problem_details(status, title, message), status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def _service_error(request: Request, exc: ServiceError) -> Response[object]:
@@ -89,8 +91,14 @@ def _service_error(request: Request, exc: ServiceError) -> Response[object]:
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response[object]:
-    title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
-    return _problem(request, exc.status_code, title, exc.detail if exc.status_code < 500 else "internal error", None)
+    title = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+    detail = exc.detail if exc.status_code < 500 else "internal error"
+    if exc.status_code == 400 and isinstance(exc.extra, list):  # Litestar's validation: say which field and why
+        reasons = "; ".join(
+            (f"`{e['key']}`: " if e.get("key") else "") + str(e.get("message", "")) for e in exc.extra if isinstance(e, dict)
+        )
+        detail = f"{detail}: {reasons}" if reasons else detail
+    return _problem(request, exc.status_code, title, detail, None)
 
 
 def _unexpected(request: Request, exc: Exception) -> Response[object]:
@@ -191,7 +199,8 @@ def create_app(settings: Settings, *, provider: Provider | None = None, storage:
         },
         middleware=[DefineMiddleware(MetricsMiddleware)]
         + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
-        openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema", components=API_COMPONENTS),
+        request_max_body_size=settings.max_source_bytes + _FORM_OVERHEAD,  # uploads: the delivery limit decides
         logging_config=None,
         debug=False,
     )

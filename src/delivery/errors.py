@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadRequest",
+    "Conflict",
     "Forbidden",
     "NotFound",
     "PaymentRequired",
@@ -18,6 +19,7 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMedia",
+    "problem_details",
 ]
 
 
@@ -54,6 +56,10 @@ class NotFound(ServiceError):
     status, title, report = 404, "Not Found", False
 
 
+class Conflict(ServiceError):
+    status, title, report = 409, "Conflict", False
+
+
 class PayloadTooLarge(ServiceError):
     status, title, report = 413, "Payload Too Large", False
 
@@ -72,3 +78,8 @@ class TooManyRequests(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status, title, report = 503, "Service Unavailable", True
+
+
+def problem_details(status: int, title: str, detail: str) -> dict[str, object]:
+    """The RFC 9457 body every JSON error carries (and an idempotent replay repeats)."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}

@@ -35,6 +35,12 @@ class _KeyPartsWithInputs(_KeyParts, array_like=True):
     references: tuple[str, ...]
 
 
+class _KeyPartsWithContext(_KeyPartsWithInputs, array_like=True):
+    """Appended only for flow steps, whose earlier prompts shape the enhanced prompt."""
+
+    context: tuple[str, ...]
+
+
 def generation_key(
     *,
     project_id: int,
@@ -45,15 +51,21 @@ def generation_key(
     aspect_class: str,
     style_prompt: str = "",
     references: tuple[str, ...] = (),
+    context: tuple[str, ...] = (),
 ) -> str:
     """Hex SHA-256 of everything that decides a master's pixels, and nothing else.
 
     `style_prompt` is the style's text, so editing a style makes new images;
-    `references` are the asset ids `@names` resolved to, so moving a name does too.
+    `references` are the asset ids `@names` resolved to, so moving a name does too;
+    `context` are the prompts of a flow's earlier steps.
     """
     base = (1, project_id, normalize_prompt(prompt), style, seed, model, aspect_class)
-    if style_prompt or references:
-        parts: _KeyParts = _KeyPartsWithInputs(*base, normalize_prompt(style_prompt), references)
+    if context:
+        parts: _KeyParts = _KeyPartsWithContext(
+            *base, normalize_prompt(style_prompt), references, tuple(normalize_prompt(c) for c in context)
+        )
+    elif style_prompt or references:
+        parts = _KeyPartsWithInputs(*base, normalize_prompt(style_prompt), references)
     else:
         parts = _KeyParts(*base)
     return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()

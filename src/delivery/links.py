@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 import asyncpg
 import msgspec
 
-from delivery.db.api_keys import ApiKey, get_api_key, touch_api_key
+from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, touch_api_key
 from delivery.db.projects import Project
 from delivery.db.signing_secrets import add_signing_secret, live_signing_secrets
 from delivery.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from delivery.signing import Keyring, check_signed_shape, matches, sign_pairs
 
-__all__ = ["LinkGrant", "authorize_link", "new_signing_secret", "origin_allowed", "sign_link"]
+__all__ = ["LinkGrant", "authorize_link", "default_link_key", "new_signing_secret", "origin_allowed", "sign_link"]
 
 
 class LinkGrant(msgspec.Struct, frozen=True):
@@ -128,6 +128,14 @@ async def new_signing_secret(
     """Start signing with a fresh secret; return it so clients can sign links themselves."""
     stored = await add_signing_secret(conn, key_id=key_id, salt=secrets.token_bytes(32), retire_others_at=retire_others_at)
     return keyring.link_secret(key_id, stored.salt)
+
+
+async def default_link_key(conn: asyncpg.Connection, *, project: Project, now: dt.datetime) -> ApiKey:
+    """The project's oldest live publishable key: what links are signed with when the caller names none."""
+    live = [k for k in await list_api_keys(conn, project_id=project.id) if k.kind == "publishable" and k.active(now)]
+    if not live:
+        raise Forbidden("this project has no live publishable key to sign with")
+    return live[0]
 
 
 async def sign_link(

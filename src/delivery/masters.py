@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from delivery.db.assets import Asset, NewAsset, insert_asset
+from delivery.db.assets import Asset, NewAsset, insert_asset, restore_asset
 from delivery.storage import Storage
 
 __all__ = ["OBJECT_LOCK_SQL", "store_master"]
@@ -28,6 +28,11 @@ async def store_master(conn: asyncpg.Connection, storage: Storage, asset: NewAss
     await conn.execute(f"SELECT pg_advisory_xact_lock_shared({OBJECT_LOCK_SQL})", asset.storage_key)
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1", asset.id)
     if row is not None:  # the same bytes again (an upload), or a race another writer won
-        return Asset(**row)
+        existing = Asset(**row)
+        if existing.deleted_at is None:
+            return existing
+        restored = await restore_asset(conn, id=existing.id)  # its object was kept: the same id, back again
+        assert restored is not None
+        return restored
     await storage.put(asset.storage_key, data, content_type=asset.mime)
     return await insert_asset(conn, asset=asset)

@@ -26,7 +26,7 @@ import msgspec
 
 from delivery import billing
 from delivery.claims import claim_generation, release_generation
-from delivery.db.assets import Asset, NewAsset, find_generated_asset
+from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.errors import ServiceUnavailable, TooManyRequests, Unprocessable
@@ -134,6 +134,9 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
     existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
     if existing is not None:  # another process finished it while we waited
         return existing, False
+    restored = await restore_asset(conn, id=asset_id_for_generation(target.key))
+    if restored is not None:  # deleted through the API: its id can only ever show its own pixels
+        return restored, False
     request = await _with_references(services, target)
     generation_id = await _reserve(services, conn, target)
     started = time.perf_counter()

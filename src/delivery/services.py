@@ -72,6 +72,8 @@ class Services:
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
+        self.request_flights: SingleFlight[Any] = SingleFlight()
+        """Concurrent retries of one idempotent API request (delivery.idempotency)."""
         self.counters = Counters()
         self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}

@@ -104,6 +104,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_references: int = 8
     """Most `@name` reference images one prompt may use."""
 
+    idempotency_ttl: float = 86_400.0
+    """Seconds an `Idempotency-Key` and its first response are kept for replay (docs/api.md)."""
+    idempotency_lease: float = 600.0
+    """Seconds a first request holds its `Idempotency-Key` before a retry may assume its process
+    died and run it again; longer than any request can take (a generation with its retries)."""
+    api_page_size: int = 50
+    """Items per page of `/v1` lists when the request names no `limit` (at most 200)."""
+
     # Repair (DESIGN.md §4 write order): see docs/assets.md.
     sweep_interval: float = 3600.0
     """Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off."""
@@ -171,9 +179,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in ("sweep_interval", "sweep_grace", "sweep_pending_after"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
+        if not 1 <= self.api_page_size <= 200:
+            raise SettingsError("PROMPTPIX_API_PAGE_SIZE must be from 1 to 200")
         if self.max_references < 0:
             raise SettingsError("PROMPTPIX_MAX_REFERENCES must not be negative")
-        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute"):
+        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute", "idempotency_ttl", "idempotency_lease"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
         if self.production:

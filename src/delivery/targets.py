@@ -10,6 +10,7 @@ only on a miss, by delivery.ondemand.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import asyncpg
 import msgspec
@@ -24,7 +25,7 @@ from delivery.params import GenerateParams, TransformParams
 from delivery.services import Services
 from generation.models import GenerationRequest, nearest_aspect_class
 
-__all__ = ["GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target"]
+__all__ = ["EarlierSteps", "GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target"]
 
 _REFERENCE = re.compile(rf"(?<![\w@])@({NAME_PATTERN})", re.IGNORECASE)
 
@@ -32,6 +33,15 @@ _REFERENCE = re.compile(rf"(?<![\w@])@({NAME_PATTERN})", re.IGNORECASE)
 class Reference(msgspec.Struct, frozen=True):
     name: str
     asset: Asset
+
+
+class EarlierSteps(msgspec.Struct, frozen=True):
+    """What a flow step sees of the steps before it (delivery.flows)."""
+
+    assets: dict[str, Asset]
+    """`step1`, `step2`, … and `prev` -> the asset each stands for."""
+    prompts: tuple[str, ...]
+    """Their prompts, oldest first: GenerationRequest.context."""
 
 
 class GenerationTarget:
@@ -46,6 +56,7 @@ class GenerationTarget:
         *,
         style: Style | None = None,
         references: tuple[Reference, ...] = (),
+        context: tuple[str, ...] = (),
     ) -> None:
         try:
             self.model = services.provider.resolve_model(params.model)
@@ -64,6 +75,7 @@ class GenerationTarget:
             model=self.model,
             style=style.name if style else None,
             style_prompt=style.prompt if style else "",
+            context=context,
         )
         self.key = generation_key(
             project_id=project.id,
@@ -74,6 +86,7 @@ class GenerationTarget:
             aspect_class=aspect_class,
             style_prompt=self.request.style_prompt,
             references=tuple(r.asset.id for r in references),
+            context=context,
         )
 
 
@@ -101,13 +114,14 @@ async def _style(conn: asyncpg.Connection, project: Project, name: str | None) -
         raise Unprocessable(f"unknown style `{name}`") from None
 
 
-async def _references(conn: asyncpg.Connection, project: Project, prompt: str, limit: int) -> tuple[Reference, ...]:
-    names = prompt_names(prompt)
+async def _references(
+    conn: asyncpg.Connection, project: Project, names: list[str], limit: int, steps: Mapping[str, Asset]
+) -> tuple[Reference, ...]:
     if not names:
         return ()
     if len(names) > limit:
         raise Unprocessable(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
-    found = await named_assets(conn, project_id=project.id, names=names)
+    found = {**await named_assets(conn, project_id=project.id, names=[n for n in names if n not in steps]), **steps}
     unknown = [f"@{n}" for n in names if n not in found]
     if unknown:
         raise Unprocessable(f"unknown asset name {', '.join(unknown)} in the prompt")
@@ -115,9 +129,20 @@ async def _references(conn: asyncpg.Connection, project: Project, prompt: str, l
 
 
 async def resolve_target(
-    services: Services, conn: asyncpg.Connection, project: Project, params: GenerateParams, transform: TransformParams
+    services: Services,
+    conn: asyncpg.Connection,
+    project: Project,
+    params: GenerateParams,
+    transform: TransformParams,
+    *,
+    also: Iterable[str] = (),
+    earlier: EarlierSteps | None = None,
 ) -> GenerationTarget:
+    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps."""
     style = await _style(conn, project, params.style)
-    references = await _references(conn, project, params.prompt, services.settings.max_references)
+    names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
+    steps = earlier.assets if earlier else {}
+    references = await _references(conn, project, names, services.settings.max_references, steps)
     master_aspect = aspect_class(transform, style.aspect_class if style else None)
-    return GenerationTarget(services, project, params, master_aspect, style=style, references=references)
+    context = earlier.prompts if earlier else ()
+    return GenerationTarget(services, project, params, master_aspect, style=style, references=references, context=context)

@@ -30,3 +30,13 @@ def test_aspect_classes_snap_to_the_nearest_supported_ratio() -> None:
     assert nearest_aspect_class(16, 10) == "3:2"
     assert nearest_aspect_class(800, 800) == "1:1"
     assert nearest_aspect_class(1, 3) == "9:16"
+
+
+def test_a_flow_context_changes_the_key_and_no_context_changes_nothing() -> None:
+    refs = {"style_prompt": "ink", "references": ("a" * 32,)}
+    without = generation_key(prompt="a fox", **BASE, **refs)
+    assert generation_key(prompt="a fox", **BASE, **refs, context=()) == without
+    after_one = generation_key(prompt="a fox", **BASE, **refs, context=("a den",))
+    assert after_one != without
+    assert generation_key(prompt="a fox", **BASE, **refs, context=("a  den ",)) == after_one  # normalised like prompts
+    assert generation_key(prompt="a fox", **BASE, **refs, context=("a den", "a river")) != after_one

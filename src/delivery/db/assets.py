@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import asyncpg
 import msgspec
 
 from delivery.errors import NotFound
 
-__all__ = ["Asset", "NewAsset", "find_generated_asset", "get_asset", "insert_asset"]
+__all__ = [
+    "Asset",
+    "AssetFilter",
+    "NewAsset",
+    "delete_asset",
+    "find_generated_asset",
+    "get_asset",
+    "get_live_assets",
+    "get_project_asset",
+    "insert_asset",
+    "list_assets",
+    "names_of",
+    "restore_asset",
+    "update_asset",
+]
 
 
 class NewAsset(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,4 +90,105 @@ async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, gen
         project_id,
         generation_key,
     )
+    return None if row is None else Asset(**row)
+
+
+async def get_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset:
+    """A live asset of this project; another project's asset is as unknown as a missing one."""
+    row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL", id, project_id)
+    if row is None:
+        raise NotFound("asset not found")
+    return Asset(**row)
+
+
+async def get_live_assets(conn: asyncpg.Connection, *, project_id: int, ids: list[str]) -> dict[str, Asset]:
+    rows = await conn.fetch(
+        "SELECT * FROM assets WHERE id = ANY($1::text[]) AND project_id = $2 AND deleted_at IS NULL", ids, project_id
+    )
+    return {r["id"]: Asset(**r) for r in rows}
+
+
+class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
+    name: str | None = None
+    tag: str | None = None
+    source: Literal["generated", "uploaded"] | None = None
+    flow_id: int | None = None
+
+
+async def list_assets(
+    conn: asyncpg.Connection,
+    *,
+    project_id: int,
+    where: AssetFilter,
+    limit: int,
+    after: tuple[dt.datetime, str] | None = None,
+) -> list[Asset]:
+    """Live assets, newest first, from just after the keyset `after` = (created_at, id) of the last one seen."""
+    rows = await conn.fetch(
+        """SELECT a.* FROM assets a
+           WHERE a.project_id = $1 AND a.deleted_at IS NULL
+             AND ($2::timestamptz IS NULL OR (a.created_at, a.id) < ($2, $3::text))
+             AND ($4::text IS NULL OR EXISTS
+                  (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
+             AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
+             AND ($6::text IS NULL OR a.source = $6)
+             AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
+           ORDER BY a.created_at DESC, a.id DESC
+           LIMIT $8""",
+        project_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        where.name,
+        where.tag,
+        where.source,
+        where.flow_id,
+        limit,
+    )
+    return [Asset(**r) for r in rows]
+
+
+async def names_of(conn: asyncpg.Connection, *, asset_ids: list[str]) -> dict[str, list[str]]:
+    """The `@names` pointing at each asset (absent: none)."""
+    rows = await conn.fetch("SELECT asset_id, name FROM asset_names WHERE asset_id = ANY($1::text[]) ORDER BY name", asset_ids)
+    names: dict[str, list[str]] = {}
+    for r in rows:
+        names.setdefault(r["asset_id"], []).append(r["name"])
+    return names
+
+
+async def update_asset(
+    conn: asyncpg.Connection,
+    *,
+    project_id: int,
+    id: str,
+    focal: tuple[float, float] | None = None,
+    alt_text: str | None = None,
+) -> Asset:
+    """Set what is given (None leaves a field as it is)."""
+    row = await conn.fetchrow(
+        """UPDATE assets SET focal_x = coalesce($3, focal_x), focal_y = coalesce($4, focal_y), alt_text = coalesce($5, alt_text)
+           WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING *""",
+        id,
+        project_id,
+        focal[0] if focal else None,
+        focal[1] if focal else None,
+        alt_text,
+    )
+    if row is None:
+        raise NotFound("asset not found")
+    return Asset(**row)
+
+
+async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> None:
+    """Soft delete: the row (and so the object) stays, so the asset can come back under its id."""
+    done = await conn.fetchval(
+        "UPDATE assets SET deleted_at = now() WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING id", id, project_id
+    )
+    if done is None:
+        raise NotFound("asset not found")
+
+
+async def restore_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:
+    """Bring a soft-deleted asset back (its object was kept); None if there is no deleted row with this id."""
+    row = await conn.fetchrow("UPDATE assets SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL RETURNING *", id)
     return None if row is None else Asset(**row)

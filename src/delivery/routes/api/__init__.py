@@ -6,10 +6,17 @@ from litestar import Router
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 
+from delivery.routes.api.assets import delete_one_asset, edit_asset, list_project_assets, read_asset, upload
 from delivery.routes.api.billing import balance, ledger, usage_statistics
+from delivery.routes.api.flows import read_flow, start_flow
+from delivery.routes.api.generations import create_generation
 from delivery.routes.api.keys import create_project_key, list_project_keys, revoke_project_key, rotate_project_key, rotate_signing_secret
 from delivery.routes.api.links import sign_project_link
+from delivery.routes.api.names import list_project_names, put_name, remove_name
+from delivery.routes.api.openapi import BEARER
+from delivery.routes.api.presets import list_project_presets, read_preset, remove_preset, write_preset
 from delivery.routes.api.principal import provide_principal
+from delivery.routes.api.styles import list_project_styles, read_style, remove_style, write_style
 
 __all__ = ["API_CACHE_CONTROL", "api_router"]
 
@@ -27,8 +34,28 @@ api_router = Router(
         balance,
         ledger,
         usage_statistics,
+        create_generation,
+        upload,
+        list_project_assets,
+        read_asset,
+        edit_asset,
+        delete_one_asset,
+        list_project_names,
+        put_name,
+        remove_name,
+        list_project_styles,
+        read_style,
+        write_style,
+        remove_style,
+        list_project_presets,
+        read_preset,
+        write_preset,
+        remove_preset,
+        start_flow,
+        read_flow,
     ],
     dependencies={"principal": Provide(provide_principal)},
     response_headers=[ResponseHeader(name="Cache-Control", value=API_CACHE_CONTROL)],
     tags=["api"],
+    security=[{BEARER: []}],
 )

@@ -16,6 +16,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from delivery.db.billing import Account, LedgerEntry, UsageRow, get_account, list_ledger, usage
 from delivery.errors import BadRequest
+from delivery.routes.api.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 
@@ -49,7 +50,7 @@ class Usage(msgspec.Struct, frozen=True):
     total: Totals
 
 
-@get("/billing/balance", opt=_READ, summary="The organisation's plan, balance and allowance")
+@get("/billing/balance", opt=_READ, responses=problems(404), summary="The organisation's plan, balance and allowance")
 async def balance(request: Request, principal: NamedDependency[Principal]) -> Balance:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
@@ -57,7 +58,7 @@ async def balance(request: Request, principal: NamedDependency[Principal]) -> Ba
     return Balance(account=account, remaining=account.remaining, low=account.low)
 
 
-@get("/billing/ledger", opt=_READ, summary="Ledger entries, newest first")
+@get("/billing/ledger", opt=_READ, responses=problems(404), summary="Ledger entries, newest first")
 async def ledger(
     request: Request,
     principal: NamedDependency[Principal],
@@ -73,7 +74,7 @@ def _utc(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-@get("/billing/usage", opt=_READ, summary="Net generations and credits per day or month, with totals")
+@get("/billing/usage", opt=_READ, responses=problems(404), summary="Net generations and credits per day or month, with totals")
 async def usage_statistics(
     request: Request,
     principal: NamedDependency[Principal],

@@ -14,6 +14,7 @@ from delivery.auth import KeySpec, create_key, rotate_key
 from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, retire_api_key
 from delivery.errors import BadRequest, Forbidden, NotFound
 from delivery.links import new_signing_secret
+from delivery.routes.api.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 
@@ -92,7 +93,7 @@ async def _own_key(services: Services, principal: NamedDependency[Principal], pr
     return key
 
 
-@post("/projects/{project:str}/keys", opt=_ADMIN, summary="Create a key (the full key is returned once)")
+@post("/projects/{project:str}/keys", opt=_ADMIN, responses=problems(404), summary="Create a key (the full key is returned once)")
 async def create_project_key(request: Request, project: FromPath[str], principal: NamedDependency[Principal], data: JSONBody[NewKey]) -> CreatedKeyView:
     services: Services = request.app.state.services
     owner = principal.project_named(project)
@@ -112,7 +113,7 @@ async def create_project_key(request: Request, project: FromPath[str], principal
     return CreatedKeyView(key=KeyView.of(created.key), secret=created.full_key)
 
 
-@get("/projects/{project:str}/keys", opt=_ADMIN, summary="List a project's keys")
+@get("/projects/{project:str}/keys", opt=_ADMIN, responses=problems(404), summary="List a project's keys")
 async def list_project_keys(request: Request, project: FromPath[str], principal: NamedDependency[Principal]) -> list[KeyView]:
     services: Services = request.app.state.services
     owner = principal.project_named(project)
@@ -120,7 +121,7 @@ async def list_project_keys(request: Request, project: FromPath[str], principal:
         return [KeyView.of(k) for k in await list_api_keys(conn, project_id=owner.id)]
 
 
-@delete("/projects/{project:str}/keys/{key_id:str}", opt=_ADMIN, status_code=200, summary="Revoke a key now")
+@delete("/projects/{project:str}/keys/{key_id:str}", opt=_ADMIN, status_code=200, responses=problems(404), summary="Revoke a key now")
 async def revoke_project_key(request: Request, project: FromPath[str], key_id: FromPath[str], principal: NamedDependency[Principal]) -> KeyView:
     services: Services = request.app.state.services
     key = await _own_key(services, principal, project, key_id)
@@ -128,7 +129,7 @@ async def revoke_project_key(request: Request, project: FromPath[str], key_id: F
         return KeyView.of(await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True))
 
 
-@post("/projects/{project:str}/keys/{key_id:str}/rotate", opt=_ADMIN, summary="Replace a key; the old one works for a grace period")
+@post("/projects/{project:str}/keys/{key_id:str}/rotate", opt=_ADMIN, responses=problems(404), summary="Replace a key; the old one works for a grace period")
 async def rotate_project_key(
     request: Request, project: FromPath[str], key_id: FromPath[str], principal: NamedDependency[Principal], data: JSONBody[Rotation]
 ) -> CreatedKeyView:
@@ -142,6 +143,7 @@ async def rotate_project_key(
 @post(
     "/projects/{project:str}/keys/{key_id:str}/signing-secrets",
     opt=_ADMIN,
+    responses=problems(404),
     summary="Start signing links with a new secret; older ones verify for a grace period",
 )
 async def rotate_signing_secret(

@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar import Request, post
 from litestar.params import FromPath, JSONBody
 
-from delivery.db.api_keys import get_api_key, list_api_keys
+from delivery.db.api_keys import get_api_key
 from delivery.errors import BadRequest, Forbidden, NotFound
-from delivery.links import sign_link
+from delivery.links import default_link_key, sign_link
 from delivery.params import GENERATE_NAMES, parse_generate, parse_transform
+from delivery.routes.api.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 
@@ -34,7 +35,7 @@ class SignedLink(msgspec.Struct, frozen=True):
     expires: int | None
 
 
-@post("/projects/{project:str}/links", opt={"scope": "generate"}, status_code=200, summary="Sign a /g/ link")
+@post("/projects/{project:str}/links", opt={"scope": "generate"}, status_code=200, responses=problems(404), summary="Sign a /g/ link")
 async def sign_project_link(request: Request, project: FromPath[str], principal: NamedDependency[Principal], data: JSONBody[LinkRequest]) -> SignedLink:
     services: Services = request.app.state.services
     owner = principal.project_named(project)
@@ -52,10 +53,7 @@ async def sign_project_link(request: Request, project: FromPath[str], principal:
             except NotFound:
                 raise Forbidden("unknown key") from None
         else:
-            live = [k for k in await list_api_keys(conn, project_id=owner.id) if k.kind == "publishable" and k.active(now)]
-            if not live:
-                raise Forbidden("this project has no live publishable key to sign with")
-            key = live[0]
+            key = await default_link_key(conn, project=owner, now=now)
         path = await sign_link(
             conn, request.app.state.keyring, project=owner, key=key, params=params, expires=expires, now=now
         )

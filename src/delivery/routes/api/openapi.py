@@ -1,0 +1,52 @@
+"""What the OpenAPI document says about `/v1` errors: one problem-details schema, the statuses each route can answer."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Components, SecurityScheme
+
+__all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "problems"]
+
+
+class ProblemDetails(msgspec.Struct, frozen=True):
+    """RFC 9457 problem details, the body of every `/v1` error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+_MEANINGS = {
+    400: "A parameter or body field is malformed or out of range",
+    401: "No live secret key in `Authorization: Bearer pp_sk_…`",
+    402: "The organisation cannot pay for a new generation",
+    403: "The key lacks the scope, or the path names another project",
+    404: "Not found in this project",
+    409: "A request with this Idempotency-Key is still running",
+    413: "The upload is larger than the configured limit",
+    415: "The upload is not an image format the service reads",
+    422: "Well-formed but not possible: unknown name, style or flow; reused Idempotency-Key",
+    429: "Too many new generations a minute; see Retry-After",
+    503: "Storage, database or the image provider is unavailable; see Retry-After",
+}
+_ALWAYS = (400, 401, 403, 503)
+"""Every `/v1` route authenticates, validates its input, and needs the database."""
+
+BEARER = "bearer"
+COMPONENTS = Components(
+    security_schemes={
+        BEARER: SecurityScheme(type="http", scheme="bearer", description="A secret key, `pp_sk_…` (docs/security.md)")
+    }
+)
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Response specs for 400, 401, 403, 503 and `statuses`, all with the problem-details body."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails, description=_MEANINGS[status], media_type="application/problem+json", generate_examples=False
+        )
+        for status in sorted({*_ALWAYS, *statuses})
+    }
