@@ -13,19 +13,16 @@ from collections.abc import Mapping
 
 import msgspec
 
+from delivery import presets
 from delivery.db.assets import Asset
+from delivery.params import canonical_query, parse_transform
 
 __all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "AssetUrls", "asset_urls", "preset_queries"]
 
 BUILTIN_PRESETS: dict[str, str] = {
-    "thumb": "h=200&w=200",
-    "card": "h=400&w=600",
-    "og": "fm=jpg&h=630&w=1200",
-    "hero": "ar=16:9&w=1920",
-    "avatar": "crop=attention&h=128&w=128",
+    name: canonical_query(parse_transform(dict(params))) for name, params in presets.BUILTIN_PRESETS.items()
 }
-"""Built-in presets as canonical queries (DESIGN.md §1); the transform side's table is the
-one to point this at once both live in one place."""
+"""The built-in presets (delivery.presets) as canonical queries."""
 
 SRCSET_WIDTHS = (320, 640, 960, 1280, 1920, 2560)
 
@@ -34,7 +31,7 @@ class AssetUrls(msgspec.Struct, frozen=True):
     original: str
     """`/i/{id}`: the master as stored."""
     presets: dict[str, str]
-    """Preset name -> URL, the built-ins and the project's own (which win on a shared name)."""
+    """Preset name -> URL, the built-ins and the project's own."""
     srcset: str
     """Widths up to the master's, for `<img srcset>`."""
 

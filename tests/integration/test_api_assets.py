@@ -32,7 +32,7 @@ async def test_uploads_are_validated_analysed_and_deduplicated(client: AsyncTest
     again = await upload(client, tenant, subject)
     assert again["id"] == asset["id"]
 
-    for data, status in [(b"<svg/>", 415), (subject[:40], 415)]:
+    for data, status in [(b"<svg/>", 415), (subject[:40], 422)]:  # other format; truncated header
         response = await client.post("/v1/assets", files={"file": ("x", data, "image/jpeg")}, headers=bearer(tenant))
         assert response.status_code == status, (status, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
@@ -172,12 +172,12 @@ async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls
     for params, status in [({"w": "0"}, 400), ({"colour": "red"}, 400), ({}, 422), ({"fit": "clip"}, 422)]:
         response = await client.put("/v1/presets/bad", json={"params": params}, headers=bearer(tenant))
         assert response.status_code == status, (params, response.text)
-    redefined = await client.put("/v1/presets/thumb", json={"params": {"w": "50", "h": "50"}}, headers=bearer(tenant))
-    assert redefined.status_code == 200
+    reserved = await client.put("/v1/presets/thumb", json={"params": {"w": "50", "h": "50"}}, headers=bearer(tenant))
+    assert reserved.status_code == 422 and "reserved" in reserved.json()["detail"]
 
     listed = {p["name"]: p for p in (await client.get("/v1/presets", headers=bearer(tenant))).json()}
     assert set(listed) == {"thumb", "card", "og", "hero", "avatar", "banner"}
-    assert listed["thumb"]["builtin"] is False and listed["card"]["builtin"] is True
+    assert listed["thumb"]["builtin"] is True and listed["banner"]["builtin"] is False
     assert (await client.get("/v1/presets/card", headers=bearer(tenant))).json()["query"] == "h=400&w=600"
 
     asset = await upload(client, tenant, two_tone(MAGENTA, CYAN))
@@ -185,11 +185,23 @@ async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls
     image, fmt = decode(banner.content)
     assert (image.width, image.height, fmt) == (300, 100, "webp")
     thumb, _ = decode((await client.get(asset["urls"]["presets"]["thumb"].removeprefix("http://127.0.0.1:8080"))).content)
-    assert (thumb.width, thumb.height) == (50, 50)
+    assert (thumb.width, thumb.height) == (200, 200)
+    avatar, _ = decode((await client.get(asset["urls"]["presets"]["avatar"].removeprefix("http://127.0.0.1:8080"))).content)
+    assert (avatar.width, avatar.height) == (128, 128)
+
+    # `preset=` in URLs: the project's own preset expands once the asset's project is known,
+    # explicit params win, and the response is cached like an alias (the preset can change).
+    by_name = await client.get(f"/i/{asset['id']}?preset=banner&fm=png")
+    image, fmt = decode(by_name.content)
+    assert (image.width, image.height, fmt) == (300, 100, "png")
+    assert by_name.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=86400"
+    builtin = await client.get(f"/i/{asset['id']}?preset=thumb")
+    assert decode(builtin.content)[0].width == 200 and "immutable" in builtin.headers["cache-control"]
+    assert (await client.get(f"/i/{asset['id']}?preset=nope")).status_code == 400
 
     conn = await asyncpg.connect(settings.database_url)
     try:
-        assert await project_presets(conn, tenant.project.id) == {"banner": "fm=webp&h=100&w=300", "thumb": "h=50&w=50"}
+        assert await project_presets(conn, tenant.project.id) == {"banner": "fm=webp&h=100&w=300"}
     finally:
         await conn.close()
     assert (await client.delete("/v1/presets/banner", headers=bearer(tenant))).status_code == 204

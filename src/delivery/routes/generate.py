@@ -14,7 +14,7 @@ from delivery.db.projects import get_project_by_slug
 from delivery.links import LinkGrant, authorize_link
 from delivery.ondemand import master_for_prompt
 from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
-from delivery.presets import BUILTIN_PRESETS
+from delivery.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.ratelimit import admit_miss
 from delivery.responses import IMMUTABLE, ImageResponse, image_response
 from delivery.routes.images import ALIAS
@@ -28,7 +28,7 @@ _YEAR = 31_536_000
 
 
 def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
-    """Immutable, or the alias policy when @names or a style can change what the URL shows;
+    """Immutable, or the alias policy when @names, a style or a project preset can change what the URL shows;
     a link that expires may be kept only until `exp`."""
     if grant.expires is None:
         return ALIAS if mutable else IMMUTABLE
@@ -55,7 +55,11 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
             now=now,
         )
         query = parse_query(raw)
-        transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
+        project_preset = names_project_preset(query)
+        if project_preset:
+            transform = await project_transform(conn, found.id, query, allowed_extra=GENERATE_NAMES)
+        else:
+            transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
         wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
         target = await resolve_target(services, conn, found, wanted, transform)
 
@@ -71,5 +75,5 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"
     return image_response(
-        request, variant, cache_status=status, cache_control=cache_control(grant, now, mutable=target.mutable), timings=timings
+        request, variant, cache_status=status, cache_control=cache_control(grant, now, mutable=target.mutable or project_preset), timings=timings
     )

@@ -1,4 +1,4 @@
-"""`/v1/presets`: a project's named transform presets, beside (and over) the built-ins.
+"""`/v1/presets`: a project's named transform presets, beside the built-ins (whose names are reserved).
 
 A preset is validated and canonicalised by the same parser as URL params, so a
 stored preset can never expand into a URL that is a 400.
@@ -69,9 +69,11 @@ async def read_preset(request: Request, principal: NamedDependency[Principal], n
     return PresetView(name=name, query=BUILTIN_PRESETS[name], builtin=True, updated_at=None)
 
 
-@put("/presets/{name:str}", opt={"scope": "assets:write"}, summary="Create or redefine a project preset", responses=problems(422))
+@put("/presets/{name:str}", opt={"scope": "assets:write"}, summary="Create or redefine a project preset (built-in names are reserved)", responses=problems(422))
 async def write_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[PresetBody]) -> PresetView:
     services: Services = request.app.state.services
+    if name in BUILTIN_PRESETS:
+        raise Unprocessable(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
     query = canonical_preset(data.params)
     async with services.pool.acquire() as conn:
         return _view(await put_preset(conn, project_id=principal.project.id, name=name, query=query))
