@@ -47,6 +47,7 @@ class Metrics:
     def __init__(self) -> None:
         self.directory = os.environ.get(MULTIPROCESS_ENV) or None
         own = None if self.directory else CollectorRegistry()
+        self.registry = own
         self.requests = Counter(
             "promptpix_http_requests", "HTTP requests by route template, method and status.",
             ["route", "method", "status"], registry=own,
@@ -92,6 +93,12 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def value(self, sample: str, **labels: str) -> float:
+        """A sample's current value in this process's own registry (single-process mode only)."""
+        if self.registry is None:
+            raise RuntimeError("per-app samples are not kept in multiprocess mode; read /metrics")
+        return self.registry.get_sample_value(sample, labels) or 0.0
 
     def transformed(self, timings: dict[str, float]) -> None:
         self.transform_seconds.observe(sum(timings.values()))

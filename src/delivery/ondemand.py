@@ -140,7 +140,6 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
     request = await _with_references(services, target)
     generation_id = await _reserve(services, conn, target)
     started = time.perf_counter()
-    services.counters.generations += 1
     try:
         with services.metrics.generating():
             image = await generate(services.provider, request, services.pipeline)

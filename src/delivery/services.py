@@ -24,7 +24,7 @@ from delivery.transform import Limits
 from generation.pipeline import PipelineSettings
 from generation.providers.base import Provider
 
-__all__ = ["Busy", "Counters", "Services"]
+__all__ = ["Busy", "Services"]
 
 T = TypeVar("T")
 
@@ -33,14 +33,6 @@ class Busy(ServiceUnavailable):
     """Every transform thread is busy and the queue is full: shed load rather than queue forever."""
 
     report = False
-
-
-class Counters:
-    """Plain counters the app reads back in tests and exposes in metrics."""
-
-    def __init__(self) -> None:
-        self.generations = 0
-        self.transforms = 0
 
 
 class Services:
@@ -74,7 +66,6 @@ class Services:
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.request_flights: SingleFlight[Any] = SingleFlight()
         """Concurrent retries of one idempotent API request (delivery.idempotency)."""
-        self.counters = Counters()
         self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}
 

@@ -98,7 +98,6 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
         )
 
     variant = await services.run_in_thread(work, fetch=fetch)
-    services.counters.transforms += 1
     services.metrics.transformed(variant.timings)
     return variant
 
