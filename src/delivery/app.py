@@ -22,7 +22,7 @@ from delivery.logs import AccessLogMiddleware
 from delivery.metrics import MetricsMiddleware
 from delivery.responses import NO_STORE, error_image, wants_image
 from delivery.routes.api import api_router
-from delivery.routes.api.openapi import COMPONENTS as API_COMPONENTS
+from delivery.routes.openapi import COMPONENTS as API_COMPONENTS
 from delivery.routes.generate import generate_image
 from delivery.routes.images import serve_asset, serve_named_asset
 from delivery.routes.ops import healthz, metrics, readyz

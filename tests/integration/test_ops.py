@@ -20,6 +20,11 @@ async def test_health_and_readiness(client: AsyncTestClient) -> None:
 async def test_openapi_lists_the_image_routes(client: AsyncTestClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert {"/i/{asset_id}", "/g/{project}", "/healthz", "/readyz"} <= set(schema["paths"])
+    # Image routes document their errors: a PNG for <img>, problem details for JSON clients.
+    g_errors = schema["paths"]["/g/{project}"]["get"]["responses"]
+    assert {"400", "401", "402", "403", "404", "422", "429", "503"} <= set(g_errors)
+    assert "image/png" in g_errors["403"]["content"]
+    assert {"400", "404", "415", "422"} <= set(schema["paths"]["/i/{asset_id}"]["get"]["responses"])
 
 
 async def test_metrics_count_requests_cache_layers_and_transforms(client: AsyncTestClient, demo: Demo) -> None:

@@ -18,6 +18,7 @@ from delivery.presets import BUILTIN_PRESETS, names_project_preset, project_tran
 from delivery.ratelimit import admit_miss
 from delivery.responses import IMMUTABLE, ImageResponse, image_response
 from delivery.routes.images import ALIAS
+from delivery.routes.openapi import image_problems
 from delivery.services import Services
 from delivery.targets import resolve_target
 from delivery.variants import render_variant
@@ -36,7 +37,7 @@ def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
     return f"public, max-age={min(remaining, 60) if mutable else remaining}"
 
 
-@get("/g/{project:str}", summary="Generate-or-serve an image for a prompt")
+@get("/g/{project:str}", summary="Generate-or-serve an image for a prompt", responses=image_problems(401, 402, 403, 413, 415, 422, 429))
 async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
     raw = request.scope["query_string"].decode("latin-1")

@@ -16,6 +16,7 @@ from delivery.errors import NotFound
 from delivery.params import TransformParams, canonical_query, parse_query, parse_transform
 from delivery.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.responses import IMMUTABLE, ImageResponse, etag_matches, image_response, not_modified
+from delivery.routes.openapi import image_problems
 from delivery.services import Services
 from delivery.variants import cached_variant, render_variant, variant_spec
 
@@ -58,7 +59,7 @@ async def _serve(
     return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
 
 
-@get("/i/{asset_id:str}", summary="A stored asset, transformed", include_in_schema=True)
+@get("/i/{asset_id:str}", summary="A stored asset, transformed", responses=image_problems(413, 415, 422))
 async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageResponse:
     """Params are checked first, then the LRU (no database on a hit), then the asset row and the transform."""
     started = time.perf_counter()
@@ -86,6 +87,7 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
     summary="The asset a project has named (`/i/{project}/@{name}`), transformed",
     description="`alias` is `@` followed by the name. The name can move to another asset, so this answers "
     "`Cache-Control: public, max-age=60, stale-while-revalidate=86400` with an ETag.",
+    responses=image_problems(413, 415, 422),
 )
 async def serve_named_asset(request: Request, project: FromPath[str], alias: FromPath[str]) -> ImageResponse:
     """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""

@@ -13,7 +13,7 @@ from delivery.routes.api.generations import create_generation
 from delivery.routes.api.keys import create_project_key, list_project_keys, revoke_project_key, rotate_project_key, rotate_signing_secret
 from delivery.routes.api.links import sign_project_link
 from delivery.routes.api.names import list_project_names, put_name, remove_name
-from delivery.routes.api.openapi import BEARER
+from delivery.routes.openapi import BEARER
 from delivery.routes.api.presets import list_project_presets, read_preset, remove_preset, write_preset
 from delivery.routes.api.principal import provide_principal
 from delivery.routes.api.styles import list_project_styles, read_style, remove_style, write_style

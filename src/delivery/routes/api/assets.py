@@ -19,7 +19,7 @@ from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_ass
 from delivery.errors import BadRequest
 from delivery.idempotency import fingerprint, idempotent
 from delivery.routes.api.generations import IdempotencyKey
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.routes.api.views import AssetView, FocalPointView, asset_views
 from delivery.services import Services

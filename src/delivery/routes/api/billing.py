@@ -16,7 +16,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from delivery.db.billing import Account, LedgerEntry, UsageRow, get_account, list_ledger, usage
 from delivery.errors import BadRequest
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 

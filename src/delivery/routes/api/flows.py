@@ -15,7 +15,7 @@ from delivery.db.flows import Flow, create_flow, get_flow, list_steps
 from delivery.flows import step_name
 from delivery.idempotency import fingerprint, idempotent
 from delivery.routes.api.generations import IdempotencyKey
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.routes.api.views import AssetView, asset_views
 from delivery.services import Services

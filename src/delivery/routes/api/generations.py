@@ -11,7 +11,7 @@ from litestar.params import HeaderParameter, JSONBody
 
 from delivery.generations import GenerationOrder, generate_for_api
 from delivery.idempotency import fingerprint, idempotent
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.routes.api.views import AssetView, asset_views
 from delivery.services import Services

@@ -14,7 +14,7 @@ from delivery.auth import KeySpec, create_key, rotate_key
 from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, retire_api_key
 from delivery.errors import BadRequest, Forbidden, NotFound
 from delivery.links import new_signing_secret
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 

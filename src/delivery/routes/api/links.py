@@ -13,7 +13,7 @@ from delivery.db.api_keys import get_api_key
 from delivery.errors import BadRequest, Forbidden, NotFound
 from delivery.links import default_link_key, sign_link
 from delivery.params import GENERATE_NAMES, parse_generate, parse_transform
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from delivery.db.asset_names import AssetName, delete_name, list_names, set_name
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 

@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody
 from delivery.db.presets import Preset, delete_preset, get_preset, list_presets, put_preset
 from delivery.errors import NotFound, Unprocessable
 from delivery.params import canonical_query, parse_transform
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 from delivery.urls import BUILTIN_PRESETS

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from delivery.db.projects import get_project
 from delivery.db.styles import Style, delete_style, get_style, list_styles, put_style, set_default_style
 from delivery.errors import Unprocessable
-from delivery.routes.api.openapi import problems
+from delivery.routes.openapi import problems
 from delivery.routes.api.principal import Principal
 from delivery.services import Services
 from generation.models import ASPECT_CLASSES

@@ -1,4 +1,8 @@
-"""What the OpenAPI document says about `/v1` errors: one problem-details schema, the statuses each route can answer."""
+"""What the OpenAPI document says about errors: one problem-details schema, the statuses each route can answer.
+
+`/v1` routes answer problem details; image routes (`/i`, `/g`) answer a small PNG
+when the client accepts images (an `<img>` cannot show JSON), problem details otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
-__all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "problems"]
+__all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "image_problems", "problems"]
 
 
 class ProblemDetails(msgspec.Struct, frozen=True):
@@ -49,4 +53,32 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=ProblemDetails, description=_MEANINGS[status], media_type="application/problem+json", generate_examples=False
         )
         for status in sorted({*_ALWAYS, *statuses})
+    }
+
+
+_IMAGE_MEANINGS = {
+    400: "A parameter is unknown, repeated, malformed or out of range (the message names it)",
+    401: "A generation link without `key`",
+    402: "The organisation cannot pay for a new generation",
+    403: "The link's key, signature, expiry or origin is not accepted",
+    404: "No such asset, name or project",
+    413: "The master is larger than the configured byte limit",
+    415: "The master is not a format the service reads",
+    422: "The master is truncated or over the pixel/frame limits; or the prompt was refused, or names an unknown @name or style",
+    429: "Too many new generations a minute; see Retry-After",
+    503: "Busy, or storage, database or the image provider is unavailable; see Retry-After",
+}
+
+
+def image_problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Error responses of an image route: a PNG with the status (the message in `X-Error`), `no-store`."""
+    return {
+        status: ResponseSpec(
+            data_container=bytes,
+            description=f"{_IMAGE_MEANINGS[status]}. Body: a small PNG showing the status when the request accepts "
+            "images, else problem details (application/problem+json). Always `Cache-Control: no-store`.",
+            media_type="image/png",
+            generate_examples=False,
+        )
+        for status in sorted({400, 404, 503, *statuses})
     }
