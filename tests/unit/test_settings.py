@@ -43,6 +43,11 @@ def test_env_names_follow_the_design() -> None:
         {"PROMPTPIX_SWEEP_GRACE": "-1"},
         {"PROMPTPIX_SWEEP_INTERVAL": "-5"},
         {"PROMPTPIX_MAX_REFERENCES": "-1"},
+        {"PROMPTPIX_ENHANCE_TIMEOUT": "0"},
+        {"PROMPTPIX_GENERATION_TIMEOUT": "-1"},
+        {"PROMPTPIX_GENERATION_ATTEMPTS": "0"},
+        {"PROMPTPIX_GENERATION_BACKOFF": "-0.5"},
+        {"PROMPTPIX_GEMINI_PRICE_PER_IMAGE": "-1"},
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
