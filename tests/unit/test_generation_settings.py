@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from delivery.app import make_provider
 from delivery.settings import Settings
 from generation.pipeline import PipelineSettings
