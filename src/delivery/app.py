@@ -34,7 +34,7 @@ from delivery.sweep import run_periodically
 from delivery.transform import configure_vips
 from generation.providers.base import Provider
 
-__all__ = ["app_from_env", "create_app", "make_provider"]
+__all__ = ["app_from_env", "create_app", "make_provider", "migrated_connection", "open_services"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/")
@@ -70,6 +70,16 @@ async def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return await asyncio.to_thread(start_embedded_postgres, settings.data_path)
+
+
+@asynccontextmanager
+async def migrated_connection(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
+    """One connection to an up-to-date database, for commands run outside the app; with the versions applied."""
+    conn = await asyncpg.connect(await database_url(settings))
+    try:
+        yield conn, await migrate(conn)
+    finally:
+        await conn.close()
 
 
 def _problem(request: Request, status: int, title: str, message: str, retry_after: int | None) -> Response[object]:

@@ -9,13 +9,10 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-import asyncpg
-
-from delivery.app import create_app, database_url
+from delivery.app import create_app, migrated_connection
 from delivery.bootstrap import Demo, ensure_demo
 from delivery.commands import assets, credits, generate, keys, orgs, projects, sweep
 from delivery.commands.workers import KEEPALIVE_SECONDS, serve_workers
-from delivery.db.migrate import migrate
 from delivery.logs import configure_logging
 from delivery.settings import Settings, SettingsError
 
@@ -32,14 +29,10 @@ def example_urls(settings: Settings, demo: Demo) -> list[str]:
 
 async def _prepare(settings: Settings) -> Demo | None:
     """Migrate; outside production, also make sure the demo tenancy exists."""
-    conn = await asyncpg.connect(await database_url(settings))
-    try:
-        applied = await migrate(conn)
+    async with migrated_connection(settings) as (conn, applied):
         if applied:
             print(f"applied migrations: {', '.join(applied)}")
         return None if settings.production else await ensure_demo(conn)
-    finally:
-        await conn.close()
 
 
 def _announce(settings: Settings, demo: Demo | None) -> None:
@@ -94,11 +87,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[str]:
-        conn = await asyncpg.connect(await database_url(settings))
-        try:
-            return await migrate(conn)
-        finally:
-            await conn.close()
+        async with migrated_connection(settings) as (_, applied):
+            return applied
 
     applied = asyncio.run(run())
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")

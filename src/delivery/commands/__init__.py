@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from delivery.app import database_url
-from delivery.db.migrate import migrate
+from delivery.app import migrated_connection
 from delivery.errors import ServiceError
 from delivery.settings import Settings
 
@@ -22,12 +21,8 @@ def run_with_connection(settings: Settings, work: Callable[[asyncpg.Connection],
     """
 
     async def run() -> None:
-        conn = await asyncpg.connect(await database_url(settings))
-        try:
-            await migrate(conn)
+        async with migrated_connection(settings) as (conn, _):
             await work(conn)
-        finally:
-            await conn.close()
 
     try:
         asyncio.run(run())
