@@ -15,7 +15,7 @@ import msgspec
 
 from delivery import presets
 from delivery.db.assets import Asset
-from delivery.params import canonical_query, parse_transform
+from delivery.params import TransformParams, canonical_query, parse_transform
 
 __all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "AssetUrls", "asset_urls", "preset_queries"]
 
@@ -42,10 +42,10 @@ def preset_queries(project_presets: Mapping[str, str]) -> dict[str, str]:
 
 def asset_urls(base: str, asset: Asset, project_presets: Mapping[str, str]) -> AssetUrls:
     original = f"{base}/i/{asset.id}"
-    widths = [w for w in SRCSET_WIDTHS if w < asset.width]
-    srcset = [f"{original}?w={w} {w}w" for w in widths] + [f"{original} {asset.width}w"]
+    widths = tuple(w for w in SRCSET_WIDTHS if w < asset.width)
+    smaller = [presets.srcset(original, TransformParams(), widths=widths)] if widths else []
     return AssetUrls(
         original=original,
         presets={name: f"{original}?{query}" for name, query in preset_queries(project_presets).items()},
-        srcset=", ".join(srcset),
+        srcset=", ".join([*smaller, f"{original} {asset.width}w"]),
     )
