@@ -30,6 +30,8 @@ __all__ = [
     "parse_generate",
     "parse_query",
     "parse_transform",
+    "query_dict",
+    "query_pairs",
 ]
 
 FORMATS = ("avif", "webp", "jpg", "png")
@@ -160,16 +162,25 @@ _EXP = _int("exp", 0, 2**53)
 GENERATE_NAMES = frozenset({"prompt", "style", "seed", "model", "key", "sig", "exp"})
 
 
-def parse_query(query_string: str | bytes) -> dict[str, str]:
-    """Query as a dict; a parameter given twice is an error, never silently merged."""
+def query_pairs(query_string: str | bytes) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs in URL order, blanks kept: what link signatures are checked over."""
     if isinstance(query_string, bytes):
         query_string = query_string.decode("latin-1")
+    return parse_qsl(query_string, keep_blank_values=True)
+
+
+def query_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Pairs as a dict; a parameter given twice is an error, never silently merged."""
     out: dict[str, str] = {}
-    for name, value in parse_qsl(query_string, keep_blank_values=True):
+    for name, value in pairs:
         if name in out:
             raise BadRequest(f"`{name}` is given more than once")
         out[name] = value
     return out
+
+
+def parse_query(query_string: str | bytes) -> dict[str, str]:
+    return query_dict(query_pairs(query_string))
 
 
 def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, str]:

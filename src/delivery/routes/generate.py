@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from urllib.parse import parse_qsl
 
 import asyncpg
 from litestar import Request, get
@@ -13,7 +12,7 @@ from litestar.params import FromPath
 from delivery.db.projects import get_project_by_slug
 from delivery.links import LinkGrant, authorize_link
 from delivery.ondemand import master_for_prompt
-from delivery.params import GENERATE_NAMES, parse_generate, parse_query, parse_transform
+from delivery.params import GENERATE_NAMES, parse_generate, parse_transform, query_dict, query_pairs
 from delivery.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.ratelimit import admit_miss
 from delivery.responses import IMMUTABLE, ImageResponse, image_response
@@ -40,7 +39,7 @@ def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
 @get("/g/{project:str}", summary="Generate-or-serve an image for a prompt", responses=image_problems(401, 402, 403, 413, 415, 422, 429))
 async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
-    raw = request.scope["query_string"].decode("latin-1")
+    pairs = query_pairs(request.scope["query_string"])
     now = dt.datetime.now(dt.UTC)
     # The link is checked before its parameters: a tampered link is a 403, with nothing written.
     async with services.pool.acquire() as conn:
@@ -49,13 +48,13 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
             conn,
             project=found,
             path=request.scope["path"],
-            pairs=parse_qsl(raw, keep_blank_values=True),
+            pairs=pairs,
             keyring=request.app.state.keyring,
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
             now=now,
         )
-        query = parse_query(raw)
+        query = query_dict(pairs)
         project_preset = names_project_preset(query)
         if project_preset:
             transform = await project_transform(conn, found.id, query, allowed_extra=GENERATE_NAMES)
