@@ -19,23 +19,11 @@ from delivery.ids import asset_id_for_upload, master_key
 from delivery.masters import store_master
 from delivery.services import Services
 from delivery.transform import Source, inspect_source
+from delivery.transform.limits import source_mime
 from generation.analysis import analyze_offline
 from generation.models import Analysis
 
 __all__ = ["upload_asset"]
-
-_MIMES = {
-    "jpegload_buffer": "image/jpeg",
-    "pngload_buffer": "image/png",
-    "webpload_buffer": "image/webp",
-    "gifload_buffer": "image/gif",
-}
-
-
-def _mime(source: Source, data: bytes) -> str:
-    if source.loader == "heifload_buffer":  # one loader for AVIF and HEIC: the ftyp brand tells them apart
-        return "image/avif" if data[8:12] in (b"avif", b"avis") else "image/heif"
-    return _MIMES[source.loader]
 
 
 def _analyse(data: bytes) -> Analysis:
@@ -53,7 +41,7 @@ async def upload_asset(services: Services, project: Project, data: bytes, *, nam
     source: Source = await services.run_in_thread(inspect_source, data, services.limits)
     analysis: Analysis = await services.run_in_thread(_analyse, data)
     asset_id = asset_id_for_upload(project.id, data)
-    mime = _mime(source, data)
+    mime = source_mime(source.loader, data)
     new = NewAsset(
         id=asset_id,
         project_id=project.id,

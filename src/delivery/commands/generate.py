@@ -17,6 +17,7 @@ import pyvips
 from delivery.app import make_provider
 from delivery.settings import Settings
 from delivery.transform.encode import encode
+from delivery.transform.limits import LOADERS, source_mime
 from generation.enhance import STYLES
 from generation.errors import GenerationError
 from generation.models import ASPECT_CLASSES, GeneratedImage, GenerationRequest, ReferenceImage
@@ -25,8 +26,6 @@ from generation.pipeline import StageEvent, generate
 __all__ = ["register"]
 
 _FORMATS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp", ".avif": "avif"}
-_MIMES = {"jpegload_buffer": "image/jpeg", "pngload_buffer": "image/png", "webpload_buffer": "image/webp",
-          "heifload_buffer": "image/avif", "gifload_buffer": "image/gif"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -46,9 +45,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _reference(path: Path) -> ReferenceImage:
     data = path.read_bytes()
     loader = pyvips.Image.new_from_buffer(data, "").get("vips-loader")
-    if loader not in _MIMES:
-        raise ValueError(f"{path}: not a JPEG, PNG, WebP, AVIF or GIF image")
-    return ReferenceImage(name=path.stem, data=data, mime=_MIMES[loader])
+    if loader not in LOADERS:
+        raise ValueError(f"{path}: not a JPEG, PNG, WebP, AVIF/HEIC or GIF image")
+    return ReferenceImage(name=path.stem, data=data, mime=source_mime(loader, data))
 
 
 def _print_event(event: StageEvent) -> None:

@@ -14,7 +14,7 @@ import pyvips
 
 from delivery.errors import PayloadTooLarge, Unprocessable, UnsupportedMedia
 
-__all__ = ["LOADERS", "Limits", "Source", "inspect_source"]
+__all__ = ["LOADERS", "Limits", "Source", "inspect_source", "source_mime"]
 
 # Loader name -> the output format a request without `fm` gets.
 LOADERS = {
@@ -24,6 +24,20 @@ LOADERS = {
     "gifload_buffer": "png",
     "heifload_buffer": "avif",
 }
+
+_MIMES = {
+    "jpegload_buffer": "image/jpeg",
+    "pngload_buffer": "image/png",
+    "webpload_buffer": "image/webp",
+    "gifload_buffer": "image/gif",
+}
+
+
+def source_mime(loader: str, data: bytes) -> str:
+    """The media type of bytes an allowed loader reads; AVIF and HEIC share one loader, the ftyp brand tells them apart."""
+    if loader == "heifload_buffer":
+        return "image/avif" if data[8:12] in (b"avif", b"avis") else "image/heif"
+    return _MIMES[loader]
 
 
 class Limits(msgspec.Struct, frozen=True):
