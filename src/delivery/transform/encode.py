@@ -1,10 +1,14 @@
-"""Per-format encoders with web-tuned settings; all strip metadata."""
+"""Per-format encoders with web-tuned settings; all strip metadata.
+
+JPEG and WebP go through Pillow (same libjpeg/libwebp settings, faster
+builds: see `pillow_codecs`); PNG and AVIF through libvips.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pyvips
+from delivery.transform.pillow_codecs import Pixels, save_jpeg, save_webp
 
 __all__ = ["MIME_TYPES", "encode"]
 
@@ -13,24 +17,16 @@ MIME_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "av
 DEFAULT_QUALITY = {"jpg": 80, "webp": 80, "avif": 55, "png": 100}
 
 
-def _jpg(image: pyvips.Image, q: int) -> bytes:
-    return image.jpegsave_buffer(Q=q, interlace=True, optimize_coding=True, keep="none")
+def _png(pixels: Pixels, q: int) -> bytes:
+    return pixels.vips().pngsave_buffer(compression=6, keep="none")
 
 
-def _png(image: pyvips.Image, q: int) -> bytes:
-    return image.pngsave_buffer(compression=6, keep="none")
+def _avif(pixels: Pixels, q: int) -> bytes:
+    return pixels.vips().heifsave_buffer(Q=q, compression="av1", effort=2, keep="none")
 
 
-def _webp(image: pyvips.Image, q: int) -> bytes:
-    return image.webpsave_buffer(Q=q, effort=2, keep="none")
+_ENCODERS: dict[str, Callable[[Pixels, int], bytes]] = {"jpg": save_jpeg, "png": _png, "webp": save_webp, "avif": _avif}
 
 
-def _avif(image: pyvips.Image, q: int) -> bytes:
-    return image.heifsave_buffer(Q=q, compression="av1", effort=2, keep="none")
-
-
-_ENCODERS: dict[str, Callable[[pyvips.Image, int], bytes]] = {"jpg": _jpg, "png": _png, "webp": _webp, "avif": _avif}
-
-
-def encode(image: pyvips.Image, fmt: str, quality: int | None) -> bytes:
-    return _ENCODERS[fmt](image, quality or DEFAULT_QUALITY[fmt])
+def encode(pixels: Pixels, fmt: str, quality: int | None) -> bytes:
+    return _ENCODERS[fmt](pixels, quality or DEFAULT_QUALITY[fmt])

@@ -55,6 +55,8 @@ class Source(msgspec.Struct, frozen=True):
     default_format: str
     has_alpha: bool
     frames: int = 1
+    orientation: int = 1
+    """EXIF orientation (1–8), applied when decoding."""
 
 
 def _loader(data: bytes) -> str:
@@ -87,5 +89,11 @@ def inspect_source(data: bytes, limits: Limits) -> Source:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return Source(
-        width=width, height=height, loader=loader, default_format=LOADERS[loader], has_alpha=bool(header.hasalpha()), frames=frames
+        width=width,
+        height=height,
+        loader=loader,
+        default_format=LOADERS[loader],
+        has_alpha=bool(header.hasalpha()),
+        frames=frames,
+        orientation=orientation,
     )
