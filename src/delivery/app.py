@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
+from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
 from delivery.delayed import with_offline_delay
 from delivery.embedded import start_embedded_postgres
@@ -134,7 +135,9 @@ async def open_services(
     A provider or storage passed in stays the caller's to close.
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
-    pool = await asyncpg.create_pool(await database_url(settings), min_size=1, max_size=settings.db_pool_size)
+    pool = await asyncpg.create_pool(
+        await database_url(settings), min_size=1, max_size=settings.db_pool_size, connection_class=PooledConnection
+    )
     try:
         async with pool.acquire() as conn:
             applied = await migrate(conn)

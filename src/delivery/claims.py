@@ -4,9 +4,10 @@ The claim is a session advisory lock on the key, held on one pooled connection
 for the whole generation. Waiters in other processes block in PostgreSQL and are
 woken the moment it is released (no polling), then find the stored asset. A
 holder that crashes or loses its connection loses the lock with it: the server
-releases session locks when the session ends, and asyncpg's pool resets a
-returned connection with `pg_advisory_unlock_all()`, so a cancelled request
-cannot leak one either.
+releases session locks when the session ends, and the pool resets a returned
+connection that took one with `pg_advisory_unlock_all()`
+(`db.connection.holds_session_state`), so a cancelled request cannot leak one
+either.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 
 import asyncpg
 
+from delivery.db.connection import holds_session_state
 from delivery.errors import ServiceUnavailable
 from delivery.metrics import Metrics
 
@@ -28,6 +30,7 @@ RETRY_AFTER = 5
 
 async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float, metrics: Metrics) -> None:
     """Return holding the claim; a 503 with Retry-After when another holder outlasts `timeout`."""
+    holds_session_state(conn)
     if await conn.fetchval(_TRY, key):
         return
     with metrics.generation_waiters.track_inprogress():

@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from delivery import billing
+from delivery.db.connection import holds_session_state
 from delivery.masters import OBJECT_LOCK_SQL
 from delivery.storage import Storage, StoredObject
 
@@ -156,6 +157,7 @@ async def sweep(
     sweeping every hour list the bucket once an hour, not N times.
     """
     async with pool.acquire() as conn:
+        holds_session_state(conn)
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", SWEEP_LOCK):
             return SweepReport(applied=apply, ran=False)
         try:

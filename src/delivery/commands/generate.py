@@ -17,6 +17,7 @@ import pyvips
 from delivery.app import make_provider
 from delivery.settings import Settings
 from delivery.transform.encode import encode
+from delivery.transform.pillow_codecs import materialise
 from delivery.transform.limits import LOADERS, source_mime
 from generation.enhance import STYLES
 from generation.errors import GenerationError
@@ -108,7 +109,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         detail = f" [{exc.detail}]" if exc.detail else ""
         print(f"promptpix: generation failed at {exc.stage or 'start'}: {exc.message}{detail}")
         return 1
-    data = encode(pyvips.Image.new_from_buffer(image.data, ""), fmt, None)
+    data = encode(materialise(pyvips.Image.new_from_buffer(image.data, "")), fmt, None)
     args.out.write_bytes(data)
     _summary(image, args.out, len(data))
     return 0

@@ -50,7 +50,9 @@ class Pixels(msgspec.Struct, frozen=True):
 
 
 def materialise(image: pyvips.Image) -> Pixels:
-    """Run the (lazy) libvips pipeline once, into memory."""
+    """Run the (lazy) libvips pipeline once, into memory, as 8-bit sRGB (the pipeline's `to_srgb` already made it so)."""
+    if image.bands < 3:
+        image = image.colourspace("srgb")
     if image.format != "uchar":
         image = image.cast("uchar")
     return Pixels(data=image.write_to_memory(), width=image.width, height=image.height, bands=image.bands)
