@@ -12,12 +12,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import msgspec
 
-__all__ = ["Load", "free_port", "install_thumbor", "serve", "tree_rss", "wrk"]
+__all__ = ["Load", "balanced", "free_port", "install_ipx", "install_thumbor", "serve", "tree_rss", "wrk"]
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "wrk.lua"
@@ -135,3 +135,62 @@ def install_thumbor(work: Path) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "thumbor"], check=True)
     return binary
+
+
+def install_ipx(work: Path) -> Path:
+    """ipx 3 (sharp, with its prebuilt libvips) from the npm registry under bench/.work, once; needs node and npm."""
+    prefix = work / "ipx-node"
+    binary = prefix / "node_modules" / ".bin" / "ipx"
+    if not binary.exists():
+        print("installing ipx into", prefix, file=sys.stderr)
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", "ipx@3"], check=True)
+    return binary
+
+
+_NGINX_CONF = """
+worker_processes 1;
+error_log {work}/error.log warn;
+pid {work}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    upstream peers {{
+        {servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://peers;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def balanced(name: str, commands: list[list[str]], ports: list[int], *, env: dict[str, str], ready_path: str, work: Path) -> Iterator[tuple[str, int]]:
+    """Each command a single-process server on its own port, behind nginx round-robin: (base URL, nginx pid).
+
+    A peer started as N processes on one shared socket lets the kernel hand
+    wrk's 8 keep-alive connections to one process more than the other (seen:
+    thumbor at 32 or 66 req/s in two rounds of the same cell); a balancer
+    spreads requests evenly, so the peer is measured at its best.
+    """
+    nginx = "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "nginx"
+    folder = work / f"{name}-nginx"
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    servers = "\n        ".join(f"server 127.0.0.1:{p};" for p in ports)
+    (folder / "nginx.conf").write_text(_NGINX_CONF.format(work=folder, servers=servers, port=port))
+    with ExitStack() as stack:
+        for i, (command, peer) in enumerate(zip(commands, ports, strict=True)):
+            stack.enter_context(serve(command, env=env, ready_url=f"http://127.0.0.1:{peer}{ready_path}", log=work / f"{name}-{i}.log"))
+        base = f"http://127.0.0.1:{port}"
+        balancer = stack.enter_context(
+            serve([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"], env={}, ready_url=f"{base}{ready_path}", log=folder / "stdout.log")
+        )
+        yield base, balancer.pid

@@ -1,4 +1,4 @@
-"""One command, one run: promptpix against raw libraries and thumbor on this machine.
+"""One command, one run: promptpix against raw libraries, thumbor and ipx on this machine.
 
     make bench                      # or: python -m bench.transform [--seconds 10] [--workers 2]
 
@@ -6,7 +6,8 @@ Measures requests/s and p50/p99 for cold transforms (1024², 2048x1536 and
 4000x3000 JPEG masters -> 400x300 JPEG and WebP) through the real HTTP server
 (uvicorn and granian, `--workers N`, app factory `delivery.app:app_from_env`)
 under wrk, against raw pyvips and raw Pillow doing the same work in N
-processes, and thumbor with N processes; then variant-cache hits, peak RSS at
+processes, and thumbor and ipx (sharp), each as N single-process servers
+behind an nginx round-robin balancer; then variant-cache hits, peak RSS at
 concurrency 64 with the 4000x3000 master, and the in-process cost of a hit.
 Cold means a new cache key per request (see bench/wrk.lua), so every request
 is a full fetch + decode + resize + encode.
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench import raw
 from bench.hotpath import hit_cost
 from bench.seed import MASTERS, make_masters, register
-from bench.servers import Load, free_port, install_thumbor, serve, wrk
+from bench.servers import Load, balanced, free_port, install_ipx, install_thumbor, serve, wrk
 from delivery.embedded import start_embedded_postgres
 from delivery.settings import Settings
 
@@ -69,7 +70,17 @@ def _thumbor_conf(masters: Path) -> Path:
     return conf
 
 
-CONTENDERS = ("pyvips", "pillow", "thumbor", "uvicorn", "granian")
+CONTENDERS = ("pyvips", "pillow", "thumbor", "ipx", "uvicorn", "granian")
+PEERS = ("thumbor", "ipx")
+
+
+def _peer_commands(kind: str, ports: list[int], masters: Path) -> tuple[list[list[str]], str]:
+    """One single-process server per port (they go behind a balancer), and the path that says it is up."""
+    if kind == "thumbor":
+        conf, binary = _thumbor_conf(masters), install_thumbor(WORK)
+        return [[str(binary), "-p", str(p), "-c", str(conf), "--processes", "1", "-l", "warning"] for p in ports], "/healthcheck"
+    binary = install_ipx(WORK)
+    return [[str(binary), "serve", "--dir", str(masters), "--host", "127.0.0.1", "--port", str(p)] for p in ports], "/_/m1024x1024.jpg"
 
 
 def _start_all(stack: ExitStack, env: dict[str, str], masters: dict[str, Path], args: argparse.Namespace) -> dict[str, tuple[str, int]]:
@@ -81,14 +92,19 @@ def _start_all(stack: ExitStack, env: dict[str, str], masters: dict[str, Path], 
             base = f"http://127.0.0.1:{port}"
             server = stack.enter_context(serve(_server_command(kind, port, args.workers), env=env, ready_url=f"{base}/healthz", log=WORK / f"{kind}.log"))
             bases[kind] = (base, server.pid)
-    if "thumbor" not in args.skip:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        conf = _thumbor_conf(masters["1024x1024"].parent)
-        command = [str(install_thumbor(WORK)), "-p", str(port), "-c", str(conf), "--processes", str(args.workers), "-l", "warning"]
-        server = stack.enter_context(serve(command, env={}, ready_url=f"{base}/healthcheck", log=WORK / "thumbor.log"))
-        bases["thumbor"] = (base, server.pid)
+    for kind in PEERS:
+        if kind not in args.skip:
+            ports = [free_port() for _ in range(args.workers)]
+            commands, ready = _peer_commands(kind, ports, masters["1024x1024"].parent)
+            bases[kind] = stack.enter_context(balanced(kind, commands, ports, env={}, ready_path=ready, work=WORK))
     return bases
+
+
+def _peer_path(kind: str, name: str, fmt: str) -> str:
+    """The same 400x300 centre crop. Neither peer has a result cache here, so a fixed URL is a full transform every time."""
+    if kind == "thumbor":
+        return f"/unsafe/400x300/filters:format({'jpeg' if fmt == 'jpg' else fmt})/m{name}.jpg"
+    return f"/s_400x300,f_{'jpeg' if fmt == 'jpg' else fmt},q_80/m{name}.jpg"
 
 
 def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[str, str], bases: dict[str, tuple[str, int]], seconds: float, workers: int) -> Load:
@@ -98,10 +114,8 @@ def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[st
         pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
         return Load(rps=rps, p50_ms=pick(0.5), p99_ms=pick(0.99), requests=len(latencies), errors=0)
     base, pid = bases[kind]
-    if kind == "thumbor":
-        # No result storage is configured, so a fixed thumbor URL is a full transform every time.
-        path = f"/unsafe/400x300/filters:format({'jpeg' if fmt == 'jpg' else fmt})/m{name}.jpg"
-        return wrk(base, path, connections=COLD_CONNECTIONS, seconds=seconds, watch=pid)
+    if kind in PEERS:
+        return wrk(base, _peer_path(kind, name, fmt), connections=COLD_CONNECTIONS, seconds=seconds)
     return wrk(base, f"/i/{ids[name]}?w=400&h=300&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
 
 
@@ -111,8 +125,8 @@ def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, st
     with ExitStack() as stack:
         bases = _start_all(stack, env, masters, args)
         for kind, (base, _) in bases.items():  # warm every worker
-            path = "/unsafe/400x300/m1024x1024.jpg" if kind == "thumbor" else f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg"
-            wrk(base, path, connections=COLD_CONNECTIONS, seconds=2, unique=kind != "thumbor")
+            path = _peer_path(kind, "1024x1024", "jpg") if kind in PEERS else f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg"
+            wrk(base, path, connections=COLD_CONNECTIONS, seconds=2, unique=kind not in PEERS)
         for _ in range(args.rounds):
             for name in MASTERS:
                 for fmt in FORMATS:
@@ -153,17 +167,21 @@ def report(results: dict[str, dict[str, Load]], hot: dict[str, float], args: arg
     n = args.workers
     columns = list(CONTENDERS)
     print(f"\n## Cold transforms -> 400x300, req/s (p50/p99 ms); {n} processes each, wrk -c{COLD_CONNECTIONS}, best of {args.rounds} x {args.seconds:g}s\n")
-    print("| master -> fmt | raw pyvips x%d | raw Pillow x%d | thumbor x%d | promptpix uvicorn x%d | promptpix granian x%d | uvicorn / best raw | granian / best raw | best app / thumbor |" % (n, n, n, n, n))
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| master -> fmt | raw pyvips x{n} | raw Pillow x{n} | thumbor x{n} behind nginx | ipx x{n} behind nginx "
+        f"| promptpix uvicorn x{n} | promptpix granian x{n} | uvicorn / best raw | granian / best raw | best app / thumbor | best app / ipx |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in MASTERS:
         for fmt in FORMATS:
             key = f"{name} {fmt}"
-            cells = [results.get(c, {}).get(key) for c in columns]
-            best_raw = max((c.rps for c in cells[:2] if c), default=0.0)
-            ratios = [f"{c.rps / best_raw:.2f}" if c and best_raw else "-" for c in cells[3:]]
-            app = max((c.rps for c in cells[3:] if c), default=0.0)
-            ratios.append(f"{app / cells[2].rps:.2f}" if cells[2] and cells[2].rps else "-")
-            print(f"| {name} -> {fmt} | " + " | ".join(_cell(c) for c in cells) + " | " + " | ".join(ratios) + " |")
+            cells = {c: results.get(c, {}).get(key) for c in columns}
+            best_raw = max((c.rps for c in (cells["pyvips"], cells["pillow"]) if c), default=0.0)
+            apps = [cells["uvicorn"], cells["granian"]]
+            ratios = [f"{c.rps / best_raw:.2f}" if c and best_raw else "-" for c in apps]
+            app = max((c.rps for c in apps if c), default=0.0)
+            ratios += [f"{app / peer.rps:.2f}" if peer and peer.rps and app else "-" for peer in (cells["thumbor"], cells["ipx"])]
+            print(f"| {name} -> {fmt} | " + " | ".join(_cell(c) for c in cells.values()) + " | " + " | ".join(ratios) + " |")
     _server_table(results, "hits", f"Variant-cache hits (1024² -> 400x300 webp), wrk -c{HIT_CONNECTIONS}, {n} workers")
     _server_table(results, "rss64", f"Memory under load: 4000x3000 -> 400x300 webp, cold, wrk -c64, {n} workers")
     print("\n## In-process cost of a cache hit (ASGI app called directly, no server)\n")
@@ -176,7 +194,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per cell")
     parser.add_argument("--workers", type=int, default=2, help="server workers and raw-library processes")
     parser.add_argument("--rounds", type=int, default=2, help="repeat every cell, keep the best (shared machines are noisy)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["pyvips", "pillow", "thumbor", "uvicorn", "granian", "hot"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*CONTENDERS, "hot"])
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     masters = make_masters(WORK / "masters")
