@@ -59,6 +59,22 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000"><rect width="100%" height="100%" fill="red"/></svg>'
 
 
+def jpeg_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A small JPEG whose frame header (SOF0) claims `width` x `height`."""
+    data = bytearray(photo(64, 64).jpegsave_buffer())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def jpeg_with_broken_exif() -> bytes:
+    """A JPEG whose APP1 block says Exif but holds garbage where the TIFF structure should be."""
+    data = photo(80, 40).jpegsave_buffer()
+    body = b"Exif\x00\x00" + b"MM\x00\x2a" + b"\xff" * 40
+    app1 = b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
+    return data[:2] + app1 + data[2:]
+
+
 def halves(width: int, height: int, left: tuple[int, int, int], right: tuple[int, int, int]) -> pyvips.Image:
     """Left half one colour, right half another: shows rotation and crops at a glance."""
     a = pyvips.Image.black(width // 2, height, bands=3) + list(left)

@@ -33,6 +33,7 @@ from delivery.signing import Keyring, load_master_secret
 from delivery.storage import Storage, open_storage
 from delivery.sweep import run_periodically
 from delivery.transform import configure_vips
+from delivery.transform.pillow_codecs import configure_pillow
 from generation.providers.base import Provider
 
 __all__ = ["app_from_env", "create_app", "make_provider", "migrated_connection", "open_services"]
@@ -135,6 +136,7 @@ async def open_services(
     A provider or storage passed in stays the caller's to close.
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
+    configure_pillow(max_source_pixels=settings.max_source_pixels)
     pool = await asyncpg.create_pool(
         await database_url(settings), min_size=1, max_size=settings.db_pool_size, connection_class=PooledConnection
     )

@@ -79,3 +79,14 @@ def _header_only() -> bytes:
 def test_a_broken_jpeg_is_422_not_grey(data: bytes) -> None:
     with pytest.raises(Unprocessable, match="corrupt or truncated"):
         decode_jpeg(data, (32, 32), 1)
+
+
+def test_pillows_bomb_cap_follows_the_source_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from delivery.transform.pillow_codecs import configure_pillow
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    configure_pillow(max_source_pixels=400_000_000)
+    bomb = corpus.jpeg_bomb(15_000, 15_000)  # 225 MP: over Pillow's default cap, under this limit
+    assert inspect_source(bomb, Limits(max_source_pixels=400_000_000)).width == 15_000

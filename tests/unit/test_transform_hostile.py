@@ -31,6 +31,25 @@ def test_png_claiming_50000x50000_is_refused_from_its_header() -> None:
     assert isinstance(error, Unprocessable) and "pixels" in error.message
 
 
+@pytest.mark.parametrize(
+    ("side", "limit"),
+    [(60_000, LIMITS.max_source_pixels), (3_000, 1_000_000)],
+    ids=["over-pillows-cap", "over-our-limit"],
+)
+def test_jpeg_claiming_more_pixels_than_allowed_is_refused_from_its_header(side: int, limit: int) -> None:
+    """60000² is over Pillow's own cap, refused as it opens; 3000² under it, refused by our limit."""
+    error = rejected(corpus.jpeg_bomb(side, side), limits=Limits(max_source_pixels=limit))
+    assert isinstance(error, Unprocessable) and "pixels" in error.message
+
+
+def test_a_broken_exif_block_is_ignored_as_libvips_would() -> None:
+    data = corpus.jpeg_with_broken_exif()
+    source = inspect_source(data, LIMITS)
+    assert (source.width, source.height, source.orientation) == (80, 40, 1)
+    encoded = transform(data, source, parse_transform(parse_query("w=40&fm=png")), FocalPoint(), LIMITS)
+    assert (encoded.width, encoded.height) == (40, 20)
+
+
 def test_truncated_jpeg_is_an_error_not_a_grey_image() -> None:
     error = rejected(corpus.truncated_jpeg())
     assert isinstance(error, Unprocessable) and "corrupt or truncated" in error.message

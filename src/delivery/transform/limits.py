@@ -1,6 +1,7 @@
 """Cheap checks before expensive work: format, dimensions and frames from the header alone.
 
-`new_from_buffer` reads only the header, so a 50000x50000 PNG of a few KB or a
+Only the header is read (libvips' `new_from_buffer`; for JPEG, Pillow's
+parse, an order of magnitude cheaper), so a 50000x50000 PNG of a few KB or a
 GIF with thousands of frames is refused here without decoding a pixel. The
 format is sniffed from the bytes (never a file name or a stored mime): a
 format outside the allow-list is 415, an allowed format whose header does not
@@ -13,6 +14,7 @@ import msgspec
 import pyvips
 
 from delivery.errors import PayloadTooLarge, Unprocessable, UnsupportedMedia
+from delivery.transform.pillow_codecs import jpeg_header
 
 __all__ = ["LOADERS", "Limits", "Source", "inspect_source", "source_mime"]
 
@@ -71,21 +73,29 @@ def _loader(data: bytes) -> str:
     return loader
 
 
-def inspect_source(data: bytes, limits: Limits) -> Source:
-    if len(data) > limits.max_source_bytes:
-        raise PayloadTooLarge(f"source image is larger than {limits.max_source_bytes} bytes")
-    loader = _loader(data)
+def _header(data: bytes, loader: str) -> tuple[int, int, int, int, bool]:
+    """(width, height, frames, EXIF orientation, has alpha) as stored; JPEG's from Pillow, the cheaper parse."""
+    if loader == "jpegload_buffer":
+        width, height, orientation = jpeg_header(data)
+        return width, height, 1, orientation, False
     try:
         header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     except pyvips.Error as exc:
         raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
-    width, height = header.width, header.height
     frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
+    orientation = header.get("orientation") if header.get_typeof("orientation") else 1
+    return header.width, header.height, frames, orientation, bool(header.hasalpha())
+
+
+def inspect_source(data: bytes, limits: Limits) -> Source:
+    if len(data) > limits.max_source_bytes:
+        raise PayloadTooLarge(f"source image is larger than {limits.max_source_bytes} bytes")
+    loader = _loader(data)
+    width, height, frames, orientation, has_alpha = _header(data, loader)
     if width * height > limits.max_source_pixels:
         raise Unprocessable(f"source image is larger than {limits.max_source_pixels} pixels")
     if frames > limits.max_source_frames:
         raise Unprocessable(f"source image has more than {limits.max_source_frames} frames")
-    orientation = header.get("orientation") if header.get_typeof("orientation") else 1
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return Source(
@@ -93,7 +103,7 @@ def inspect_source(data: bytes, limits: Limits) -> Source:
         height=height,
         loader=loader,
         default_format=LOADERS[loader],
-        has_alpha=bool(header.hasalpha()),
+        has_alpha=has_alpha,
         frames=frames,
         orientation=orientation,
     )

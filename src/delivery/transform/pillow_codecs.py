@@ -20,13 +20,26 @@ from PIL import Image
 
 from delivery.errors import Unprocessable
 
-__all__ = ["Pixels", "decode_jpeg", "materialise", "save_jpeg", "save_webp"]
+__all__ = ["Pixels", "configure_pillow", "decode_jpeg", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
 
 _DECODED_MODES = {"RGB": "srgb", "L": "b-w"}
 """8-bit JPEGs Pillow hands over as is; CMYK (and its profiles) stays with libvips."""
 
 _PILLOW_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 """What Pillow raises for a corrupt or truncated file (UnidentifiedImageError is an OSError)."""
+
+_ORIENTATION = 0x0112
+"""The EXIF tag."""
+
+
+def configure_pillow(*, max_source_pixels: int) -> None:
+    """Pillow's decompression-bomb cap follows ours (process-global, so set by the app's lifespan).
+
+    Pillow refuses a file over twice `MAX_IMAGE_PIXELS` when it opens it, and
+    its default (~179 MP refused) would otherwise cap JPEG sources below a
+    raised `PROMPTPIX_MAX_SOURCE_PIXELS`.
+    """
+    Image.MAX_IMAGE_PIXELS = max_source_pixels
 
 
 class Pixels(msgspec.Struct, frozen=True):
@@ -56,6 +69,26 @@ def materialise(image: pyvips.Image) -> Pixels:
     if image.format != "uchar":
         image = image.cast("uchar")
     return Pixels(data=image.write_to_memory(), width=image.width, height=image.height, bands=image.bands)
+
+
+def jpeg_header(data: bytes) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation) as stored, from the JPEG header alone.
+
+    Measured in the service at ~0.05 ms against 0.5–0.8 ms for libvips'
+    header load, which also parses all metadata. An EXIF block Pillow cannot
+    read leaves the orientation at 1, as libvips does.
+    """
+    try:
+        header = Image.open(io.BytesIO(data), formats=["JPEG"])
+    except Image.DecompressionBombError as exc:
+        raise Unprocessable("source image has too many pixels", detail=str(exc)) from exc
+    except _PILLOW_ERRORS as exc:
+        raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
+    try:
+        orientation = int(header.getexif().get(_ORIENTATION, 1))
+    except _PILLOW_ERRORS:
+        orientation = 1
+    return header.width, header.height, orientation if 1 <= orientation <= 8 else 1
 
 
 def decode_jpeg(data: bytes, size: tuple[int, int], orientation: int) -> pyvips.Image | None:
