@@ -71,6 +71,11 @@ class UnsupportedMedia(ServiceError):
 class Unprocessable(ServiceError):
     status, title, report = 422, "Unprocessable Content", False
 
+    @classmethod
+    def unreadable_source(cls, exc: Exception) -> Unprocessable:
+        """What a decoder's complaint about a master becomes, from either library: one message, the cause kept as detail."""
+        return cls("source image is corrupt or truncated", detail=str(exc))
+
 
 class TooManyRequests(ServiceError):
     status, title, report = 429, "Too Many Requests", False

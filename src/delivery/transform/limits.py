@@ -81,7 +81,7 @@ def _header(data: bytes, loader: str) -> tuple[int, int, int, int, bool]:
     try:
         header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     except pyvips.Error as exc:
-        raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
+        raise Unprocessable.unreadable_source(exc) from exc
     frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
     orientation = header.get("orientation") if header.get_typeof("orientation") else 1
     return header.width, header.height, frames, orientation, bool(header.hasalpha())

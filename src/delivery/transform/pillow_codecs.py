@@ -4,7 +4,8 @@ Measured on this machine (docs/delivery.md, "Why Pillow codecs"): libvips is
 faster at everything between decode and encode (resize, crop, colour, pad),
 but its JPEG decode with shrink-on-load is 1–3 ms slower than Pillow's
 draft-mode decode of the same file at the same DCT scale, and its JPEG and
-WebP encoders are 1.3–1.45× slower than Pillow's at byte-identical output.
+WebP encoders are 1.25–1.45× slower than Pillow's at the same settings (the
+WebP bytes are identical).
 So the pipeline decodes JPEG with Pillow, does the geometry with pyvips, and
 hands the pixels back to Pillow to encode; each hand-over is one buffer,
 shared without a copy.
@@ -83,7 +84,7 @@ def jpeg_header(data: bytes) -> tuple[int, int, int]:
     except Image.DecompressionBombError as exc:
         raise Unprocessable("source image has too many pixels", detail=str(exc)) from exc
     except _PILLOW_ERRORS as exc:
-        raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
+        raise Unprocessable.unreadable_source(exc) from exc
     try:
         orientation = int(header.getexif().get(_ORIENTATION, 1))
     except _PILLOW_ERRORS:
@@ -92,7 +93,9 @@ def jpeg_header(data: bytes) -> tuple[int, int, int]:
 
 
 def decode_jpeg(data: bytes, size: tuple[int, int], orientation: int) -> pyvips.Image | None:
-    """Decode at the smallest DCT scale still ≥ `size` (as displayed), oriented; None for CMYK and other modes.
+    """Decode with the largest DCT reduction that still leaves ≥ `size` (as displayed), oriented.
+
+    None for CMYK and other modes, which the libvips path handles.
 
     A truncated file raises (Pillow refuses to fill the rest with grey unless
     told to), so this keeps the `fail_on=truncated` behaviour of the libvips path.
@@ -106,7 +109,7 @@ def decode_jpeg(data: bytes, size: tuple[int, int], orientation: int) -> pyvips.
         decoded.load()
         pixels = decoded.tobytes()
     except _PILLOW_ERRORS as exc:
-        raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
+        raise Unprocessable.unreadable_source(exc) from exc
     image = pyvips.Image.new_from_memory(pixels, decoded.width, decoded.height, len(decoded.getbands()), "uchar")
     image = image.copy(interpretation=_DECODED_MODES[decoded.mode])
     if profile := decoded.info.get("icc_profile"):

@@ -51,7 +51,7 @@ def transform(
         transformed = time.perf_counter()
         body = encode(pixels, fmt, params.q)
     except pyvips.Error as exc:
-        raise Unprocessable("source image is corrupt or truncated", detail=str(exc)) from exc
+        raise Unprocessable.unreadable_source(exc) from exc
     done = time.perf_counter()
     return Encoded(
         data=body,
