@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyvips
 import pytest
 
+from delivery.errors import Unprocessable
 from delivery.params import parse_query, parse_transform
 from delivery.presets import BUILTIN_PRESETS
 from delivery.transform import Encoded, Limits, inspect_source, transform
@@ -90,6 +91,11 @@ def test_each_format_and_quality(fmt: str) -> None:
     if fmt != "png":
         _, _, low = run(master, f"w=200&fm={fmt}&q=20")
         assert len(low.data) < len(high.data)
+
+
+def test_an_output_over_the_formats_own_limit_is_422() -> None:
+    with pytest.raises(Unprocessable, match="18000x12 image cannot be encoded as webp"):
+        run(corpus.photo(400, 300).jpegsave_buffer(), "w=6000&h=4&dpr=3&fm=webp")
 
 
 def test_default_format_is_the_sources() -> None:

@@ -48,10 +48,13 @@ def transform(
             image = step(ctx, image)
         assert image is not None
         pixels = materialise(image)
-        transformed = time.perf_counter()
-        body = encode(pixels, fmt, params.q)
     except pyvips.Error as exc:
         raise Unprocessable.unreadable_source(exc) from exc
+    transformed = time.perf_counter()
+    try:
+        body = encode(pixels, fmt, params.q)
+    except (pyvips.Error, OSError, ValueError) as exc:  # a format's own limits, e.g. WebP's 16383 px per side
+        raise Unprocessable(f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}", detail=str(exc)) from exc
     done = time.perf_counter()
     return Encoded(
         data=body,
