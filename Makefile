@@ -27,7 +27,7 @@ test: $(VENV)/.test-installed
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# promptpix vs raw pyvips/Pillow and thumbor (installed into bench/.work by the bench); prints the tables.
+# promptpix vs raw pyvips/Pillow, thumbor and ipx (installed into bench/.work by the bench; ipx needs node and npm); prints the tables.
 bench: $(VENV)/.bench-installed
 	bash scripts/test-deps.sh
 	$(BIN)/python -m bench.transform $(BENCH_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -142,6 +143,8 @@ def install_ipx(work: Path) -> Path:
     prefix = work / "ipx-node"
     binary = prefix / "node_modules" / ".bin" / "ipx"
     if not binary.exists():
+        if shutil.which("npm") is None:
+            raise SystemExit("bench: ipx needs node and npm (Debian: apt install nodejs npm), or pass --skip ipx")
         print("installing ipx into", prefix, file=sys.stderr)
         prefix.mkdir(parents=True, exist_ok=True)
         subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", "ipx@3"], check=True)
