@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -91,6 +92,22 @@ async def test_hostile_masters_get_their_status_and_the_worker_keeps_serving(cli
     good = await store(corpus.photo(300, 200).jpegsave_buffer(), "image/jpeg")
     image, fmt = decode((await client.get(f"/i/{good}?w=150")).content)
     assert (image.width, image.height, fmt) == (150, 100, "jpg")
+
+
+async def test_a_master_missing_from_storage_is_a_404_and_nothing_else_breaks(
+    client: AsyncTestClient, store: Store, settings: Settings
+) -> None:
+    data = corpus.photo(300, 200).jpegsave_buffer()
+    asset_id = await store(data, "image/jpeg")
+    root = Path(settings.resolved_storage_url.removeprefix("file://"))
+    for master in root.rglob(f"{asset_id}*"):
+        master.unlink()  # the row stays, the object is gone
+    response = await client.get(f"/i/{asset_id}?w=100")
+    assert_error_image(response, 404)
+    assert response.headers["x-error"] == "asset master is missing"
+    other = await store(corpus.photo(300, 200, seed=2).jpegsave_buffer(), "image/jpeg")
+    image, _ = decode((await client.get(f"/i/{other}?w=150")).content)
+    assert (image.width, image.height) == (150, 100)
 
 
 async def test_cache_headers_etag_and_revalidation(client: AsyncTestClient, store: Store, settings: Settings) -> None:
