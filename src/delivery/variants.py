@@ -102,13 +102,18 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
     return variant
 
 
-async def render_variant(services: Services, asset: Asset, params: TransformParams, accept: str) -> tuple[Variant, bool]:
-    """(variant, True when it came from the LRU); a miss runs one transform for all identical waiters."""
+async def render_variant(
+    services: Services, asset: Asset, params: TransformParams, accept: str, spec: VariantSpec | None = None
+) -> tuple[Variant, bool]:
+    """(variant, True when it came from the LRU); a miss runs one transform for all identical waiters.
+
+    `spec` is `variant_spec(asset, params, accept)` when the caller already made it (for its ETag check).
+    """
     lookup = request_key(asset.id, params, accept)
     cached = services.variants.get(lookup)
     if cached is not None:
         return cached, True
-    spec = variant_spec(asset, params, accept)
+    spec = spec or variant_spec(asset, params, accept)
     variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
     services.variants.put(lookup, variant)
     return variant, False

@@ -55,7 +55,7 @@ async def _serve(
     spec = variant_spec(asset, params, accept)
     if etag_matches(request.headers.get("if-none-match"), spec.etag):
         return not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
-    variant, hit = await render_variant(services, asset, params, accept)
+    variant, hit = await render_variant(services, asset, params, accept, spec)
     return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
 
 
