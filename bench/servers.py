@@ -6,7 +6,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import msgspec
 
-__all__ = ["Load", "balanced", "free_port", "install_ipx", "install_thumbor", "serve", "tree_rss", "wrk"]
+from tests.processes import find_nginx, free_port
+
+__all__ = ["Load", "balanced", "install_ipx", "install_thumbor", "serve", "tree_rss", "wrk"]
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "wrk.lua"
@@ -35,12 +36,6 @@ class Load(msgspec.Struct, frozen=True):
     errors: int
     """Responses >= 400 (for the app: 503 load shedding) plus socket errors."""
     peak_rss_mb: float = 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -183,7 +178,9 @@ def balanced(name: str, commands: list[list[str]], ports: list[int], *, env: dic
     thumbor at 32 or 66 req/s in two rounds of the same cell); a balancer
     spreads requests evenly, so the peer is measured at its best.
     """
-    nginx = "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "nginx"
+    nginx = find_nginx()
+    if nginx is None:
+        raise SystemExit("bench: the peers' balancer needs nginx (scripts/test-deps.sh installs it)")
     folder = work / f"{name}-nginx"
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -25,9 +25,10 @@ from pathlib import Path
 from bench import raw
 from bench.hotpath import hit_cost
 from bench.seed import MASTERS, make_masters, register
-from bench.servers import Load, balanced, free_port, install_ipx, install_thumbor, serve, wrk
+from bench.servers import Load, balanced, install_ipx, install_thumbor, serve, wrk
 from delivery.embedded import start_embedded_postgres
 from delivery.settings import Settings
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
