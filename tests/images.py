@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pyvips
 
+from delivery.params import parse_query, parse_transform
+from delivery.transform import Limits, inspect_source, transform
+from generation.models import FocalPoint
+
 LOADER_FORMATS = {
     "jpegload_buffer": "jpg",
     "pngload_buffer": "png",
@@ -26,3 +30,15 @@ def pixel(image: pyvips.Image, x: float, y: float) -> list[float]:
 def solid(width: int, height: int, rgb: tuple[int, int, int], fmt: str = "png") -> bytes:
     image = (pyvips.Image.black(width, height, bands=3) + list(rgb)).cast("uchar")
     return image.write_to_buffer(f".{fmt}")
+
+
+def mean_difference(a: pyvips.Image, b: pyvips.Image) -> float:
+    """Mean absolute difference per band value, 0–255; the images must have the same shape."""
+    assert (a.width, a.height, a.bands) == (b.width, b.height, b.bands)
+    return float((a.cast("float") - b.cast("float")).abs().avg())
+
+
+def served(data: bytes, query: str, limits: Limits = Limits()) -> pyvips.Image:
+    """What the transform pipeline makes of `data` for `query` (no server, no storage), decoded."""
+    params = parse_transform(parse_query(query))
+    return decode(transform(data, inspect_source(data, limits), params, FocalPoint(), limits).data)[0]

@@ -1,14 +1,12 @@
-"""The codec steps Pillow does faster than pyvips-binary: JPEG decode and JPEG/WebP encode.
+"""The codec steps Pillow does faster than pyvips-binary: JPEG headers and JPEG/WebP encode.
 
-Measured on this machine (docs/delivery.md, "Why Pillow codecs"): libvips is
+Measured on this machine (docs/delivery.md, "Why these codecs"): libvips is
 faster at everything between decode and encode (resize, crop, colour, pad),
-but its JPEG decode with shrink-on-load is 1–3 ms slower than Pillow's
-draft-mode decode of the same file at the same DCT scale, and its JPEG and
-WebP encoders are 1.25–1.45× slower than Pillow's at the same settings (the
-WebP bytes are identical).
-So the pipeline decodes JPEG with Pillow, does the geometry with pyvips, and
-hands the pixels back to Pillow to encode; each hand-over is one buffer,
-shared without a copy.
+but its JPEG and WebP encoders are 1.25–1.45× slower than Pillow's at the
+same settings (the WebP bytes are identical), and its header load parses all
+metadata. So the pipeline does the geometry with pyvips and hands the pixels
+to Pillow to encode, in one buffer shared without a copy. JPEG decode is
+`jpeg_decode`'s.
 """
 
 from __future__ import annotations
@@ -21,12 +19,9 @@ from PIL import Image
 
 from delivery.errors import Unprocessable
 
-__all__ = ["Pixels", "configure_pillow", "decode_jpeg", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
+__all__ = ["PILLOW_ERRORS", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
 
-_DECODED_MODES = {"RGB": "srgb", "L": "b-w"}
-"""8-bit JPEGs Pillow hands over as is; CMYK (and its profiles) stays with libvips."""
-
-_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+PILLOW_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 """What Pillow raises for a corrupt or truncated file (UnidentifiedImageError is an OSError)."""
 
 _ORIENTATION = 0x0112
@@ -83,41 +78,13 @@ def jpeg_header(data: bytes) -> tuple[int, int, int]:
         header = Image.open(io.BytesIO(data), formats=["JPEG"])
     except Image.DecompressionBombError as exc:
         raise Unprocessable("source image has too many pixels", detail=str(exc)) from exc
-    except _PILLOW_ERRORS as exc:
+    except PILLOW_ERRORS as exc:
         raise Unprocessable.unreadable_source(exc) from exc
     try:
         orientation = int(header.getexif().get(_ORIENTATION, 1))
-    except _PILLOW_ERRORS:
+    except PILLOW_ERRORS:
         orientation = 1
     return header.width, header.height, orientation if 1 <= orientation <= 8 else 1
-
-
-def decode_jpeg(data: bytes, size: tuple[int, int], orientation: int) -> pyvips.Image | None:
-    """Decode with the largest DCT reduction that still leaves ≥ `size` (as displayed), oriented.
-
-    None for CMYK and other modes, which the libvips path handles.
-
-    A truncated file raises (Pillow refuses to fill the rest with grey unless
-    told to), so this keeps the `fail_on=truncated` behaviour of the libvips path.
-    """
-    width, height = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
-    try:
-        decoded = Image.open(io.BytesIO(data), formats=["JPEG"])
-        if decoded.mode not in _DECODED_MODES:
-            return None
-        decoded.draft(decoded.mode, (width, height))
-        decoded.load()
-        pixels = decoded.tobytes()
-    except _PILLOW_ERRORS as exc:
-        raise Unprocessable.unreadable_source(exc) from exc
-    image = pyvips.Image.new_from_memory(pixels, decoded.width, decoded.height, len(decoded.getbands()), "uchar")
-    image = image.copy(interpretation=_DECODED_MODES[decoded.mode])
-    if profile := decoded.info.get("icc_profile"):
-        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
-    if orientation != 1:
-        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
-        image = image.autorot()
-    return image
 
 
 def save_jpeg(pixels: Pixels, quality: int) -> bytes:

@@ -8,7 +8,7 @@ import pyvips
 from delivery.params import TransformParams
 from delivery.transform.geometry import Plan
 from delivery.transform.limits import Source
-from delivery.transform.pillow_codecs import decode_jpeg
+from delivery.transform.jpeg_decode import decode_jpeg
 
 __all__ = ["STEPS", "Context", "blur", "crop", "flatten", "load", "pad", "to_srgb"]
 
@@ -37,9 +37,9 @@ def _background(ctx: Context) -> list[float]:
 def load(ctx: Context, image: pyvips.Image | None) -> pyvips.Image:
     """Decode straight to the planned size: shrink-on-load, EXIF orientation applied.
 
-    8-bit JPEG, the bulk of photo masters, is decoded by Pillow at the
+    8-bit JPEG, the bulk of photo masters, is decoded by TurboJPEG at the
     smallest DCT scale that keeps the planned size (faster than libvips'
-    jpegload here, see `pillow_codecs`), then resized exactly by libvips.
+    jpegload here, see `jpeg_decode`), then resized exactly by libvips.
     Everything else, CMYK JPEG included, goes through `thumbnail_buffer`,
     which also shrinks on load (JPEG and WebP scale, HEIF thumbnails).
     """
