@@ -24,7 +24,7 @@ from generation.models import FocalPoint
 
 __all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
 
-TRANSFORM_VERSION = "3"
+TRANSFORM_VERSION = "4"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
 _SOURCE_FORMATS = {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif", "image/heif": "avif"}
