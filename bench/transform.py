@@ -10,7 +10,10 @@ processes, and thumbor and ipx (sharp), each as N single-process servers
 behind an nginx round-robin balancer; then variant-cache hits, peak RSS at
 concurrency 64 with the 4000x3000 master, and the in-process cost of a hit.
 Cold means a new cache key per request (see bench/wrk.lua), so every request
-is a full fetch + decode + resize + encode.
+is a full decode + resize + encode; the master itself comes from the
+service's master cache after the first request, as it does when a page asks
+for several variants of one image (`PROMPTPIX_MASTER_CACHE_BYTES=0` in the
+environment turns that off).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""In-process variant LRU (byte-bounded) and single-flight for identical concurrent misses.
+"""In-process byte-bounded LRUs (variants, masters) and single-flight for identical concurrent misses.
 
 Single-flight here coalesces within one process; generation additionally takes
 a PostgreSQL advisory lock so that processes on other machines wait too.
@@ -13,10 +13,12 @@ from typing import Generic, TypeVar
 import msgspec
 from cachetools import LRUCache
 
-__all__ = ["SingleFlight", "Variant", "VariantCache"]
+from delivery.transform.limits import Source
+
+__all__ = ["ByteLRU", "Master", "SingleFlight", "Variant"]
 
 T = TypeVar("T")
-_ENTRY_OVERHEAD = 512  # bytes of bookkeeping per entry, so tiny variants still count
+_ENTRY_OVERHEAD = 512  # bytes of bookkeeping per entry, so tiny values still count
 
 
 class Variant(msgspec.Struct, frozen=True):
@@ -30,18 +32,26 @@ class Variant(msgspec.Struct, frozen=True):
     """The format was negotiated from `Accept`; responses say `Vary: Accept`."""
 
 
-class VariantCache:
-    def __init__(self, max_bytes: int) -> None:
-        self._entries: LRUCache[str, Variant] = LRUCache(
-            maxsize=max(max_bytes, 1), getsizeof=lambda v: len(v.data) + _ENTRY_OVERHEAD
-        )
+class Master(msgspec.Struct, frozen=True):
+    """A master's bytes with its checked header, so a cached master is neither fetched nor inspected again."""
 
-    def get(self, key: str) -> Variant | None:
+    data: bytes
+    source: Source
+
+
+class ByteLRU(Generic[T]):
+    """An LRU bounded by the bytes its values hold; a bound of 0 keeps nothing."""
+
+    def __init__(self, max_bytes: int, size_of: Callable[[T], int]) -> None:
+        self._size_of = size_of
+        self._entries: LRUCache[str, T] = LRUCache(maxsize=max(max_bytes, 1), getsizeof=lambda v: size_of(v) + _ENTRY_OVERHEAD)
+
+    def get(self, key: str) -> T | None:
         return self._entries.get(key)
 
-    def put(self, key: str, variant: Variant) -> None:
-        if len(variant.data) + _ENTRY_OVERHEAD <= self._entries.maxsize:
-            self._entries[key] = variant
+    def put(self, key: str, value: T) -> None:
+        if self._size_of(value) + _ENTRY_OVERHEAD <= self._entries.maxsize:
+            self._entries[key] = value
 
     @property
     def size(self) -> int:

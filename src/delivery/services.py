@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache
 
-from delivery.cache import SingleFlight, VariantCache
+from delivery.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.errors import ServiceUnavailable
 from delivery.metrics import Metrics
 from delivery.params import TransformParams
@@ -59,7 +59,9 @@ class Services:
         self.pipeline: PipelineSettings = settings.pipeline
         self.transform_capacity = settings.thread_count + settings.transform_queue
         self.transforms_in_flight = 0
-        self.variants = VariantCache(settings.variant_cache_bytes)
+        self.variants: ByteLRU[Variant] = ByteLRU(settings.variant_cache_bytes, lambda v: len(v.data))
+        self.masters: ByteLRU[Master] = ByteLRU(settings.master_cache_bytes, lambda m: len(m.data))
+        """Recently transformed masters: the variants of one master (widths, formats) tend to be asked for together."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
@@ -74,7 +76,7 @@ class Services:
 
         The slot is taken before `fetch` (whose result is appended to `args`),
         so masters are only held in memory for work that has a slot: memory is
-        bounded by capacity x master size. The slot frees when the thread
+        bounded by capacity x master size (plus the master cache's own bound). The slot frees when the thread
         finishes, not when the caller stops waiting, so clients that hang up
         cannot push more work than capacity.
         """

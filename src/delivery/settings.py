@@ -100,6 +100,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vips_concurrency: int = 1
     """Threads libvips uses inside one transform; the pool already runs one transform per thread."""
     variant_cache_bytes: int = 256 * 1024 * 1024
+    master_cache_bytes: int = 64 * 1024 * 1024
+    """Masters kept in memory per process after a transform (with their checked header); 0 turns it off."""
     db_pool_size: int = 10
     max_references: int = 8
     """Most `@name` reference images one prompt may use."""
@@ -166,7 +168,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.generation_attempts < 1:
             raise SettingsError("PROMPTPIX_GENERATION_ATTEMPTS must be at least 1")
         prices = ("gemini_price_per_image", "gemini_price_per_million_input_tokens", "gemini_price_per_million_output_tokens")
-        for name in (*prices, "generation_backoff", "generation_max_retry_wait", "shutdown_timeout", "claim_timeout", "offline_delay"):
+        for name in (*prices, "generation_backoff", "generation_max_retry_wait", "shutdown_timeout", "claim_timeout", "offline_delay", "master_cache_bytes"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
         if self.transform_queue < 0 or self.transform_threads < 0 or self.vips_concurrency < 0:

@@ -5,6 +5,9 @@ Two keys, so a cache hit costs no database round trip:
   and `Accept` alone, and is what the LRU is looked up by;
 - the *variant key* (`asset?canonical#fmt`, with the real output format) needs
   the asset's mime, names the pixels, and is what the ETag and single-flight use.
+
+A miss reads the master from the master LRU when a recent transform left it
+there (with its checked header), else from storage.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 
 import msgspec
 
-from delivery.cache import Variant
+from delivery.cache import Master, Variant
 from delivery.db.assets import Asset
 from delivery.errors import NotFound
 from delivery.params import TransformParams, canonical_query
@@ -77,17 +80,27 @@ def cached_variant(services: Services, asset_id: str, params: TransformParams, a
     return services.variants.get(request_key(asset_id, params, accept, canonical))
 
 
-async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
-    async def fetch() -> bytes:
-        try:
-            return await services.storage.get(asset.storage_key)
-        except ObjectNotFound:
-            raise NotFound("asset master is missing", detail=asset.storage_key) from None
+async def _master(services: Services, asset: Asset) -> Master | bytes:
+    """The cached master with its checked header, or the bytes fetched from storage (checked in the thread)."""
+    cached = services.masters.get(_master_key(asset))
+    if cached is not None:
+        return cached
+    try:
+        return await services.storage.get(asset.storage_key)
+    except ObjectNotFound:
+        raise NotFound("asset master is missing", detail=asset.storage_key) from None
 
-    def work(data: bytes) -> Variant:
-        source = inspect_source(data, services.limits)
-        encoded = transform(data, source, params, FocalPoint(asset.focal_x, asset.focal_y), services.limits, spec.format)
-        return Variant(
+
+def _master_key(asset: Asset) -> str:
+    """The row's creation time too: a key freed by the sweep may later hold another generation's bytes."""
+    return f"{asset.storage_key}@{asset.created_at.isoformat()}"
+
+
+async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
+    def work(fetched: Master | bytes) -> tuple[Variant, Master]:
+        master = fetched if isinstance(fetched, Master) else Master(data=fetched, source=inspect_source(fetched, services.limits))
+        encoded = transform(master.data, master.source, params, FocalPoint(asset.focal_x, asset.focal_y), services.limits, spec.format)
+        variant = Variant(
             data=encoded.data,
             mime=encoded.mime,
             width=encoded.width,
@@ -96,8 +109,10 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
             timings=encoded.timings,
             vary_accept=spec.negotiated,
         )
+        return variant, master
 
-    variant = await services.run_in_thread(work, fetch=fetch)
+    variant, master = await services.run_in_thread(work, fetch=lambda: _master(services, asset))
+    services.masters.put(_master_key(asset), master)
     services.metrics.transformed(variant.timings)
     return variant
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
+import pyvips
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app, open_services
@@ -108,6 +109,30 @@ async def test_a_master_missing_from_storage_is_a_404_and_nothing_else_breaks(
     other = await store(corpus.photo(300, 200, seed=2).jpegsave_buffer(), "image/jpeg")
     image, _ = decode((await client.get(f"/i/{other}?w=150")).content)
     assert (image.width, image.height) == (150, 100)
+
+
+@pytest.mark.parametrize("master_cache_bytes", [64 * 1024 * 1024, 0], ids=["cached", "off"])
+async def test_a_masters_next_variant_comes_from_the_master_cache(settings: Settings, store: Store, master_cache_bytes: int) -> None:
+    """Proved by deleting the object after the first variant: only a cached master can still be transformed."""
+    data = corpus.photo(400, 300).jpegsave_buffer()
+    asset_id = await store(data, "image/jpeg")
+    configured = msgspec.structs.replace(settings, master_cache_bytes=master_cache_bytes)
+    async with AsyncTestClient(app=create_app(configured)) as client:
+        first = await client.get(f"/i/{asset_id}?w=200&fm=png")
+        assert first.headers["x-cache-status"] == "MISS"
+        root = Path(settings.resolved_storage_url.removeprefix("file://"))
+        for master in root.rglob(f"{asset_id}*"):
+            master.unlink()
+        second = await client.get(f"/i/{asset_id}?w=100&fm=png")
+        if master_cache_bytes == 0:
+            assert_error_image(second, 404)
+            return
+        assert second.headers["x-cache-status"] == "MISS"  # a new variant, transformed now
+        image, fmt = decode(second.content)
+        assert (image.width, image.height, fmt) == (100, 75, "png")
+        reference = pyvips.Image.thumbnail_buffer(data, 100)
+        assert abs(pixel(image, 0.5, 0.5)[0] - pixel(reference, 0.5, 0.5)[0]) < 8
+        assert client.app.state.services.masters.size >= len(data)
 
 
 async def test_cache_headers_etag_and_revalidation(client: AsyncTestClient, store: Store, settings: Settings) -> None:
