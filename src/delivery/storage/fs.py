@@ -33,7 +33,10 @@ class FileStorage:
         return path
 
     async def _io(self, key: str, fn: Callable[[], T]) -> T:
-        """Run blocking file I/O in a thread; a missing file is ObjectNotFound, any other failure 503."""
+        """Run blocking file I/O in a thread; a missing file is ObjectNotFound, any other failure 503.
+
+        `fn` resolves the path itself, so `_path`'s lstat per component stays off the event loop too.
+        """
         try:
             return await asyncio.to_thread(fn)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
@@ -56,18 +59,17 @@ class FileStorage:
             raise
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        path = self._path(key)
         try:
-            await asyncio.to_thread(self._write, path, data)
+            await asyncio.to_thread(lambda: self._write(self._path(key), data))
         except OSError as exc:  # a full disk or a read-only mount is an outage, not a missing object
             raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
-        return await self._io(key, self._path(key).read_bytes)
+        return await self._io(key, lambda: self._path(key).read_bytes())
 
     async def exists(self, key: str) -> bool:
         try:
-            return await self._io(key, self._path(key).is_file)
+            return await self._io(key, lambda: self._path(key).is_file())
         except ObjectNotFound:
             return False
 
