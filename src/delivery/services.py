@@ -76,9 +76,9 @@ class Services:
 
         The slot is taken before `fetch` (whose result is appended to `args`),
         so masters are only held in memory for work that has a slot: memory is
-        bounded by capacity x master size (plus the master cache's own bound). The slot frees when the thread
-        finishes, not when the caller stops waiting, so clients that hang up
-        cannot push more work than capacity.
+        bounded by capacity x master size, plus the master cache's own bound.
+        The slot frees when the thread finishes, not when the caller stops
+        waiting, so clients that hang up cannot push more work than capacity.
         """
         if self.transforms_in_flight >= self.transform_capacity:
             raise Busy("the image service is busy, retry shortly", retry_after=1)

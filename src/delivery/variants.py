@@ -80,9 +80,9 @@ def cached_variant(services: Services, asset_id: str, params: TransformParams, a
     return services.variants.get(request_key(asset_id, params, accept, canonical))
 
 
-async def _master(services: Services, asset: Asset) -> Master | bytes:
-    """The cached master with its checked header, or the bytes fetched from storage (checked in the thread)."""
-    cached = services.masters.get(_master_key(asset))
+async def _master(services: Services, asset: Asset, key: str) -> Master | bytes:
+    """The cached master (`key` is `_master_key`) with its checked header, or the bytes from storage (checked in the thread)."""
+    cached = services.masters.get(key)
     if cached is not None:
         return cached
     try:
@@ -111,8 +111,9 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
         )
         return variant, master
 
-    variant, master = await services.run_in_thread(work, fetch=lambda: _master(services, asset))
-    services.masters.put(_master_key(asset), master)
+    key = _master_key(asset)
+    variant, master = await services.run_in_thread(work, fetch=lambda: _master(services, asset, key))
+    services.masters.put(key, master)
     services.metrics.transformed(variant.timings)
     return variant
 
