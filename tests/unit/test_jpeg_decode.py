@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from delivery.errors import Unprocessable
+from delivery.transform import Limits, inspect_source
 from delivery.transform.jpeg_decode import decode_jpeg
+from delivery.transform.pillow_codecs import jpeg_header
 from tests import corpus
 from tests.images import mean_difference, served
 
@@ -27,7 +29,7 @@ def test_the_served_pixels_are_libvips_pixels(size: tuple[int, int], interlace: 
 def test_a_power_of_two_scale_decodes_exactly_what_pillow_draft_does() -> None:
     """The same libjpeg-turbo underneath: at the same scale, the same pixels."""
     master = corpus.photo(2000, 1500).jpegsave_buffer(Q=90)
-    ours = decode_jpeg(master, (400, 300), 1)
+    ours = decode_jpeg(master, (400, 300), jpeg_header(master))
     draft = Image.open(io.BytesIO(master))
     draft.draft("RGB", (400, 300))
     assert ours is not None and (ours.width, ours.height) == draft.size == (500, 375)
@@ -37,7 +39,7 @@ def test_a_power_of_two_scale_decodes_exactly_what_pillow_draft_does() -> None:
 def test_the_scale_is_the_smallest_m_over_8_that_keeps_the_size() -> None:
     """1000x750 from 1600x1200 is 5/8: Pillow's powers of two would have decoded the full 1600x1200."""
     master = corpus.photo(1600, 1200).jpegsave_buffer(Q=90)
-    image = decode_jpeg(master, (1000, 750), 1)
+    image = decode_jpeg(master, (1000, 750), jpeg_header(master))
     assert image is not None and (image.width, image.height) == (1000, 750)
     assert mean_difference(served(master, "w=1000&h=750&fm=png"), pyvips.Image.thumbnail_buffer(master, 1000, height=750)) < 2.5
 
@@ -61,7 +63,8 @@ def test_grey_jpeg_is_served_as_srgb() -> None:
 
 
 def test_cmyk_is_left_to_libvips() -> None:
-    assert decode_jpeg(corpus.cmyk_jpeg(), (60, 40), 1) is None
+    cmyk = corpus.cmyk_jpeg()
+    assert decode_jpeg(cmyk, (60, 40), jpeg_header(cmyk)) is None
 
 
 def _header_only() -> bytes:
@@ -71,11 +74,23 @@ def _header_only() -> bytes:
 
 @pytest.mark.parametrize("data", [corpus.truncated_jpeg(), _header_only()], ids=["truncated", "no-scan"])
 def test_a_broken_jpeg_goes_back_to_libvips_and_is_422_not_grey(data: bytes) -> None:
-    assert decode_jpeg(data, (32, 32), 1) is None
+    assert decode_jpeg(data, (32, 32), jpeg_header(data)) is None
     with pytest.raises(Unprocessable, match="corrupt or truncated"):
         served(data, "w=32&fm=png")
 
 
 def test_a_file_that_is_no_jpeg_is_422() -> None:
     with pytest.raises(Unprocessable, match="corrupt or truncated"):
-        decode_jpeg(b"\xff\xd8\xff" + b"\x00" * 64, (32, 32), 1)
+        jpeg_header(b"\xff\xd8\xff" + b"\x00" * 64)
+
+
+def test_the_source_check_keeps_the_header_the_decode_needs() -> None:
+    """One Pillow parse per master: mode, orientation and ICC profile travel in `Source.jpeg`."""
+    image = corpus.photo(300, 200).copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    master = image.jpegsave_buffer(Q=90, keep="exif,icc", profile="srgb")
+    source = inspect_source(master, Limits())
+    assert source.jpeg is not None and (source.width, source.height) == (200, 300)
+    assert (source.jpeg.width, source.jpeg.height, source.jpeg.orientation, source.jpeg.mode) == (300, 200, 6, "RGB")
+    assert source.jpeg.icc_profile and source.jpeg.icc_profile == pyvips.Image.new_from_buffer(master, "").get("icc-profile-data")
+    assert inspect_source(corpus.alpha_png(), Limits()).jpeg is None

@@ -14,7 +14,7 @@ import msgspec
 import pyvips
 
 from delivery.errors import PayloadTooLarge, Unprocessable, UnsupportedMedia
-from delivery.transform.pillow_codecs import jpeg_header
+from delivery.transform.pillow_codecs import JpegHeader, jpeg_header
 
 __all__ = ["LOADERS", "Limits", "Source", "inspect_source", "source_mime"]
 
@@ -59,6 +59,8 @@ class Source(msgspec.Struct, frozen=True):
     frames: int = 1
     orientation: int = 1
     """EXIF orientation (1–8), applied when decoding."""
+    jpeg: JpegHeader | None = None
+    """For JPEG, the header as Pillow read it: the decode needs its colour mode and ICC profile."""
 
 
 def _loader(data: bytes) -> str:
@@ -73,37 +75,42 @@ def _loader(data: bytes) -> str:
     return loader
 
 
-def _header(data: bytes, loader: str) -> tuple[int, int, int, int, bool]:
-    """(width, height, frames, EXIF orientation, has alpha) as stored; JPEG's from Pillow, the cheaper parse."""
+def _stored(data: bytes, loader: str) -> Source:
+    """The header as stored, before EXIF orientation; JPEG's from Pillow, the cheaper parse."""
     if loader == "jpegload_buffer":
-        width, height, orientation = jpeg_header(data)
-        return width, height, 1, orientation, False
+        jpeg = jpeg_header(data)
+        return Source(
+            width=jpeg.width,
+            height=jpeg.height,
+            loader=loader,
+            default_format=LOADERS[loader],
+            has_alpha=False,
+            orientation=jpeg.orientation,
+            jpeg=jpeg,
+        )
     try:
         header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     except pyvips.Error as exc:
         raise Unprocessable.unreadable_source(exc) from exc
-    frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
-    orientation = header.get("orientation") if header.get_typeof("orientation") else 1
-    return header.width, header.height, frames, orientation, bool(header.hasalpha())
+    return Source(
+        width=header.width,
+        height=header.height,
+        loader=loader,
+        default_format=LOADERS[loader],
+        has_alpha=bool(header.hasalpha()),
+        frames=header.get("n-pages") if header.get_typeof("n-pages") else 1,
+        orientation=header.get("orientation") if header.get_typeof("orientation") else 1,
+    )
 
 
 def inspect_source(data: bytes, limits: Limits) -> Source:
     if len(data) > limits.max_source_bytes:
         raise PayloadTooLarge(f"source image is larger than {limits.max_source_bytes} bytes")
-    loader = _loader(data)
-    width, height, frames, orientation, has_alpha = _header(data, loader)
-    if width * height > limits.max_source_pixels:
+    source = _stored(data, _loader(data))
+    if source.width * source.height > limits.max_source_pixels:
         raise Unprocessable(f"source image is larger than {limits.max_source_pixels} pixels")
-    if frames > limits.max_source_frames:
+    if source.frames > limits.max_source_frames:
         raise Unprocessable(f"source image has more than {limits.max_source_frames} frames")
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    return Source(
-        width=width,
-        height=height,
-        loader=loader,
-        default_format=LOADERS[loader],
-        has_alpha=has_alpha,
-        frames=frames,
-        orientation=orientation,
-    )
+    if source.orientation in (5, 6, 7, 8):
+        return msgspec.structs.replace(source, width=source.height, height=source.width)
+    return source

@@ -19,7 +19,7 @@ from PIL import Image
 
 from delivery.errors import Unprocessable
 
-__all__ = ["PILLOW_ERRORS", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
+__all__ = ["PILLOW_ERRORS", "JpegHeader", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
 
 PILLOW_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 """What Pillow raises for a corrupt or truncated file (UnidentifiedImageError is an OSError)."""
@@ -67,8 +67,20 @@ def materialise(image: pyvips.Image) -> Pixels:
     return Pixels(data=image.write_to_memory(), width=image.width, height=image.height, bands=image.bands)
 
 
-def jpeg_header(data: bytes) -> tuple[int, int, int]:
-    """(width, height, EXIF orientation) as stored, from the JPEG header alone.
+class JpegHeader(msgspec.Struct, frozen=True):
+    """What a JPEG's header says, read once by the source check and kept for the decode."""
+
+    width: int
+    """As stored, before EXIF orientation."""
+    height: int
+    orientation: int
+    mode: str
+    """Pillow's mode: "RGB", "L" or "CMYK"."""
+    icc_profile: bytes | None = None
+
+
+def jpeg_header(data: bytes) -> JpegHeader:
+    """Size, EXIF orientation, colour mode and ICC profile, from the JPEG header alone.
 
     Measured in the service at ~0.05 ms against 0.5–0.8 ms for libvips'
     header load, which also parses all metadata. An EXIF block Pillow cannot
@@ -84,7 +96,13 @@ def jpeg_header(data: bytes) -> tuple[int, int, int]:
         orientation = int(header.getexif().get(_ORIENTATION, 1))
     except PILLOW_ERRORS:
         orientation = 1
-    return header.width, header.height, orientation if 1 <= orientation <= 8 else 1
+    return JpegHeader(
+        width=header.width,
+        height=header.height,
+        orientation=orientation if 1 <= orientation <= 8 else 1,
+        mode=header.mode,
+        icc_profile=header.info.get("icc_profile") or None,
+    )
 
 
 def save_jpeg(pixels: Pixels, quality: int) -> bytes:

@@ -44,8 +44,8 @@ def load(ctx: Context, image: pyvips.Image | None) -> pyvips.Image:
     which also shrinks on load (JPEG and WebP scale, HEIF thumbnails).
     """
     width, height = ctx.plan.resize
-    if ctx.source.loader == "jpegload_buffer":
-        image = decode_jpeg(ctx.data, (width, height), ctx.source.orientation)
+    if ctx.source.jpeg is not None:
+        image = decode_jpeg(ctx.data, (width, height), ctx.source.jpeg)
         if image is not None:
             if (image.width, image.height) == (width, height):
                 return image
