@@ -28,14 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fake_gemini
 
-import pyvips  # noqa: E402
+import pyvips
 
-from generation.models import Analysis, GenerationRequest, Usage  # noqa: E402
-from generation.pipeline import PipelineSettings, generate  # noqa: E402
-from generation.providers.base import Synthesis  # noqa: E402
-from generation.providers.gemini import GeminiProvider, GeminiSettings  # noqa: E402
-from generation.providers.offline import OfflineProvider, render  # noqa: E402
-from tests.fake_gemini import API_KEY, FakeGemini  # noqa: E402
+from generation.models import Analysis, GenerationRequest, Usage
+from generation.pipeline import PipelineSettings, generate
+from generation.providers.base import Synthesis
+from generation.providers.gemini import GeminiProvider, GeminiSettings
+from generation.providers.offline import OfflineProvider, render
+from tests.fake_gemini import API_KEY, FakeGemini
 
 STAGES = ("enhance", "synthesize", "analyze")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import asyncpg
 import pyvips
 
-from delivery.bootstrap import ensure_demo
+from delivery.assets.ids import asset_id_for_upload, master_key
 from delivery.db.assets import NewAsset, insert_asset
 from delivery.db.migrate import migrate
 from delivery.db.projects import get_project_by_slug
-from delivery.ids import asset_id_for_upload, master_key
+from delivery.ops.bootstrap import ensure_demo
 from delivery.storage.fs import FileStorage
 
 __all__ = ["MASTERS", "make_masters", "register"]

@@ -29,7 +29,7 @@ from bench import raw
 from bench.hotpath import hit_cost
 from bench.seed import MASTERS, make_masters, register
 from bench.servers import Load, balanced, install_ipx, install_thumbor, serve, wrk
-from delivery.embedded import start_embedded_postgres
+from delivery.ops.embedded import start_embedded_postgres
 from delivery.settings import Settings
 from tests.processes import free_port
 

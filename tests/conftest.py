@@ -19,10 +19,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app
-from delivery.bootstrap import Demo, ensure_demo
+from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
 from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
+
+pytest_plugins = ["tests.fake_gemini"]  # its `fake_gemini` fixture, for every test module
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyvips
 
-from delivery.params import parse_query, parse_transform
-from delivery.transform import Limits, inspect_source, transform
+from delivery.images.params import parse_query, parse_transform
+from delivery.images.transform import Limits, inspect_source, transform
 from generation.models import FocalPoint
 
 LOADER_FORMATS = {

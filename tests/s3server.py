@@ -35,7 +35,7 @@ class S3Server(msgspec.Struct, frozen=True):
     secret_key: str
     region: str = "us-east-1"
 
-    def client(self):  # noqa: ANN201 - boto3 clients are dynamically typed
+    def client(self):
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from delivery.auth import KeySpec, create_key
+from delivery.access.keys import KeySpec, create_key
 from delivery.db.billing import create_account, post_entry
 from delivery.db.organizations import create_organization
 from delivery.db.projects import Project, create_project

@@ -14,27 +14,26 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
+from delivery.access.signing import Keyring, load_master_secret
+from delivery.assets.sweep import run_periodically
 from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
-from delivery.delayed import with_offline_delay
-from delivery.embedded import start_embedded_postgres
 from delivery.errors import ServiceError, problem_details
-from delivery.logs import AccessLogMiddleware
-from delivery.metrics import MetricsMiddleware
-from delivery.responses import NO_STORE, error_image, wants_image
-from delivery.routes.api import api_router
-from delivery.routes.openapi import COMPONENTS as API_COMPONENTS
-from delivery.routes.generate import generate_image
-from delivery.routes.images import serve_asset, serve_named_asset
-from delivery.routes.ops import healthz, metrics, readyz
+from delivery.http.api import api_router
+from delivery.http.generate import generate_image
+from delivery.http.images import serve_asset, serve_named_asset
+from delivery.http.openapi import COMPONENTS as API_COMPONENTS
+from delivery.http.ops import healthz, metrics, readyz
+from delivery.http.responses import NO_STORE, error_image, wants_image
+from delivery.images.transform import configure_vips
+from delivery.images.transform.pillow_codecs import configure_pillow
+from delivery.ops.embedded import start_embedded_postgres
+from delivery.ops.logs import AccessLogMiddleware
+from delivery.ops.metrics import MetricsMiddleware
 from delivery.services import Services
 from delivery.settings import Settings
-from delivery.signing import Keyring, load_master_secret
 from delivery.storage import Storage, open_storage
-from delivery.sweep import run_periodically
-from delivery.transform import configure_vips
-from delivery.transform.pillow_codecs import configure_pillow
-from generation.providers.base import Provider
+from generation import GeminiPrices, GeminiSettings, OfflineProvider, Provider, gemini_provider, with_offline_delay
 
 __all__ = ["app_from_env", "create_app", "make_provider", "migrated_connection", "open_services"]
 
@@ -46,18 +45,14 @@ _FORM_OVERHEAD = 1 << 20
 
 def make_provider(settings: Settings) -> Provider:
     if settings.generator_name == "offline":
-        from generation.providers.offline import OfflineProvider
-
         return OfflineProvider()
-    from generation.providers.gemini import GeminiPrices, GeminiProvider, GeminiSettings
-
     assert settings.gemini_api_key  # Settings.validate refuses gemini without a key
     prices = GeminiPrices(
         per_image=settings.gemini_price_per_image,
         per_million_input_tokens=settings.gemini_price_per_million_input_tokens,
         per_million_output_tokens=settings.gemini_price_per_million_output_tokens,
     )
-    return GeminiProvider(
+    return gemini_provider(
         GeminiSettings(
             api_key=settings.gemini_api_key,
             base_url=settings.gemini_base_url,
@@ -223,7 +218,7 @@ def create_app(settings: Settings, *, provider: Provider | None = None, storage:
 
 def app_from_env() -> Litestar:
     """Factory for ASGI servers that import the app themselves (`--factory delivery.app:app_from_env`)."""
-    from delivery.logs import configure_logging
+    from delivery.ops.logs import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)

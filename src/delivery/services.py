@@ -14,15 +14,14 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache
 
-from delivery.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.errors import ServiceUnavailable
-from delivery.metrics import Metrics
-from delivery.params import TransformParams
+from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
+from delivery.images.params import TransformParams
+from delivery.images.transform import Limits
+from delivery.ops.metrics import Metrics
 from delivery.settings import Settings
 from delivery.storage import Storage
-from delivery.transform import Limits
-from generation.pipeline import PipelineSettings
-from generation.providers.base import Provider
+from generation import PipelineSettings, Provider
 
 __all__ = ["Busy", "Services"]
 
@@ -67,7 +66,7 @@ class Services:
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.request_flights: SingleFlight[Any] = SingleFlight()
-        """Concurrent retries of one idempotent API request (delivery.idempotency)."""
+        """Concurrent retries of one idempotent API request (delivery.access.idempotency)."""
         self.metrics = Metrics()
         self.error_images: dict[int, bytes] = {}
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from generation.pipeline import PipelineSettings
+from generation import PipelineSettings
 
 __all__ = ["MIN_SECRET_CHARS", "Settings", "SettingsError"]
 

@@ -16,7 +16,8 @@ __all__ = ["STYLES", "enhance_offline", "normalize_prompt", "prompt_words", "sty
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _STOPWORDS = frozenset(
-    "a an the and or of at in on to for with by from into over under is are be as its it this that".split()
+    ["a", "an", "the", "and", "or", "of", "at", "in", "on", "to", "for", "with", "by", "from", "into", "over", "under"]
+    + ["is", "are", "be", "as", "its", "it", "this", "that"]
 )
 
 # Built-in styles: what a style name adds to a prompt when the caller (a

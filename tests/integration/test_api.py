@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from delivery.auth import _checksum, parse_key
+from delivery.access.keys import _checksum, parse_key
 from delivery.db.billing import Attribution, debit_generation, refund_generation
 from delivery.db.generations import start_generation
 from delivery.settings import Settings

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import msgspec
-import pyvips
 import pytest
+import pyvips
 from litestar.testing import AsyncTestClient, TestClient
 
 from delivery.app import create_app
@@ -41,7 +41,7 @@ def two_tone(left: tuple[int, int, int], right: tuple[int, int, int]) -> bytes:
 
 
 def close_to(actual: list[float], expected: tuple[int, int, int], tolerance: float = 40) -> bool:
-    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
 
 
 def first_tile(image: pyvips.Image, slot: int = 0) -> tuple[list[float], list[float]]:

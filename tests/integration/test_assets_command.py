@@ -8,8 +8,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from delivery.bootstrap import Demo
-from delivery.cli import main as cli
+from delivery.cli.main import main as cli
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from tests.images import solid
 

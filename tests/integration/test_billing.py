@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient, TestClient
 
+from delivery.access.links import sign_link
 from delivery.app import create_app
 from delivery.db.api_keys import get_api_key
 from delivery.db.billing import Attribution, create_account, debit_generation, get_account, post_entry, refund_generation
 from delivery.db.generations import start_generation
 from delivery.db.organizations import create_organization
 from delivery.db.projects import create_project, get_project_by_slug
-from delivery.links import sign_link
 from delivery.settings import Settings
 from generation.errors import PromptRejected
 from generation.models import GenerationRequest

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fake_gemini import API_KEY, FakeGemini, Reply, fake_gemini  # noqa: F401 (fixture)
+from tests.fake_gemini import API_KEY, FakeGemini, Reply
 from tests.images import decode, solid
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -17,7 +17,7 @@ def promptpix(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPIX_") and k != "GEMINI_API_KEY"}
     clean["PYTHONPATH"] = SRC + os.pathsep + clean.get("PYTHONPATH", "")
     return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", "generate", *args],
+        [sys.executable, "-m", "delivery.cli.main", "generate", *args],
         env={**clean, "PROMPTPIX_LOG_LEVEL": "WARNING", **env},
         capture_output=True,
         text=True,

@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from delivery.bootstrap import Demo
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from generation.providers.gemini import GeminiProvider, GeminiSettings
-from tests.fake_gemini import API_KEY, FakeGemini, Reply, fake_gemini  # noqa: F401 (fixture)
+from tests.fake_gemini import API_KEY, FakeGemini, Reply
 from tests.images import decode
 
 

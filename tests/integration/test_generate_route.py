@@ -8,7 +8,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app
-from delivery.bootstrap import Demo
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
 from tests.images import decode

@@ -11,9 +11,9 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from delivery.access.keys import parse_key
 from delivery.app import create_app
-from delivery.auth import parse_key
-from delivery.logs import JsonFormatter
+from delivery.ops.logs import JsonFormatter
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
 from tests.tenancy import make_tenant

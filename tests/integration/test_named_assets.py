@@ -8,19 +8,19 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 import msgspec
-import pyvips
 import pytest
+import pyvips
 from litestar.testing import AsyncTestClient
 
 from delivery.app import open_services
-from delivery.bootstrap import Demo
+from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import set_name
 from delivery.db.assets import Asset
 from delivery.db.projects import get_project_by_slug
-from delivery.errors import NotFound, PayloadTooLarge, UnsupportedMedia, Unprocessable
+from delivery.errors import NotFound, PayloadTooLarge, Unprocessable, UnsupportedMedia
+from delivery.ops.bootstrap import Demo
 from delivery.services import Services
 from delivery.settings import Settings
-from delivery.uploads import upload_asset
 from tests.fakes import CountingProvider
 from tests.images import decode, pixel
 from tests.s3server import S3Server
@@ -68,7 +68,7 @@ def g_url(demo: Demo, **params: object) -> str:
 
 
 def close_to(actual: list[float], expected: tuple[int, int, int], tolerance: float = 40) -> bool:
-    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
 
 
 def strip_colours(image: pyvips.Image) -> tuple[list[float], list[float]]:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlencode
 
 import asyncpg
@@ -18,8 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import require
-from tests.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
 from tests.images import decode
+from tests.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
 
 G_ROUTE = {"route": "/g/{project}"}
 I_ROUTE = {"route": "/i/{asset_id}"}
@@ -167,9 +168,9 @@ async def test_new_images_are_rate_limited_per_client_but_cache_hits_are_not(app
 class _CacheableAnything(BaseHTTPRequestHandler):
     """An upstream that marks every answer cacheable, whatever its status: nginx must still refuse non-200s."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.calls.append(self.path)
         status = int(self.path.rsplit("/", 1)[1].split("?")[0])
         body = b"body"

@@ -26,7 +26,7 @@ def promptpix(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
         "PROMPTPIX_LOG_LEVEL": "WARNING",
     }
     return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "delivery.cli.main", *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from delivery.bootstrap import Demo
+from delivery.ops.bootstrap import Demo
 
 
 async def test_health_and_readiness(client: AsyncTestClient) -> None:

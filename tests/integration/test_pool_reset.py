@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from delivery.claims import claim_generation
 from delivery.db.connection import PooledConnection
-from delivery.metrics import Metrics
+from delivery.ops.metrics import Metrics
+from delivery.prompts.claims import claim_generation
 
 OWN_ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
 

@@ -20,12 +20,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app, open_services
-from delivery.bootstrap import Demo
-from delivery.cli import main as cli
-from delivery.masters import OBJECT_LOCK_SQL
+from delivery.assets.masters import OBJECT_LOCK_SQL
+from delivery.assets.sweep import SWEEP_LOCK, SweepReport, sweep
+from delivery.cli.main import main as cli
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
-from delivery.sweep import SWEEP_LOCK, SweepReport, sweep
 from tests.fakes import FaultyStorage, PricedProvider
 from tests.images import decode
 

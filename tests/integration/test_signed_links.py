@@ -10,11 +10,11 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from delivery.access.links import sign_link
+from delivery.access.signing import sign_pairs
 from delivery.db.api_keys import get_api_key
 from delivery.db.projects import get_project_by_slug
-from delivery.links import sign_link
 from delivery.settings import Settings
-from delivery.signing import sign_pairs
 from tests.fakes import CountingProvider
 from tests.images import decode
 from tests.tenancy import Tenant, fingerprint, make_tenant

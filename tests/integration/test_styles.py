@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from delivery.bootstrap import Demo
 from delivery.db.projects import get_project_by_slug
 from delivery.db.styles import delete_style, put_style, set_default_style
 from delivery.errors import NotFound
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
 from tests.images import decode

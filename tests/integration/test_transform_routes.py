@@ -18,14 +18,14 @@ import pyvips
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app, open_services
-from delivery.bootstrap import Demo
+from delivery.assets.ids import asset_id_for_upload, master_key
 from delivery.db.assets import NewAsset, get_asset, insert_asset
 from delivery.db.projects import get_project_by_slug
-from delivery.ids import asset_id_for_upload, master_key
-from delivery.params import parse_transform
+from delivery.images.params import parse_transform
+from delivery.images.variants import render_variant
+from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
-from delivery.variants import render_variant
 from tests import corpus
 from tests.images import decode, pixel
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from delivery.cache import ByteLRU, _ENTRY_OVERHEAD
+from delivery.images.cache import _ENTRY_OVERHEAD, ByteLRU
 
 
 def lru(max_bytes: int) -> ByteLRU[bytes]:

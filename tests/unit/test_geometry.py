@@ -1,6 +1,6 @@
-from delivery.params import parse_query, parse_transform
-from delivery.transform.geometry import plan
-from delivery.transform.limits import Source
+from delivery.images.params import parse_query, parse_transform
+from delivery.images.transform.geometry import plan
+from delivery.images.transform.limits import Source
 from generation.models import FocalPoint
 
 SOURCE = Source(width=4000, height=3000, loader="jpegload_buffer", default_format="jpg", has_alpha=False)

@@ -1,4 +1,4 @@
-from delivery.ids import asset_id_for_generation, asset_id_for_upload, generation_key
+from delivery.assets.ids import asset_id_for_generation, asset_id_for_upload, generation_key
 from generation.models import nearest_aspect_class
 
 BASE = dict(project_id=1, style=None, seed=None, model="offline-render-1", aspect_class="16:9")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 
-import pyvips
 import pytest
+import pyvips
 from PIL import Image
 
 from delivery.errors import Unprocessable
-from delivery.transform import Limits, inspect_source
-from delivery.transform.jpeg_decode import decode_jpeg
-from delivery.transform.pillow_codecs import jpeg_header
+from delivery.images.transform import Limits, inspect_source
+from delivery.images.transform.jpeg_decode import decode_jpeg
+from delivery.images.transform.pillow_codecs import jpeg_header
 from tests import corpus
 from tests.images import mean_difference, served
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from delivery.access.links import origin_allowed
+from delivery.access.signing import Keyring, canonical_string, check_signed_shape, load_master_secret, matches, sign_pairs
 from delivery.app import create_app
 from delivery.errors import Forbidden
-from delivery.links import origin_allowed
 from delivery.settings import Settings, SettingsError
-from delivery.signing import Keyring, canonical_string, check_signed_shape, load_master_secret, matches, sign_pairs
 
 STRONG = "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK"
 

@@ -1,8 +1,8 @@
 import pytest
 
 from delivery.errors import BadRequest
-from delivery.params import GENERATE_NAMES, canonical_query, parse_generate, parse_query, parse_transform
-from delivery.presets import BUILTIN_PRESETS, srcset
+from delivery.images.params import GENERATE_NAMES, canonical_query, parse_generate, parse_query, parse_transform
+from delivery.images.presets import BUILTIN_PRESETS, srcset
 
 
 def transform(query: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from delivery.transform import Limits, inspect_source
-from delivery.transform.pillow_codecs import materialise, save_webp
+from delivery.images.transform import Limits, inspect_source
+from delivery.images.transform.pillow_codecs import materialise, save_webp
 from tests import corpus
 from tests.images import served
 
@@ -25,7 +25,7 @@ def test_webp_bytes_are_libvips_bytes() -> None:
 def test_pillows_bomb_cap_follows_the_source_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
-    from delivery.transform.pillow_codecs import configure_pillow
+    from delivery.images.transform.pillow_codecs import configure_pillow
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     configure_pillow(max_source_pixels=400_000_000)

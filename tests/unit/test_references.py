@@ -1,6 +1,6 @@
-from delivery.ids import generation_key
-from delivery.params import TransformParams
-from delivery.targets import aspect_class, prompt_names
+from delivery.assets.ids import generation_key
+from delivery.images.params import TransformParams
+from delivery.prompts.targets import aspect_class, prompt_names
 
 BASE = dict(project_id=1, prompt="a mug", style=None, seed=None, model="offline-render-1", aspect_class="1:1")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from delivery.errors import PayloadTooLarge, ServiceError, Unprocessable, UnsupportedMedia
-from delivery.params import parse_query, parse_transform
-from delivery.transform import Limits, configure_vips, inspect_source, transform
+from delivery.images.params import parse_query, parse_transform
+from delivery.images.transform import Limits, configure_vips, inspect_source, transform
 from generation.models import FocalPoint
 from tests import corpus
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pyvips
 import pytest
+import pyvips
 
 from delivery.errors import Unprocessable
-from delivery.params import parse_query, parse_transform
-from delivery.presets import BUILTIN_PRESETS
-from delivery.transform import Encoded, Limits, inspect_source, transform
+from delivery.images.params import parse_query, parse_transform
+from delivery.images.presets import BUILTIN_PRESETS
+from delivery.images.transform import Encoded, Limits, inspect_source, transform
 from generation.models import FocalPoint
 from tests import corpus
 from tests.images import decode, pixel

@@ -19,7 +19,7 @@ import asyncpg
 __all__ = ["PooledConnection", "holds_session_state"]
 
 
-class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+class PooledConnection(asyncpg.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._session_state = False

@@ -18,7 +18,7 @@ _LOCK_ID = 0x70707078  # "pppx": one lock id for the whole schema
 def available() -> list[tuple[str, str]]:
     """(version, sql) for every migration file, in version order."""
     folder = resources.files("delivery.db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 

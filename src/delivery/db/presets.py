@@ -1,4 +1,4 @@
-"""Queries for a project's named transform presets, stored as canonical queries (delivery.params)."""
+"""Queries for a project's named transform presets, stored as canonical queries (delivery.images.params)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The storage boundary. Keys are built by the server only (see delivery.ids), never from user input.
+"""The storage boundary. Keys are built by the server only (see delivery.assets.ids), never from user input.
 
 Both backends still check every key against one strict shape, so even a bug
 that let request text reach a key could not climb out of the storage root or

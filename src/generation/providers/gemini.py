@@ -34,6 +34,7 @@ from generation.providers.gemini_answers import (
     response_schema,
 )
 from generation.providers.gemini_errors import TRANSPORT_ERRORS, candidate_parts, from_exception, image_part, text_of
+from generation.providers.gemini_settings import GeminiPrices, GeminiSettings
 
 __all__ = ["API_VERSION", "GeminiPrices", "GeminiProvider", "GeminiSettings"]
 
@@ -42,25 +43,6 @@ API_VERSION = "v1beta"
 ANALYSIS_SIDE = 768
 """Analysis sends a thumbnail: one 768px tile is the cheapest image Gemini bills above 384px,
 and a focal point in fractions does not need more."""
-
-
-class GeminiPrices(msgspec.Struct, frozen=True, kw_only=True):
-    """Credits per drawn image and per million tokens (Google's list prices in USD by default)."""
-
-    per_image: float = 0.039
-    per_million_input_tokens: float = 0.30
-    per_million_output_tokens: float = 2.50
-
-
-class GeminiSettings(msgspec.Struct, frozen=True, kw_only=True):
-    api_key: str
-    base_url: str | None = None
-    """None is Google's endpoint; tests and proxies point it elsewhere."""
-    image_model: str = "gemini-2.5-flash-image"
-    text_model: str = "gemini-2.5-flash"
-    thinking_budget: int | None = 0
-    """Thinking tokens for the text model; 0 keeps enhancement fast, None is the model's default."""
-    prices: GeminiPrices = GeminiPrices()
 
 
 class GeminiProvider:

@@ -118,7 +118,7 @@ def candidate_parts(response: types.GenerateContentResponse, stage: str) -> list
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
         raise PromptRejected(f"the provider blocked this prompt ({_name(feedback.block_reason)})", stage=stage, detail=feedback.block_reason_message or "")
-    candidate = (response.candidates or [None])[0]
+    candidate = response.candidates[0] if response.candidates else None
     if candidate is None:
         return []  # nothing to read: an empty image (retried) or a malformed answer (fallback)
     reason = candidate.finish_reason
@@ -133,7 +133,7 @@ def image_part(parts: list[types.Part], response: types.GenerateContentResponse,
         # Thinking image models may send draft images marked as thoughts before the answer.
         if blob is not None and blob.data and (blob.mime_type or "").startswith("image/") and not part.thought:
             return blob
-    candidate = (response.candidates or [None])[0]
+    candidate = response.candidates[0] if response.candidates else None
     reason = _name(candidate.finish_reason) if candidate and candidate.finish_reason else "none"
     raise NoImage(f"the model answered without an image (finish reason {reason})", stage=stage, detail=text_of(parts)[:500])
 

@@ -66,7 +66,7 @@ def _background(width: int, height: int, rng: random.Random) -> pyvips.Image:
     start, end = _colour(rng, light=True), _colour(rng, light=True)
     xyz = pyvips.Image.xyz(width, height)
     t = (xyz[0] * width + xyz[1] * height) / (width * width + height * height)
-    return (t * [e - s for s, e in zip(start, end)] + start).cast("uchar")
+    return (t * [e - s for s, e in zip(start, end, strict=True)] + start).cast("uchar")
 
 
 def _subject(image: pyvips.Image, rng: random.Random) -> pyvips.Image:

@@ -1,0 +1,171 @@
+"""API keys: minting, parsing, creating, rotating, and authenticating REST callers.
+
+A full key is `pp_<key id>_<secret><checksum>`: the key id (`pk_…` or
+`sk_…`) is public and goes in URLs; the 256-bit secret is shown once and only
+its SHA-256 is stored; the checksum lets a scanner or a typo check reject a
+key without a database round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import zlib
+
+import asyncpg
+import msgspec
+
+from delivery.db.api_keys import ApiKey, NewApiKey, get_api_key, insert_api_key, retire_api_key, touch_api_key
+from delivery.db.signing_secrets import add_signing_secret
+from delivery.errors import BadRequest, Forbidden, NotFound, Unauthorized
+
+__all__ = [
+    "KINDS",
+    "SCOPES",
+    "CreatedKey",
+    "KeySpec",
+    "MintedKey",
+    "authenticate_secret_key",
+    "create_key",
+    "hash_secret",
+    "mint_key",
+    "parse_key",
+    "rotate_key",
+]
+
+KINDS = {"publishable": "pk", "secret": "sk"}
+SCOPES = ("generate", "assets:read", "assets:write", "keys:admin", "billing:read")
+PUBLISHABLE_SCOPES = ("generate",)
+"""Publishable keys sit in pages: they may only generate, never administer."""
+
+
+class MintedKey(msgspec.Struct, frozen=True):
+    key_id: str
+    kind: str
+    full_key: str
+    secret_hash: bytes
+
+
+class KeySpec(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    name: str = ""
+    scopes: list[str] | None = None
+    """None: every scope the kind may hold."""
+    expires_at: dt.datetime | None = None
+    allowed_origins: list[str] = []
+    rate_limit: int | None = None
+
+
+class CreatedKey(msgspec.Struct, frozen=True):
+    key: ApiKey
+    full_key: str
+    """Shown once, never stored."""
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=").lower()
+
+
+def _checksum(body: str) -> str:
+    return _b32(zlib.crc32(body.encode()).to_bytes(4, "big"))[:6]
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def mint_key(kind: str) -> MintedKey:
+    key_id = f"{KINDS[kind]}_{_b32(secrets.token_bytes(10))}"
+    secret = _b32(secrets.token_bytes(32))
+    body = f"pp_{key_id}_{secret}"
+    return MintedKey(key_id=key_id, kind=kind, full_key=body + _checksum(body), secret_hash=hash_secret(secret))
+
+
+def parse_key(full_key: str) -> tuple[str, str]:
+    """(key id, secret) of a well-formed key; Unauthorized otherwise."""
+    body, checksum = full_key[:-6], full_key[-6:]
+    parts = body.split("_")
+    if len(parts) != 4 or parts[0] != "pp" or parts[1] not in KINDS.values():
+        raise Unauthorized("malformed API key")
+    if not hmac.compare_digest(_checksum(body), checksum):
+        raise Unauthorized("malformed API key")
+    return f"{parts[1]}_{parts[2]}", parts[3]
+
+
+def _scopes(spec: KeySpec) -> list[str]:
+    allowed = PUBLISHABLE_SCOPES if spec.kind == "publishable" else SCOPES
+    scopes = list(allowed) if spec.scopes is None else spec.scopes
+    unknown = sorted(set(scopes) - set(allowed))
+    if unknown:
+        raise BadRequest(f"a {spec.kind} key cannot hold scopes {', '.join(unknown)} (allowed: {', '.join(allowed)})")
+    return sorted(set(scopes))
+
+
+async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec) -> CreatedKey:
+    """Store a new key's hash (and, for publishable keys, its first signing secret); return the full key once."""
+    if spec.kind not in KINDS:
+        raise BadRequest("`kind` must be publishable or secret")
+    if spec.rate_limit is not None and spec.rate_limit <= 0:
+        raise BadRequest("`rate_limit` must be positive")
+    minted = mint_key(spec.kind)
+    async with conn.transaction():
+        key = await insert_api_key(
+            conn,
+            key=NewApiKey(
+                id=minted.key_id,
+                project_id=project_id,
+                kind=spec.kind,
+                secret_hash=minted.secret_hash,
+                name=spec.name,
+                scopes=_scopes(spec),
+                expires_at=spec.expires_at,
+                allowed_origins=spec.allowed_origins,
+                rate_limit=spec.rate_limit,
+            ),
+        )
+        if spec.kind == "publishable":
+            await add_signing_secret(conn, key_id=key.id, salt=secrets.token_bytes(32), retire_others_at=None)
+    return CreatedKey(key=key, full_key=minted.full_key)
+
+
+async def rotate_key(
+    conn: asyncpg.Connection, *, key: ApiKey, grace: dt.timedelta, now: dt.datetime
+) -> CreatedKey:
+    """A new key with the old one's name, scopes and limits; the old one works for `grace` more."""
+    if not key.active(now):
+        raise Forbidden("a revoked or expired key cannot be rotated")
+    spec = KeySpec(
+        kind=key.kind,
+        name=key.name,
+        scopes=key.scopes,
+        expires_at=key.expires_at,
+        allowed_origins=key.allowed_origins,
+        rate_limit=key.rate_limit,
+    )
+    async with conn.transaction():
+        created = await create_key(conn, project_id=key.project_id, spec=spec)
+        await retire_api_key(
+            conn, id=key.id, project_id=key.project_id, revoke=False, expires_at=now + grace, replaced_by=created.key.id
+        )
+    return created
+
+
+async def authenticate_secret_key(conn: asyncpg.Connection, *, authorization: str | None, now: dt.datetime) -> ApiKey:
+    """The live secret key in `Authorization: Bearer pp_sk_…`; 401 for anything else, 403 for a publishable key."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send a secret key as `Authorization: Bearer pp_sk_…`")
+    key_id, secret = parse_key(token.strip())
+    try:
+        key = await get_api_key(conn, id=key_id)
+    except NotFound:
+        raise Unauthorized("unknown, revoked or expired API key") from None
+    if not hmac.compare_digest(key.secret_hash, hash_secret(secret)) or not key.active(now):
+        raise Unauthorized("unknown, revoked or expired API key")
+    if key.kind != "secret":
+        raise Forbidden("publishable keys cannot call the API; use a secret key")
+    await touch_api_key(conn, id=key.id)
+    return key

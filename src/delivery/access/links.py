@@ -1,0 +1,161 @@
+"""Who may use a `/g/` link: signed links, or unsigned ones from allowed origins.
+
+Every check here only reads the database: a forged, mutated, reordered,
+duplicated or expired link is refused before anything is written or drawn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from urllib.parse import urlsplit
+
+import asyncpg
+import msgspec
+
+from delivery.access.signing import Keyring, check_signed_shape, matches, sign_pairs
+from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, touch_api_key
+from delivery.db.projects import Project
+from delivery.db.signing_secrets import add_signing_secret, live_signing_secrets
+from delivery.errors import BadRequest, Forbidden, NotFound, Unauthorized
+
+__all__ = ["LinkGrant", "authorize_link", "default_link_key", "new_signing_secret", "origin_allowed", "sign_link"]
+
+
+class LinkGrant(msgspec.Struct, frozen=True):
+    key: ApiKey
+    signed: bool
+    expires: int | None
+    """Unix time the link stops working; cache headers must not outlive it."""
+
+
+def _origin_of(value: str | None) -> str | None:
+    if not value or value == "null":
+        return None
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _matches_pattern(pattern: str, origin: str) -> bool:
+    pattern = pattern.lower().rstrip("/")
+    if pattern == origin:
+        return True
+    scheme, _, host = pattern.partition("://*.")
+    return bool(host) and origin.startswith(f"{scheme}://") and origin.endswith(f".{host}")
+
+
+def origin_allowed(allowed: list[str], *, origin: str | None, referer: str | None) -> bool:
+    """`*` allows any page (and none); otherwise Origin, else Referer's origin, must match a pattern.
+
+    Patterns are exact origins (`https://shop.example`) or one leading wildcard
+    label (`https://*.example.com`, which does not match the bare domain).
+    """
+    if "*" in allowed:
+        return True
+    source = _origin_of(origin) or _origin_of(referer)
+    return source is not None and any(_matches_pattern(p, source) for p in allowed)
+
+
+async def _link_key(conn: asyncpg.Connection, project: Project, key_id: str | None, now: dt.datetime) -> ApiKey:
+    if not key_id:
+        raise Unauthorized("`key` is required on generation links")
+    try:
+        key = await get_api_key(conn, id=key_id)
+    except NotFound:
+        raise Forbidden("unknown or revoked key") from None
+    if key.project_id != project.id or not key.active(now):
+        raise Forbidden("unknown or revoked key")
+    if key.kind != "publishable" or "generate" not in key.scopes:
+        raise Forbidden("links name a publishable key with the `generate` scope")
+    return key
+
+
+async def _verify_signature(
+    conn: asyncpg.Connection, keyring: Keyring, key: ApiKey, path: str, pairs: list[tuple[str, str]], now: dt.datetime
+) -> int | None:
+    values = dict(pairs)
+    expires: int | None = None
+    if "exp" in values:
+        try:
+            expires = int(values["exp"], 10)
+        except ValueError:
+            raise Forbidden("`exp` must be unix seconds") from None
+    candidates = await live_signing_secrets(conn, key_id=key.id, now=now)
+    given = values["sig"]
+    if not any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates):
+        raise Forbidden("the link's signature does not match")
+    if expires is not None and expires <= now.timestamp():
+        raise Forbidden("the link has expired")
+    return expires
+
+
+async def authorize_link(
+    conn: asyncpg.Connection,
+    *,
+    project: Project,
+    path: str,
+    pairs: list[tuple[str, str]],
+    keyring: Keyring,
+    origin: str | None,
+    referer: str | None,
+    now: dt.datetime,
+) -> LinkGrant:
+    """A link is good if it is signed by a live secret of its key, or unsigned from an allowed origin."""
+    signed = any(k == "sig" for k, _ in pairs)
+    if signed:
+        check_signed_shape(pairs)
+    key = await _link_key(conn, project, dict(pairs).get("key"), now)
+    if signed:
+        expires = await _verify_signature(conn, keyring, key, path, pairs, now)
+    else:
+        if any(k == "exp" for k, _ in pairs):
+            raise BadRequest("`exp` only applies to signed links")
+        if not project.allow_unsigned:
+            raise Forbidden("this project serves signed links only")
+        narrowed = [project.allowed_origins] + ([key.allowed_origins] if key.allowed_origins else [])
+        if not all(origin_allowed(allowed, origin=origin, referer=referer) for allowed in narrowed):
+            raise Forbidden("this page's origin may not use unsigned links for this project")
+        expires = None
+    await touch_api_key(conn, id=key.id)
+    return LinkGrant(key=key, signed=signed, expires=expires)
+
+
+async def new_signing_secret(
+    conn: asyncpg.Connection, keyring: Keyring, *, key_id: str, retire_others_at: dt.datetime | None
+) -> bytes:
+    """Start signing with a fresh secret; return it so clients can sign links themselves."""
+    stored = await add_signing_secret(conn, key_id=key_id, salt=secrets.token_bytes(32), retire_others_at=retire_others_at)
+    return keyring.link_secret(key_id, stored.salt)
+
+
+async def default_link_key(conn: asyncpg.Connection, *, project: Project, now: dt.datetime) -> ApiKey:
+    """The project's oldest live publishable key: what links are signed with when the caller names none."""
+    live = [k for k in await list_api_keys(conn, project_id=project.id) if k.kind == "publishable" and k.active(now)]
+    if not live:
+        raise Forbidden("this project has no live publishable key to sign with")
+    return live[0]
+
+
+async def sign_link(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    *,
+    project: Project,
+    key: ApiKey,
+    params: dict[str, str],
+    expires: int | None,
+    now: dt.datetime,
+) -> str:
+    """`/g/{project}?…&sig=…`, signed with the key's newest live secret."""
+    if key.project_id != project.id or key.kind != "publishable" or not key.active(now):
+        raise Forbidden("links are signed with a live publishable key of the same project")
+    live = await live_signing_secrets(conn, key_id=key.id, now=now)
+    if not live:
+        raise Forbidden("this key has no live signing secret; rotate one first")
+    pairs = [(k, v) for k, v in params.items() if k not in ("key", "sig", "exp")] + [("key", key.id)]
+    if expires is not None:
+        pairs.append(("exp", str(expires)))
+    path = f"/g/{project.slug}"
+    return f"{path}?{sign_pairs(keyring.link_secret(key.id, live[0].salt), path, pairs)}"

@@ -1,0 +1,1 @@
+"""Stored masters: identifiers, the write order, uploads, and the sweep that repairs crashes."""

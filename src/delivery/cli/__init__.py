@@ -1,0 +1,1 @@
+"""`promptpix`: the command line, one module per subcommand group."""

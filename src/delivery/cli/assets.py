@@ -1,0 +1,71 @@
+"""`promptpix assets upload|name`: put an image into a project and name it (`@logo`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from delivery.app import open_services
+from delivery.assets.uploads import upload_asset
+from delivery.db.asset_names import set_name
+from delivery.db.projects import get_project_by_slug
+from delivery.errors import ServiceError
+from delivery.settings import Settings
+
+__all__ = ["register"]
+
+
+async def _upload(settings: Settings, project_slug: str, path: Path, name: str | None) -> list[str]:
+    data = await asyncio.to_thread(path.read_bytes)
+    async with open_services(settings) as services:
+        async with services.pool.acquire() as conn:
+            project = await get_project_by_slug(conn, slug=project_slug)
+        asset = await upload_asset(services, project, data, name=name)
+    base = settings.resolved_public_url
+    lines = [
+        f"asset {asset.id}: {asset.width}x{asset.height} {asset.mime}, focal point {asset.focal_x:.2f},{asset.focal_y:.2f}",
+        f"{base}/i/{asset.id}",
+    ]
+    if name:
+        lines.append(f"{base}/i/{project.slug}/@{name}  (use @{name} in prompts)")
+    return lines
+
+
+async def _name(settings: Settings, project_slug: str, name: str, asset_id: str) -> list[str]:
+    async with open_services(settings) as services, services.pool.acquire() as conn:
+        project = await get_project_by_slug(conn, slug=project_slug)
+        await set_name(conn, project_id=project.id, name=name, asset_id=asset_id)
+    return [f"@{name} -> {asset_id}", f"{settings.resolved_public_url}/i/{project.slug}/@{name}"]
+
+
+def cmd_assets(settings: Settings, args: argparse.Namespace) -> int:
+    if args.assets_command == "upload":
+        work = _upload(settings, args.project, args.file, args.name)
+    else:
+        work = _name(settings, args.project, args.name, args.asset_id)
+    try:
+        lines = asyncio.run(work)
+    except ServiceError as exc:
+        print(f"promptpix: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"promptpix: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    assets = commands.add_parser("assets", help="upload and name a project's assets")
+    assets.set_defaults(run=cmd_assets)
+    sub = assets.add_subparsers(dest="assets_command", required=True)
+    upload = sub.add_parser("upload", help="validate, analyse and store an image as an asset")
+    upload.add_argument("project", help="project slug")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--name", help="also name it, e.g. logo for @logo")
+    name = sub.add_parser("name", help="point a name (@name) at an asset of the project")
+    name.add_argument("project", help="project slug")
+    name.add_argument("name")
+    name.add_argument("asset_id")

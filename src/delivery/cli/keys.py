@@ -1,0 +1,106 @@
+"""`promptpix keys create|list|revoke|sign`: a project's API keys, and signed links for pages."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+import asyncpg
+
+from delivery.access.keys import SCOPES, KeySpec, create_key
+from delivery.access.links import sign_link
+from delivery.access.signing import Keyring, load_master_secret
+from delivery.cli.common import run_with_connection
+from delivery.db.api_keys import get_api_key, list_api_keys, retire_api_key
+from delivery.db.projects import get_project, get_project_by_slug
+from delivery.settings import Settings
+
+__all__ = ["register"]
+
+
+def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days) if args.expires_in_days else None
+
+    async def work(conn: asyncpg.Connection) -> None:
+        project = await get_project_by_slug(conn, slug=args.project)
+        spec = KeySpec(
+            kind=args.kind,
+            name=args.name,
+            scopes=args.scope or None,
+            expires_at=expires_at,
+            allowed_origins=args.origin,
+            rate_limit=args.rate_limit,
+        )
+        created = await create_key(conn, project_id=project.id, spec=spec)
+        key = created.key
+        print(f"created {key.kind} key {key.id} for project {project.slug!r}, scopes {', '.join(key.scopes)}")
+        print(f"the full key is shown once; store it now:\n{created.full_key}")
+
+    return run_with_connection(settings, work)
+
+
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        project = await get_project_by_slug(conn, slug=args.project)
+        now = dt.datetime.now(dt.UTC)
+        for key in await list_api_keys(conn, project_id=project.id):
+            state = "live" if key.active(now) else "revoked" if key.revoked_at else "expired"
+            used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+            print(f"{key.id}\t{key.kind}\t{state}\t{','.join(key.scopes)}\tlast used {used}\t{key.name}")
+
+    return run_with_connection(settings, work)
+
+
+def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        key = await get_api_key(conn, id=args.key_id)
+        revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
+        print(f"revoked {revoked.kind} key {revoked.id}; links and requests using it are refused from now on")
+
+    return run_with_connection(settings, work)
+
+
+def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
+    keyring = Keyring(load_master_secret(settings))
+    params = dict(args.param)
+    now = dt.datetime.now(dt.UTC)
+    expires = int(now.timestamp()) + args.expires_in if args.expires_in else None
+
+    async def work(conn: asyncpg.Connection) -> None:
+        key = await get_api_key(conn, id=args.key_id)
+        project = await get_project(conn, id=key.project_id)
+        path = await sign_link(conn, keyring, project=project, key=key, params=params, expires=expires, now=now)
+        print(settings.resolved_public_url + path)
+
+    return run_with_connection(settings, work)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    return name, value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser("keys", help="API keys and signed links").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key; prints the full key once")
+    create.add_argument("--project", required=True, help="project slug")
+    create.add_argument("--kind", choices=("secret", "publishable"), required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--scope", action="append", choices=SCOPES, help="repeatable; default: all the kind may hold")
+    create.add_argument("--origin", action="append", default=[], help="narrow the project's allowed origins (repeatable)")
+    create.add_argument("--rate-limit", type=int, help="new generations per minute (default: setting)")
+    create.add_argument("--expires-in-days", type=int)
+    create.set_defaults(run=cmd_create)
+    listing = keys.add_parser("list", help="list a project's keys (never their secrets)")
+    listing.add_argument("--project", required=True, help="project slug")
+    listing.set_defaults(run=cmd_list)
+    revoke = keys.add_parser("revoke", help="revoke a key now")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=cmd_revoke)
+    sign = keys.add_parser("sign", help="print a signed /g/ link")
+    sign.add_argument("key_id", help="a publishable key id (pk_…)")
+    sign.add_argument("param", nargs="+", type=_pair, help="name=value, e.g. prompt='a red fox' w=800")
+    sign.add_argument("--expires-in", type=int, help="seconds the link stays valid")
+    sign.set_defaults(run=cmd_sign)

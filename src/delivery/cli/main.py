@@ -1,0 +1,122 @@
+"""`promptpix`: run the service and operate a deployment from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from delivery.app import create_app, migrated_connection
+from delivery.cli import assets, credits, generate, keys, orgs, projects, sweep
+from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
+from delivery.ops.bootstrap import Demo, ensure_demo
+from delivery.ops.logs import configure_logging
+from delivery.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def example_urls(settings: Settings, demo: Demo) -> list[str]:
+    base = settings.resolved_public_url
+    prompt = "a red fox at dawn in a misty forest"
+    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id}, safe=":")
+    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id}, safe=":")
+    return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
+
+
+async def _prepare(settings: Settings) -> Demo | None:
+    """Migrate; outside production, also make sure the demo tenancy exists."""
+    async with migrated_connection(settings) as (conn, applied):
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}")
+        return None if settings.production else await ensure_demo(conn)
+
+
+def _announce(settings: Settings, demo: Demo | None) -> None:
+    if demo is None:
+        print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
+        return
+    database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
+    generated, variant, docs = example_urls(settings, demo)
+    print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
+    if demo.full_key:
+        print(f"demo publishable key (shown once): {demo.full_key}")
+    print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
+    print(generated)
+    print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
+    print(f"API docs:\n  {docs}\n", flush=True)
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    demo = await _prepare(settings)
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)), timeout_keep_alive=KEEPALIVE_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handlers it found; no-op handlers let the process exit normally, so the embedded
+    # PostgreSQL is stopped by its exit hook instead of being orphaned.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        _announce(settings, demo)
+    await serving
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    workers = args.workers or settings.workers
+    if workers > 1:
+
+        def prepare(ready: Settings) -> Callable[[], None]:
+            demo = asyncio.run(_prepare(ready))
+            return lambda: _announce(settings, demo)
+
+        return serve_workers(settings, workers, prepare=prepare)
+    asyncio.run(_serve(settings))
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> list[str]:
+        async with migrated_connection(settings) as (_, applied):
+            return applied
+
+    applied = asyncio.run(run())
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptpix", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
+    serve.set_defaults(run=cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    for module in (orgs, projects, keys, credits, generate, assets, sweep):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"promptpix: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    return args.run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

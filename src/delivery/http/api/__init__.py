@@ -1,0 +1,61 @@
+"""`/v1`: the REST API, authenticated with secret keys and never cached."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+
+from delivery.http.api.assets import delete_one_asset, edit_asset, list_project_assets, read_asset, upload
+from delivery.http.api.billing import balance, ledger, usage_statistics
+from delivery.http.api.flows import read_flow, start_flow
+from delivery.http.api.generations import create_generation
+from delivery.http.api.keys import create_project_key, list_project_keys, revoke_project_key, rotate_project_key, rotate_signing_secret
+from delivery.http.api.links import sign_project_link
+from delivery.http.api.names import list_project_names, put_name, remove_name
+from delivery.http.api.presets import list_project_presets, read_preset, remove_preset, write_preset
+from delivery.http.api.principal import provide_principal
+from delivery.http.api.styles import list_project_styles, read_style, remove_style, write_style
+from delivery.http.openapi import BEARER
+
+__all__ = ["API_CACHE_CONTROL", "api_router"]
+
+API_CACHE_CONTROL = "private, no-store"
+
+api_router = Router(
+    path="/v1",
+    route_handlers=[
+        create_project_key,
+        list_project_keys,
+        revoke_project_key,
+        rotate_project_key,
+        rotate_signing_secret,
+        sign_project_link,
+        balance,
+        ledger,
+        usage_statistics,
+        create_generation,
+        upload,
+        list_project_assets,
+        read_asset,
+        edit_asset,
+        delete_one_asset,
+        list_project_names,
+        put_name,
+        remove_name,
+        list_project_styles,
+        read_style,
+        write_style,
+        remove_style,
+        list_project_presets,
+        read_preset,
+        write_preset,
+        remove_preset,
+        start_flow,
+        read_flow,
+    ],
+    dependencies={"principal": Provide(provide_principal)},
+    response_headers=[ResponseHeader(name="Cache-Control", value=API_CACHE_CONTROL)],
+    tags=["api"],
+    security=[{BEARER: []}],
+)

@@ -1,0 +1,154 @@
+"""`/v1/assets`: upload, list (keyset pages with filters), read, edit and soft-delete a project's assets."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
+
+from delivery.access.idempotency import fingerprint, idempotent
+from delivery.assets.uploads import upload_asset
+from delivery.db.asset_names import check_name, set_name
+from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, update_asset
+from delivery.errors import BadRequest
+from delivery.http.api.headers import IdempotencyKey
+from delivery.http.api.principal import Principal
+from delivery.http.api.views import AssetView, FocalPointView, asset_views
+from delivery.http.openapi import problems
+from delivery.services import Services
+
+__all__ = ["delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "upload"]
+
+_READ, _WRITE = {"scope": "assets:read"}, {"scope": "assets:write"}
+
+
+class UploadForm(msgspec.Struct, frozen=True, kw_only=True):
+    """`multipart/form-data`: the image, and optionally a name and alt text."""
+
+    file: UploadFile
+    name: str | None = None
+    """Point `@name` at the upload."""
+    alt_text: str | None = None
+
+
+class AssetPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    focal_point: FocalPointView | None = None
+    """Crops made from now on centre here (already cached variants keep their crop)."""
+    alt_text: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    name: str | None = None
+    """Point `@name` at this asset (moving the name if another asset had it)."""
+
+
+class AssetPage(msgspec.Struct, frozen=True):
+    items: list[AssetView]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; None on the last page."""
+
+
+def _cursor(asset: Asset) -> str:
+    raw = msgspec.json.encode([asset.created_at.isoformat(), asset.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        created, asset_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[str, str])
+        return dt.datetime.fromisoformat(created), asset_id
+    except (ValueError, binascii.Error, msgspec.DecodeError):
+        raise BadRequest("`cursor` is not one this API returned") from None
+
+
+async def _view(services: Services, project_id: int, asset: Asset) -> AssetView:
+    async with services.pool.acquire() as conn:
+        [view] = await asset_views(conn, services.settings.resolved_public_url, project_id, [asset])
+    return view
+
+
+@post(
+    "/assets",
+    opt=_WRITE,
+    summary="Upload an image (multipart field `file`); its focal point is analysed",
+    responses=problems(409, 413, 415, 422),
+)
+async def upload(
+    request: Request,
+    principal: NamedDependency[Principal],
+    data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[AssetView]:
+    services: Services = request.app.state.services
+    project = principal.project
+    content = await data.file.read()
+
+    async def run() -> AssetView:
+        asset = await upload_asset(services, project, content, name=data.name)
+        if data.alt_text is not None:
+            async with services.pool.acquire() as conn:
+                asset = await update_asset(conn, project_id=project.id, id=asset.id, alt_text=data.alt_text)
+        return await _view(services, project.id, asset)
+
+    print_ = fingerprint("POST", "/v1/assets", hashlib.sha256(content).hexdigest(), data.name, data.alt_text)
+    result: Any = await idempotent(services, project_id=project.id, key=idempotency_key, fingerprint=print_, run=run)
+    return result
+
+
+@get("/assets", opt=_READ, summary="List assets, newest first, one page at a time", responses=problems())
+async def list_project_assets(
+    request: Request,
+    principal: NamedDependency[Principal],
+    limit: Annotated[int | None, QueryParameter(ge=1, le=200, description="items per page")] = None,
+    cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")] = None,
+    name: Annotated[str | None, QueryParameter(description="only the asset `@name` points at")] = None,
+    tag: Annotated[str | None, QueryParameter(description="only assets with this tag")] = None,
+    source: FromQuery[Literal["generated", "uploaded"] | None] = None,
+    flow: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="only steps of this flow")] = None,
+) -> AssetPage:
+    services: Services = request.app.state.services
+    size = limit or services.settings.api_page_size
+    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
+    async with services.pool.acquire() as conn:
+        found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
+        views = await asset_views(conn, services.settings.resolved_public_url, principal.project.id, found[:size])
+    return AssetPage(items=views, next_cursor=_cursor(found[size - 1]) if len(found) > size else None)
+
+
+@get("/assets/{asset_id:str}", opt=_READ, summary="An asset and its URLs", responses=problems(404))
+async def read_asset(request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str]) -> AssetView:
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        asset = await get_project_asset(conn, project_id=principal.project.id, id=asset_id)
+    return await _view(services, principal.project.id, asset)
+
+
+@patch("/assets/{asset_id:str}", opt=_WRITE, summary="Set an asset's focal point, alt text or name", responses=problems(404, 422))
+async def edit_asset(
+    request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str], data: JSONBody[AssetPatch]
+) -> AssetView:
+    services: Services = request.app.state.services
+    project_id = principal.project.id
+    if data.name is not None:
+        check_name(data.name)
+    focal = (data.focal_point.x, data.focal_point.y) if data.focal_point else None
+    async with services.pool.acquire() as conn, conn.transaction():
+        asset = await update_asset(conn, project_id=project_id, id=asset_id, focal=focal, alt_text=data.alt_text)
+        if data.name is not None:
+            await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id)
+    return await _view(services, project_id, asset)
+
+
+@delete("/assets/{asset_id:str}", opt=_WRITE, summary="Delete an asset (uploading the same file again restores it)", responses=problems(404))
+async def delete_one_asset(request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str]) -> None:
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        await delete_asset(conn, project_id=principal.project.id, id=asset_id)

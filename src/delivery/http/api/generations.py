@@ -1,0 +1,58 @@
+"""`POST /v1/generations`: draw (or find) an image and answer with every URL it can be served at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from delivery.access.idempotency import fingerprint, idempotent
+from delivery.http.api.headers import IdempotencyKey
+from delivery.http.api.principal import Principal
+from delivery.http.api.views import AssetView, asset_views
+from delivery.http.openapi import problems
+from delivery.prompts.orders import GenerationOrder, generate_for_api
+from delivery.services import Services
+
+__all__ = ["StepRef", "create_generation"]
+
+class StepRef(msgspec.Struct, frozen=True):
+    flow: int
+    position: int
+    """This step is `@step{position}` to later steps of the flow."""
+
+
+class GenerationView(msgspec.Struct, frozen=True):
+    asset: AssetView
+    generated: bool
+    """False when an equal generation existed already: nothing was drawn or charged."""
+    link: str | None
+    """A signed `/g/` URL showing the same image; None inside a flow, with extra `references`,
+    or when the project has no publishable key to sign with."""
+    step: StepRef | None
+
+
+@post(
+    "/generations",
+    opt={"scope": "generate"},
+    summary="Generate an image (or find the equal one) and get its URLs",
+    responses=problems(402, 409, 422, 429),
+)
+async def create_generation(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[GenerationOrder], idempotency_key: IdempotencyKey = None
+) -> Response[GenerationView]:
+    services: Services = request.app.state.services
+
+    async def run() -> GenerationView:
+        made = await generate_for_api(services, request.app.state.keyring, principal.project, principal.key, data)
+        async with services.pool.acquire() as conn:
+            [view] = await asset_views(conn, services.settings.resolved_public_url, principal.project.id, [made.asset])
+        step = StepRef(flow=made.step.flow_id, position=made.step.position) if made.step else None
+        return GenerationView(asset=view, generated=made.generated, link=made.link, step=step)
+
+    print_ = fingerprint("POST", "/v1/generations", data)
+    result: Any = await idempotent(services, project_id=principal.project.id, key=idempotency_key, fingerprint=print_, run=run)
+    return result

@@ -1,0 +1,45 @@
+"""Liveness and readiness for load balancers and orchestrators; metrics for Prometheus."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+
+from delivery.http.responses import NO_STORE
+from delivery.ops.metrics import CONTENT_TYPE
+from delivery.services import Services
+
+__all__ = ["healthz", "metrics", "readyz"]
+
+
+@get("/healthz", summary="Liveness")
+async def healthz() -> Response[dict[str, str]]:
+    return Response({"status": "ok"}, headers={"Cache-Control": NO_STORE})
+
+
+@get("/readyz", summary="Readiness: database and storage reachable")
+async def readyz(request: Request) -> Response[dict[str, str]]:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "unreachable"
+    try:
+        await services.storage.ping()
+        checks["storage"] = "ok"
+    except Exception:
+        checks["storage"] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return Response(
+        {"status": "ok" if ready else "unavailable", **checks},
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": NO_STORE},
+    )
+
+
+@get("/metrics", summary="Prometheus metrics (text format), totals of every worker process", include_in_schema=False)
+async def metrics(request: Request) -> Response[bytes]:
+    services: Services = request.app.state.services
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE, headers={"Cache-Control": NO_STORE})

@@ -1,0 +1,1 @@
+"""Serving pixels: URL params, presets, the transform, variant caches, the URLs handed out."""

@@ -1,0 +1,70 @@
+"""Named presets and `srcset` building.
+
+A preset is a mapping of raw params, expanded before validation with the
+URL's own params on top (explicit params win). Built-ins are below; their names
+are reserved, so `preset=thumb` means the same in every project and `/i/` can
+expand it before it knows the asset's project (no database on a cache hit). A
+project's own presets (`/v1/presets`, delivery.db.presets) are looked up once
+the project is known; since a project can redefine them, responses that used
+one are cached like aliases rather than as immutable.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, quote
+
+import asyncpg
+import msgspec
+
+from delivery.db.presets import get_preset
+from delivery.errors import BadRequest, NotFound
+from delivery.images.params import TransformParams, canonical_query, parse_transform
+
+__all__ = ["BUILTIN_PRESETS", "DEFAULT_WIDTHS", "names_project_preset", "project_transform", "srcset"]
+
+BUILTIN_PRESETS: dict[str, dict[str, str]] = {
+    "thumb": {"w": "200", "h": "200"},
+    "card": {"w": "600", "h": "400"},
+    "og": {"w": "1200", "h": "630", "fm": "jpg"},  # social crawlers read JPEG, not AVIF or WebP
+    "hero": {"w": "1920", "ar": "16:9"},
+    "avatar": {"w": "128", "h": "128", "crop": "attention"},
+}
+
+DEFAULT_WIDTHS = (320, 480, 640, 768, 1024, 1280, 1536, 1920, 2560)
+_DPRS = (1, 2, 3)
+
+
+def _url(base: str, params: TransformParams, extra: str) -> str:
+    query = "&".join(part for part in (canonical_query(params), extra) if part)
+    return f"{base}?{query}" if query else base
+
+
+def srcset(base: str, params: TransformParams, *, widths: tuple[int, ...] = DEFAULT_WIDTHS, extra: dict[str, str] | None = None) -> str:
+    """An `srcset` value for `base` (e.g. `https://img…/i/{id}`), in canonical URLs so each hits one cache entry.
+
+    With a fixed `w` or `h` the image has one layout size, so the candidates
+    are densities (1x, 2x, 3x); otherwise they are widths (`320w`, …), keeping
+    `ar` and the other params. `extra` carries non-transform params such as `key`.
+    """
+    suffix = "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted((extra or {}).items()))
+    if params.w is not None or params.h is not None:
+        return ", ".join(f"{_url(base, msgspec.structs.replace(params, dpr=float(d)), suffix)} {d}x" for d in _DPRS)
+    return ", ".join(f"{_url(base, msgspec.structs.replace(params, w=w, dpr=1.0), suffix)} {w}w" for w in widths)
+
+
+def names_project_preset(query: dict[str, str]) -> bool:
+    """True when `preset` names something other than a built-in: only the project can say what."""
+    name = query.get("preset")
+    return name is not None and name not in BUILTIN_PRESETS
+
+
+async def project_transform(
+    conn: asyncpg.Connection, project_id: int, query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset()
+) -> TransformParams:
+    """Parse `query` whose `preset` is one of the project's own."""
+    name = query["preset"]
+    try:
+        preset = await get_preset(conn, project_id=project_id, name=name)
+    except NotFound:
+        raise BadRequest(f"`preset` {name!r} is not defined") from None
+    return parse_transform(query, allowed_extra=allowed_extra, presets={name: dict(parse_qsl(preset.query))})

@@ -1,0 +1,135 @@
+"""Serve a variant of a stored asset: LRU, then one coalesced transform from the master.
+
+Two keys, so a cache hit costs no database round trip:
+- the *request key* (`asset?canonical#fm|auto-class|src`) is known from the URL
+  and `Accept` alone, and is what the LRU is looked up by;
+- the *variant key* (`asset?canonical#fmt`, with the real output format) needs
+  the asset's mime, names the pixels, and is what the ETag and single-flight use.
+
+A miss reads the master from the master LRU when a recent transform left it
+there (with its checked header), else from storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from delivery.db.assets import Asset
+from delivery.errors import NotFound
+from delivery.images.cache import Master, Variant
+from delivery.images.params import TransformParams, canonical_query
+from delivery.images.transform import inspect_source, transform
+from delivery.services import Services
+from delivery.storage import ObjectNotFound
+from generation import FocalPoint
+
+__all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
+
+TRANSFORM_VERSION = "4"
+"""Bump when the same params would give different pixels, so ETags change with them."""
+
+_SOURCE_FORMATS = {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif", "image/heif": "avif"}
+
+
+class VariantSpec(msgspec.Struct, frozen=True):
+    key: str
+    format: str
+    etag: str
+    negotiated: bool
+    """The format came from `Accept` (auto=format): responses carry `Vary: Accept`."""
+
+
+def accept_class(params: TransformParams, accept: str) -> str:
+    """What of the request decides the format: explicit `fm`, the `Accept` class, or the source."""
+    if params.fm:
+        return params.fm
+    if params.auto != "format":
+        return "src"
+    if "image/avif" in accept:
+        return "avif"
+    if "image/webp" in accept:
+        return "webp"
+    return "legacy"
+
+
+def request_key(asset_id: str, params: TransformParams, accept: str, canonical: str | None = None) -> str:
+    return f"{asset_id}?{canonical_query(params) if canonical is None else canonical}#{accept_class(params, accept)}"
+
+
+def output_format(mime: str, params: TransformParams, accept: str) -> str:
+    """Explicit `fm`; else the best `Accept` allows (png kept for sources that may have alpha); else the source's own."""
+    wanted = accept_class(params, accept)
+    if wanted == "src":
+        return _SOURCE_FORMATS.get(mime, "png")
+    if wanted == "legacy":
+        return "jpg" if mime == "image/jpeg" else "png"
+    return wanted
+
+
+def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantSpec:
+    fmt = output_format(asset.mime, params, accept)
+    key = f"{asset.id}?{canonical_query(params)}#{fmt}"
+    etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
+    return VariantSpec(key=key, format=fmt, etag=etag, negotiated=params.auto == "format")
+
+
+def cached_variant(services: Services, asset_id: str, params: TransformParams, accept: str, canonical: str) -> Variant | None:
+    """The LRU entry for this request, found from the URL and `Accept` alone (`canonical` is `canonical_query(params)`)."""
+    return services.variants.get(request_key(asset_id, params, accept, canonical))
+
+
+async def _master(services: Services, asset: Asset, key: str) -> Master | bytes:
+    """The cached master (`key` is `_master_key`) with its checked header, or the bytes from storage (checked in the thread)."""
+    cached = services.masters.get(key)
+    if cached is not None:
+        return cached
+    try:
+        return await services.storage.get(asset.storage_key)
+    except ObjectNotFound:
+        raise NotFound("asset master is missing", detail=asset.storage_key) from None
+
+
+def _master_key(asset: Asset) -> str:
+    """The row's creation time too: a key freed by the sweep may later hold another generation's bytes."""
+    return f"{asset.storage_key}@{asset.created_at.isoformat()}"
+
+
+async def _render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
+    def work(fetched: Master | bytes) -> tuple[Variant, Master]:
+        master = fetched if isinstance(fetched, Master) else Master(data=fetched, source=inspect_source(fetched, services.limits))
+        encoded = transform(master.data, master.source, params, FocalPoint(asset.focal_x, asset.focal_y), services.limits, spec.format)
+        variant = Variant(
+            data=encoded.data,
+            mime=encoded.mime,
+            width=encoded.width,
+            height=encoded.height,
+            etag=spec.etag,
+            timings=encoded.timings,
+            vary_accept=spec.negotiated,
+        )
+        return variant, master
+
+    key = _master_key(asset)
+    variant, master = await services.run_in_thread(work, fetch=lambda: _master(services, asset, key))
+    services.masters.put(key, master)
+    services.metrics.transformed(variant.timings)
+    return variant
+
+
+async def render_variant(
+    services: Services, asset: Asset, params: TransformParams, accept: str, spec: VariantSpec | None = None
+) -> tuple[Variant, bool]:
+    """(variant, True when it came from the LRU); a miss runs one transform for all identical waiters.
+
+    `spec` is `variant_spec(asset, params, accept)` when the caller already made it (for its ETag check).
+    """
+    lookup = request_key(asset.id, params, accept)
+    cached = services.variants.get(lookup)
+    if cached is not None:
+        return cached, True
+    spec = spec or variant_spec(asset, params, accept)
+    variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
+    services.variants.put(lookup, variant)
+    return variant, False

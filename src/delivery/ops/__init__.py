@@ -1,0 +1,1 @@
+"""Running the service: structured logs, metrics, embedded PostgreSQL, first-run bootstrap."""

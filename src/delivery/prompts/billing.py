@@ -1,0 +1,50 @@
+"""Who pays for a generation: reserve its price before the provider call, refund it once if it fails.
+
+Out of credits (or of the free allowance) is 402 Payment Required; rate limits
+are 429 (delivery.access.ratelimit). See docs/security.md for the plans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import asyncpg
+
+from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation
+from delivery.errors import NotFound, PaymentRequired
+from delivery.settings import Settings
+
+__all__ = ["price", "refund", "reserve"]
+
+log = logging.getLogger("promptpix.billing")
+
+
+def price(settings: Settings, model: str) -> int:
+    """Credits one generation with `model` costs; one flat price per deployment for now."""
+    return settings.generation_price
+
+
+async def reserve(
+    conn: asyncpg.Connection, *, organization_id: int, cost: int, payer: Attribution, now: dt.datetime
+) -> None:
+    """Debit the organisation or raise 402; run in the transaction that created the generation row."""
+    account = await debit_generation(conn, organization_id=organization_id, cost=cost, now=now, payer=payer)
+    if account is None:
+        try:
+            await get_account(conn, organization_id=organization_id, now=now)
+        except NotFound:
+            raise PaymentRequired("this organisation has no billing account") from None
+        raise PaymentRequired("this organisation is out of credits for new images; cached images still work")
+    if account.low:
+        log.warning(
+            "billing account low",
+            extra={"organization": organization_id, "plan": account.plan, "remaining": account.remaining},
+        )
+
+
+async def refund(conn: asyncpg.Connection, *, generation_id: int, now: dt.datetime) -> None:
+    """Give a failed generation's debit back; a second call for the same generation does nothing."""
+    account = await refund_generation(conn, generation_id=generation_id, now=now)
+    if account is not None:
+        log.info("generation refunded", extra={"generation": generation_id, "organization": account.organization_id})

@@ -1,0 +1,189 @@
+"""Find the master for a prompt, generating it once on a miss.
+
+Concurrent identical misses share one provider call: a single-flight within
+the process, and a PostgreSQL claim on the generation key across processes
+(delivery.prompts.claims; released by the server if the holder's connection dies, so a
+crashed holder never blocks the key). One pooled connection holds the claim
+and runs every query of the generation: a second acquire while holding the
+first could deadlock a busy pool.
+
+Billing (docs/security.md): the price is reserved in the transaction that
+records the attempt, before the provider is called; a failed attempt is
+refunded exactly once. Write order (DESIGN.md §4, delivery.assets.masters): the
+object is stored first, then the row, so a row never points at a missing object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import msgspec
+
+from delivery.assets.ids import asset_id_for_generation, master_key
+from delivery.assets.masters import store_master
+from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
+from delivery.db.billing import Attribution
+from delivery.db.generations import finish_generation, start_generation
+from delivery.errors import ServiceUnavailable, TooManyRequests, Unprocessable
+from delivery.prompts import billing
+from delivery.prompts.claims import claim_generation, release_generation
+from delivery.prompts.targets import GenerationTarget
+from delivery.services import Services
+from delivery.storage import ObjectNotFound
+from generation import GeneratedImage, GenerationError, GenerationRequest, PromptRejected, ProviderRateLimited, ReferenceImage, generate
+
+__all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
+
+Admission = Callable[[asyncpg.Connection], Awaitable[None]]
+
+log = logging.getLogger("promptpix.ondemand")
+
+
+def _public_error(exc: GenerationError) -> Exception:
+    if isinstance(exc, PromptRejected):
+        return Unprocessable(f"the provider refused this prompt: {exc.message}")
+    if isinstance(exc, ProviderRateLimited):
+        return TooManyRequests("the image provider is over its rate limit", retry_after=math.ceil(exc.retry_after or 30))
+    return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
+
+
+async def _with_references(services: Services, target: GenerationTarget) -> GenerationRequest:
+    """The provider request with the `@name` images loaded: only a miss pays for the reads."""
+    images = []
+    for reference in target.references:
+        try:
+            data = await services.storage.get(reference.asset.storage_key)
+        except ObjectNotFound:
+            raise ServiceUnavailable(f"the master of @{reference.name} is missing", detail=reference.asset.storage_key) from None
+        images.append(ReferenceImage(name=reference.name, data=data, mime=reference.asset.mime))
+    return msgspec.structs.replace(target.request, references=tuple(images))
+
+
+def _new_asset(target: GenerationTarget, image: GeneratedImage) -> NewAsset:
+    asset_id = asset_id_for_generation(target.key)
+    return NewAsset(
+        id=asset_id,
+        project_id=target.project.id,
+        source="generated",
+        storage_key=master_key(project_id=target.project.id, asset_id=asset_id, mime=image.mime),
+        mime=image.mime,
+        width=image.width,
+        height=image.height,
+        bytes=len(image.data),
+        focal_x=image.analysis.focal_point.x,
+        focal_y=image.analysis.focal_point.y,
+        alt_text=image.analysis.alt_text,
+        tags=list(image.analysis.tags),
+        colors=list(image.analysis.colors),
+        prompt=image.prompt,
+        enhanced_prompt=image.enhanced_prompt,
+        style=target.request.style,
+        provider=image.provider,
+        model=image.model,
+        offline=image.offline,
+        generation_key=target.key,
+    )
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
+    """Record the attempt and debit its price together: refused payment leaves no row behind."""
+    async with conn.transaction():
+        generation_id = await start_generation(
+            conn, project_id=target.project.id, generation_key=target.key, provider=services.provider.name, model=target.model
+        )
+        payer = Attribution(generation_id=generation_id, project_id=target.project.id, key_id=target.key_id, model=target.model)
+        cost = billing.price(services.settings, target.model)
+        await billing.reserve(
+            conn, organization_id=target.project.organization_id, cost=cost, payer=payer, now=dt.datetime.now(dt.UTC)
+        )
+    return generation_id
+
+
+async def _fail(conn: asyncpg.Connection, generation_id: int, started: float, error: str) -> None:
+    """Nothing was stored: mark the attempt failed and refund it (once, whoever else tries)."""
+    async with conn.transaction():
+        await finish_generation(conn, id=generation_id, status="failed", latency_ms=_ms_since(started), error=error)
+        await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
+
+
+async def _store(
+    services: Services, conn: asyncpg.Connection, target: GenerationTarget, generation_id: int, image: GeneratedImage, started: float
+) -> Asset:
+    """Object, then row and the generation's success, in one fenced transaction (delivery.assets.masters)."""
+    async with conn.transaction():
+        asset = await store_master(conn, services.storage, _new_asset(target, image), image.data)
+        await finish_generation(
+            conn, id=generation_id, status="succeeded", latency_ms=_ms_since(started), cost=image.usage.cost, asset_id=asset.id
+        )
+    log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
+    return asset
+
+
+async def _generate_claimed(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> tuple[Asset, bool]:
+    existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    if existing is not None:  # another process finished it while we waited
+        return existing, False
+    restored = await restore_asset(conn, id=asset_id_for_generation(target.key))
+    if restored is not None:  # deleted through the API: its id can only ever show its own pixels
+        return restored, False
+    request = await _with_references(services, target)
+    generation_id = await _reserve(services, conn, target)
+    started = time.perf_counter()
+    try:
+        with services.metrics.generating():
+            image = await generate(services.provider, request, services.pipeline)
+        asset = await _store(services, conn, target, generation_id, image, started)
+    except GenerationError as exc:
+        services.metrics.provider_errors.labels(services.provider.name, type(exc).__name__).inc()
+        await _fail(conn, generation_id, started, exc.message)
+        raise _public_error(exc) from exc
+    except Exception as exc:
+        # Storage or anything else: refund if the database still answers; if it does not,
+        # the sweep settles the pending attempt (delivery.assets.sweep.settle_abandoned).
+        await _fail(conn, generation_id, started, f"{type(exc).__name__}: {getattr(exc, 'detail', '') or exc}")
+        raise
+    services.metrics.credits_spent.inc(billing.price(services.settings, target.model))
+    return asset, True
+
+
+async def _generate(services: Services, target: GenerationTarget, admit: Admission | None) -> tuple[Asset, bool]:
+    async with services.pool.acquire() as conn:
+        if admit is not None:
+            await admit(conn)
+        await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
+        try:
+            return await _generate_claimed(services, conn, target)
+        finally:
+            try:
+                await release_generation(conn, target.key)
+            except Exception:
+                # A connection we cannot unlock on must not go back to the pool holding the
+                # claim; closing it releases it (it is already gone if the database went away).
+                conn.terminate()
+                log.warning("generation claim released by closing its connection", extra={"key": target.key})
+
+
+async def master_for_prompt(
+    services: Services, target: GenerationTarget, *, admit: Admission | None = None
+) -> tuple[Asset, bool]:
+    """(asset, True when it was generated for this request or one it waited on).
+
+    `admit` runs only for the request that leads a generation in this process,
+    before any generation work: rate limits belong there, since neither a cache
+    hit nor a request that joins a generation already under way costs anything.
+    Joiners share the leader's outcome, refusal included.
+    """
+    async with services.pool.acquire() as conn:
+        asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    if asset is not None:
+        return asset, False
+    return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit))

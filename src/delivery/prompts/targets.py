@@ -1,0 +1,148 @@
+"""From a `/g/` request to a GenerationTarget: its style, its `@name` references, its key.
+
+Everything that decides a master's pixels is resolved here, before the cache
+lookup, because it is all part of the generation key: the style's text (so
+editing a style makes new images) and the asset ids the `@names` point at (so
+moving `@logo` to a new asset makes new images). Reference bytes are loaded
+only on a miss, by delivery.prompts.ondemand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import asyncpg
+import msgspec
+
+from delivery.assets.ids import generation_key
+from delivery.db.asset_names import NAME_PATTERN, named_assets
+from delivery.db.assets import Asset
+from delivery.db.projects import Project
+from delivery.db.styles import Style, get_style
+from delivery.errors import BadRequest, NotFound, Unprocessable
+from delivery.images.params import GenerateParams, TransformParams
+from delivery.services import Services
+from generation import GenerationRequest, nearest_aspect_class
+
+__all__ = ["EarlierSteps", "GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target"]
+
+_REFERENCE = re.compile(rf"(?<![\w@])@({NAME_PATTERN})", re.IGNORECASE)
+
+
+class Reference(msgspec.Struct, frozen=True):
+    name: str
+    asset: Asset
+
+
+class EarlierSteps(msgspec.Struct, frozen=True):
+    """What a flow step sees of the steps before it (delivery.prompts.flows)."""
+
+    assets: dict[str, Asset]
+    """`step1`, `step2`, … and `prev` -> the asset each stands for."""
+    prompts: tuple[str, ...]
+    """Their prompts, oldest first: GenerationRequest.context."""
+
+
+class GenerationTarget:
+    """A resolved generation: what to ask the provider, and the key it is stored under."""
+
+    def __init__(
+        self,
+        services: Services,
+        project: Project,
+        params: GenerateParams,
+        aspect_class: str,
+        *,
+        style: Style | None = None,
+        references: tuple[Reference, ...] = (),
+        context: tuple[str, ...] = (),
+    ) -> None:
+        try:
+            self.model = services.provider.resolve_model(params.model)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        self.project = project
+        self.key_id = params.key
+        """The key that asked, named in the ledger for usage by key."""
+        self.references = references
+        self.mutable = bool(references or style)
+        """Its meaning can change (a name moves, a style is edited): caches must revalidate."""
+        self.request = GenerationRequest(
+            prompt=params.prompt,
+            aspect_class=aspect_class,
+            seed=params.seed,
+            model=self.model,
+            style=style.name if style else None,
+            style_prompt=style.prompt if style else "",
+            context=context,
+        )
+        self.key = generation_key(
+            project_id=project.id,
+            prompt=params.prompt,
+            style=self.request.style,
+            seed=params.seed,
+            model=self.model,
+            aspect_class=aspect_class,
+            style_prompt=self.request.style_prompt,
+            references=tuple(r.asset.id for r in references),
+            context=context,
+        )
+
+
+def aspect_class(params: TransformParams, default: str | None = None) -> str:
+    """The master's aspect: from `ar`, else from `w:h`, else the style's default, else square."""
+    if params.ar:
+        return nearest_aspect_class(*params.ar)
+    if params.w and params.h:
+        return nearest_aspect_class(params.w, params.h)
+    return default or "1:1"
+
+
+def prompt_names(prompt: str) -> list[str]:
+    """`@names` in order of first use, lower-cased; `me@example.com` is not one."""
+    return list(dict.fromkeys(m.lower() for m in _REFERENCE.findall(prompt)))
+
+
+async def _style(conn: asyncpg.Connection, project: Project, name: str | None) -> Style | None:
+    name = name or project.default_style
+    if name is None:
+        return None
+    try:
+        return await get_style(conn, project_id=project.id, name=name.lower())
+    except NotFound:
+        raise Unprocessable(f"unknown style `{name}`") from None
+
+
+async def _references(
+    conn: asyncpg.Connection, project: Project, names: list[str], limit: int, steps: Mapping[str, Asset]
+) -> tuple[Reference, ...]:
+    if not names:
+        return ()
+    if len(names) > limit:
+        raise Unprocessable(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
+    found = {**await named_assets(conn, project_id=project.id, names=[n for n in names if n not in steps]), **steps}
+    unknown = [f"@{n}" for n in names if n not in found]
+    if unknown:
+        raise Unprocessable(f"unknown asset name {', '.join(unknown)} in the prompt")
+    return tuple(Reference(name=n, asset=found[n]) for n in names)
+
+
+async def resolve_target(
+    services: Services,
+    conn: asyncpg.Connection,
+    project: Project,
+    params: GenerateParams,
+    transform: TransformParams,
+    *,
+    also: Iterable[str] = (),
+    earlier: EarlierSteps | None = None,
+) -> GenerationTarget:
+    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps."""
+    style = await _style(conn, project, params.style)
+    names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
+    steps = earlier.assets if earlier else {}
+    references = await _references(conn, project, names, services.settings.max_references, steps)
+    master_aspect = aspect_class(transform, style.aspect_class if style else None)
+    context = earlier.prompts if earlier else ()
+    return GenerationTarget(services, project, params, master_aspect, style=style, references=references, context=context)
