@@ -1,4 +1,4 @@
--- The first version of the data model (DESIGN.md §4): tenancy, keys, assets, generations.
+-- The data model's core (docs/design.md §7): tenancy, keys, assets, generations.
 
 CREATE TABLE organizations (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -31,7 +31,7 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_project ON api_keys (project_id);
 
 CREATE TABLE assets (
-    id               text PRIMARY KEY,             -- content-derived, see delivery.ids
+    id               text PRIMARY KEY,             -- content-derived, see delivery.assets.ids
     project_id       bigint NOT NULL REFERENCES projects (id),
     source           text NOT NULL CHECK (source IN ('generated', 'uploaded')),
     storage_key      text NOT NULL,

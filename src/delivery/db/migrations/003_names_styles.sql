@@ -1,4 +1,4 @@
--- Named assets (`@logo`), per-project styles, and what the sweep needs (delivery.sweep).
+-- Named assets (`@logo`), per-project styles, and what the sweep needs (delivery.assets.sweep).
 
 CREATE TABLE asset_names (
     project_id  bigint NOT NULL REFERENCES projects (id),

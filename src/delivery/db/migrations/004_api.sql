@@ -35,7 +35,7 @@ CREATE TABLE flow_steps (
 );
 CREATE INDEX flow_steps_asset ON flow_steps (asset_id);
 
--- Named transform presets of a project, beside the built-ins; `query` is canonical (delivery.params).
+-- Named transform presets of a project, beside the built-ins; `query` is canonical (delivery.images.params).
 CREATE TABLE presets (
     project_id  bigint NOT NULL REFERENCES projects (id),
     name        text NOT NULL CHECK (name ~ '^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$'),
