@@ -1,6 +1,6 @@
 """One typed settings Struct, read once from the environment and validated at start-up.
 
-Names follow DESIGN.md §6: `PROMPTPIX_<FIELD>` for every field, plus the
+Names are `PROMPTPIX_<FIELD>` for every field (docs/design.md §8), plus the
 conventional `GEMINI_API_KEY`, `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
 """
 
@@ -114,7 +114,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     api_page_size: int = 50
     """Items per page of `/v1` lists when the request names no `limit` (at most 200)."""
 
-    # Repair (DESIGN.md §4 write order): see docs/assets.md.
+    # Repair (write order, docs/design.md §7): see docs/assets.md.
     sweep_interval: float = 3600.0
     """Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off."""
     sweep_grace: float = 3600.0

@@ -1,4 +1,4 @@
-"""One provider contract, run against every provider (STYLE.md #3): offline, and Gemini
+"""One provider contract, run against every provider: offline, and Gemini
 through the real google-genai client against the fake Gemini server."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Storing a master: the object first, then its row, fenced against the sweep.
 
-DESIGN.md §4: a row never points at a missing object. The write runs inside
+docs/design.md §7: a row never points at a missing object. The write runs inside
 the caller's transaction holding a shared advisory lock on the storage key;
 the sweep takes the same lock exclusively before it deletes an object, so it
 can never delete an object whose row is being inserted right now, however

@@ -29,7 +29,7 @@ class Demo(msgspec.Struct, frozen=True):
 async def ensure_demo(conn: asyncpg.Connection) -> Demo:
     """Idempotent: the demo serves unsigned links from any page and never runs out of credits.
 
-    Later runs re-assert that policy, so a data dir made before billing existed keeps working.
+    Later runs re-assert that policy, so the demo of any existing data dir keeps working.
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('promptpix-demo'))")

@@ -9,7 +9,7 @@ first could deadlock a busy pool.
 
 Billing (docs/security.md): the price is reserved in the transaction that
 records the attempt, before the provider is called; a failed attempt is
-refunded exactly once. Write order (DESIGN.md §4, delivery.assets.masters): the
+refunded exactly once. Write order (docs/design.md §7, delivery.assets.masters): the
 object is stored first, then the row, so a row never points at a missing object.
 """
 

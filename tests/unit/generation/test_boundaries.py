@@ -1,4 +1,4 @@
-"""DESIGN.md §3: `delivery` imports `generation`, never the other way round."""
+"""docs/design.md §9: `delivery` imports `generation`, never the other way round."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- The first version of the data model (DESIGN.md §4): tenancy, keys, assets, generations.
+-- The data model's core (docs/design.md §7): tenancy, keys, assets, generations.
 
 CREATE TABLE organizations (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
