@@ -1,28 +1,43 @@
 """One typed settings Struct, read once from the environment and validated at start-up.
 
-Names are `PROMPTPIX_<FIELD>` for every field (docs/design.md §8), plus the
-conventional `GEMINI_API_KEY`, `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+Every field is the variable `PROMPTPIX_<FIELD>`, except the conventional
+`GEMINI_API_KEY`, `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`. The Struct
+renames its fields to those names, so msgspec converts the environment itself
+and its refusals name the variable.
+
+A field's `Meta` is its whole contract: its range or choices, and the
+description that `promptpix settings` turns into `docs/settings.md` and
+`.env.example` (`make settings-docs`). `extra={"group": …}` sorts the reference
+into sections. What a Meta cannot say (one field depending on another, secret
+strength) is a `Rule`, listed in `RULES` and in the same reference.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import msgspec
+import msgspec.inspect
+from msgspec import Meta
 
 from generation import PipelineSettings
 
-__all__ = ["MIN_SECRET_CHARS", "Settings", "SettingsError"]
+__all__ = ["MIN_SECRET_CHARS", "RULES", "FieldDoc", "Rule", "Settings", "SettingsError", "env_name", "env_value", "reference"]
 
 _UNPREFIXED = {
     "gemini_api_key": "GEMINI_API_KEY",
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
 }
+
+
+def env_name(field: str) -> str:
+    """The environment variable a field is read from."""
+    return _UNPREFIXED.get(field, f"PROMPTPIX_{field.upper()}")
 
 
 MIN_SECRET_CHARS = 32
@@ -34,172 +49,212 @@ class SettingsError(ValueError):
     """A setting is missing, malformed or unsafe; the service refuses to start."""
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: str = "./.promptpix"
-    database_url: str | None = None
-    """External PostgreSQL; None starts the embedded server in the data dir."""
-    storage_url: str | None = None
-    """`file:///path` or `s3://bucket`; None is `file://<data_dir>/objects`."""
-    s3_endpoint: str | None = None
-    s3_region: str = "us-east-1"
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    generator: Literal["auto", "offline", "gemini"] = "auto"
-    gemini_api_key: str | None = None
-    gemini_base_url: str | None = None
-    gemini_image_model: str = "gemini-2.5-flash-image"
-    gemini_text_model: str = "gemini-2.5-flash"
-    """Enhancement and analysis (vision) model."""
-    gemini_price_per_image: float = 0.039
-    gemini_price_per_million_input_tokens: float = 0.30
-    gemini_price_per_million_output_tokens: float = 2.50
-    """Prices in credits; defaults are Google's list prices in USD."""
-    public_url: str | None = None
-    """Base of the URLs the service prints and returns; None is http://host:port."""
-    log_level: str = "INFO"
-    log_requests: bool = True
-    env: Literal["development", "production"] = "development"
-    """`production` refuses unsafe settings at start-up and creates no demo tenancy."""
-    secret_key: str | None = None
-    """Server master secret that link-signing secrets are derived from; in development a
-    random one is generated once and kept in `<data_dir>/secret_key`."""
+# Sections of docs/settings.md and .env.example; a section lists its fields in Struct order.
+_SERVER: dict[str, Any] = {"group": "Server"}
+_STORAGE: dict[str, Any] = {"group": "Database and object storage"}
+_GENERATION: dict[str, Any] = {"group": "Generation"}
+_LIMITS: dict[str, Any] = {"group": "Request and image limits"}
+_TRANSFORMS: dict[str, Any] = {"group": "Transforms and caches"}
+_SECURITY: dict[str, Any] = {"group": "Security and billing (docs/security.md)"}
+_API: dict[str, Any] = {"group": "REST API (docs/api.md)"}
+_REPAIR: dict[str, Any] = {"group": "Assets and repair (docs/assets.md)"}
+_PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
+_LOGS: dict[str, Any] = {"group": "Logs"}
 
-    # Billing and abuse limits (docs/security.md).
-    generation_price: int = 1
-    """Credits one generation costs, reserved before the provider call."""
-    free_monthly_allowance: int = 100
-    """Generations a new `free` organisation may make per calendar month (UTC)."""
-    key_misses_per_minute: int = 60
-    """Cache misses (generations) one key may start per minute, unless the key sets its own."""
-    ip_misses_per_minute: int = 20
-    """Cache misses one client IP may start per minute through unsigned links."""
+_Seconds = Annotated[float, Meta(ge=0)]
+_PositiveSeconds = Annotated[float, Meta(gt=0)]
+_Credits = Annotated[float, Meta(ge=0)]
 
-    # Limits: every one has a safe default and can be tightened per deployment.
-    max_prompt_chars: int = 2000
-    max_output_pixels: int = 40_000_000
-    max_source_pixels: int = 100_000_000
-    max_source_bytes: int = 50 * 1024 * 1024
-    max_source_frames: int = 1000
-    """Frames (GIF/WebP/HEIF pages) a master may declare; only the first is ever served."""
-    generation_timeout: float = 120.0
-    """Seconds one synthesis attempt may take."""
-    enhance_timeout: float = 20.0
-    analyze_timeout: float = 20.0
-    generation_attempts: int = 3
-    """Tries per generation stage on retryable failures (429, 5xx, timeouts); 1 disables retries."""
-    generation_backoff: float = 0.5
-    """First retry delay in seconds, doubled per attempt."""
-    generation_max_retry_wait: float = 10.0
-    """Longest provider Retry-After to wait through; longer ones are passed on to the client."""
-    transform_threads: int = 0
-    """Worker threads for pyvips; 0 means one per core."""
-    transform_queue: int = 32
-    """Transforms that may wait for a thread, per process; past it requests get 503 + Retry-After."""
-    vips_concurrency: int = 1
-    """Threads libvips uses inside one transform; the pool already runs one transform per thread."""
-    variant_cache_bytes: int = 256 * 1024 * 1024
-    master_cache_bytes: int = 64 * 1024 * 1024
-    """Masters kept in memory per process after a transform (with their checked header); 0 turns it off."""
-    db_pool_size: int = 10
-    max_references: int = 8
-    """Most `@name` reference images one prompt may use."""
 
-    idempotency_ttl: float = 86_400.0
-    """Seconds an `Idempotency-Key` and its first response are kept for replay (docs/api.md)."""
-    idempotency_lease: float = 600.0
-    """Seconds a first request holds its `Idempotency-Key` before a retry may assume its process
-    died and run it again; longer than any request can take (a generation with its retries)."""
-    api_page_size: int = 50
-    """Items per page of `/v1` lists when the request names no `limit` (at most 200)."""
+class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
+    # Server
+    host: Annotated[str, Meta(description="Interface `serve` listens on; `0.0.0.0` for every interface.", extra=_SERVER)] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="TCP port `serve` listens on.", extra=_SERVER)] = 8080
+    data_dir: Annotated[str, Meta(description="Directory of the embedded database, local object storage and the development secret.", extra=_SERVER)] = (
+        "./.promptpix"
+    )
+    public_url: Annotated[
+        str | None,
+        Meta(
+            description="Base of the URLs the service prints and returns (the public hostname behind nginx or a CDN); unset is `http://HOST:PORT`.",
+            extra=_SERVER,
+        ),
+    ] = None
 
-    # Repair (write order, docs/design.md §7): see docs/assets.md.
-    sweep_interval: float = 3600.0
-    """Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off."""
-    sweep_grace: float = 3600.0
-    """An object no row references is removed only once it is older than this many seconds."""
-    sweep_pending_after: float = 900.0
-    """A generation still pending this many seconds after it started, held by no process, has failed."""
+    # Database and object storage
+    database_url: Annotated[
+        str | None,
+        Meta(
+            description="External PostgreSQL (`postgresql://user:pass@host:5432/db`); unset starts the embedded server in the data directory.",
+            extra=_STORAGE,
+        ),
+    ] = None
+    db_pool_size: Annotated[int, Meta(description="Database connections each app process keeps open.", extra=_STORAGE)] = 10
+    storage_url: Annotated[
+        Annotated[str, Meta(pattern="^(file|s3)://")] | None,
+        Meta(
+            description="Where masters are stored: `file:///path` or `s3://bucket[/prefix]` (MinIO, R2, S3, SeaweedFS); unset is `file://$PROMPTPIX_DATA_DIR/objects`.",
+            extra=_STORAGE,
+        ),
+    ] = None
+    s3_endpoint: Annotated[str | None, Meta(description="Endpoint of an S3-compatible store; unset is AWS S3.", extra=_STORAGE)] = None
+    s3_region: Annotated[str, Meta(description="S3 region.", extra=_STORAGE)] = "us-east-1"
+    aws_access_key_id: Annotated[
+        str | None, Meta(description="S3 access key; docker compose also makes it MinIO's root user.", extra=_STORAGE)
+    ] = None
+    aws_secret_access_key: Annotated[
+        str | None, Meta(description="S3 secret key; docker compose also makes it MinIO's root password.", extra=_STORAGE)
+    ] = None
 
-    # Scale-out (docs/deploy.md).
-    workers: int = 1
-    """App processes `serve` starts on one port; the parent starts embedded PostgreSQL once for all."""
-    shutdown_timeout: float = 150.0
-    """Seconds a stopping worker lets in-flight requests (a generation included) finish."""
-    claim_timeout: float = 150.0
-    """Seconds a request waits for another process's generation of the same key before a 503."""
-    offline_delay: float = 0.0
-    """Seconds the offline generator sleeps before drawing: dev and tests of concurrent misses."""
+    # Generation
+    generator: Annotated[
+        Literal["auto", "offline", "gemini"],
+        Meta(description="`offline` draws locally, `gemini` calls Google; `auto` is gemini when `GEMINI_API_KEY` is set, else offline.", extra=_GENERATION),
+    ] = "auto"
+    gemini_api_key: Annotated[str | None, Meta(description="Google API key of the gemini generator.", extra=_GENERATION)] = None
+    gemini_base_url: Annotated[str | None, Meta(description="Base URL of the Gemini API; unset is Google's.", extra=_GENERATION)] = None
+    gemini_image_model: Annotated[str, Meta(description="Image model, pinned by full name.", extra=_GENERATION)] = "gemini-2.5-flash-image"
+    gemini_text_model: Annotated[str, Meta(description="Prompt enhancement and image analysis (vision) model, pinned by full name.", extra=_GENERATION)] = (
+        "gemini-2.5-flash"
+    )
+    gemini_price_per_image: Annotated[
+        _Credits, Meta(description="Credits one generated image costs in the usage figures (docs/generation.md); Google's list price in USD.", extra=_GENERATION)
+    ] = 0.039
+    gemini_price_per_million_input_tokens: Annotated[
+        _Credits, Meta(description="Credits per million text-model input tokens; Google's list price in USD.", extra=_GENERATION)
+    ] = 0.30
+    gemini_price_per_million_output_tokens: Annotated[
+        _Credits, Meta(description="Credits per million text-model output tokens; Google's list price in USD.", extra=_GENERATION)
+    ] = 2.50
+    generation_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one synthesis attempt may take.", extra=_GENERATION)] = 120.0
+    enhance_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one prompt-enhancement attempt may take.", extra=_GENERATION)] = 20.0
+    analyze_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one image-analysis attempt may take.", extra=_GENERATION)] = 20.0
+    generation_attempts: Annotated[
+        int, Meta(ge=1, description="Tries per generation stage on retryable failures (429, 5xx, timeouts); 1 disables retries.", extra=_GENERATION)
+    ] = 3
+    generation_backoff: Annotated[_Seconds, Meta(description="First retry delay in seconds, doubled per attempt.", extra=_GENERATION)] = 0.5
+    generation_max_retry_wait: Annotated[
+        _Seconds, Meta(description="Longest provider Retry-After, in seconds, to wait through; longer ones are passed on to the client.", extra=_GENERATION)
+    ] = 10.0
+    offline_delay: Annotated[
+        _Seconds, Meta(description="Seconds the offline generator sleeps before drawing; for development and tests of concurrent misses.", extra=_GENERATION)
+    ] = 0.0
+
+    # Request and image limits: every one has a safe default and can be tightened per deployment.
+    max_prompt_chars: Annotated[int, Meta(ge=1, description="Longest prompt accepted, in characters.", extra=_LIMITS)] = 2000
+    max_output_pixels: Annotated[
+        int, Meta(ge=1, description="Largest output in pixels (width × height × dpr²); larger requests are shrunk to fit.", extra=_LIMITS)
+    ] = 40_000_000
+    max_source_pixels: Annotated[int, Meta(ge=1, description="Largest master accepted, in pixels.", extra=_LIMITS)] = 100_000_000
+    max_source_bytes: Annotated[int, Meta(ge=1, description="Largest master accepted, in bytes; also bounds upload request bodies.", extra=_LIMITS)] = (
+        50 * 1024 * 1024
+    )
+    max_source_frames: Annotated[
+        int, Meta(ge=1, description="Frames (GIF/WebP/HEIF pages) a master may declare, checked from its header; only the first is ever served.", extra=_LIMITS)
+    ] = 1000
+    max_references: Annotated[int, Meta(ge=0, description="Most `@name` reference images one prompt may use.", extra=_LIMITS)] = 8
+
+    # Transforms and caches
+    transform_threads: Annotated[int, Meta(ge=0, description="Worker threads for transforms; 0 is one per core.", extra=_TRANSFORMS)] = 0
+    transform_queue: Annotated[
+        int, Meta(ge=0, description="Transforms that may wait for a thread, per process; past it requests get 503 + Retry-After.", extra=_TRANSFORMS)
+    ] = 32
+    vips_concurrency: Annotated[
+        int,
+        Meta(ge=0, description="Threads libvips uses inside one transform; the pool already runs one transform per thread (docs/delivery.md).", extra=_TRANSFORMS),
+    ] = 1
+    variant_cache_bytes: Annotated[int, Meta(description="Encoded variants kept in memory per process, in bytes.", extra=_TRANSFORMS)] = 256 * 1024 * 1024
+    master_cache_bytes: Annotated[
+        int, Meta(ge=0, description="Masters kept in memory per process after a transform (with their checked header), in bytes; 0 turns it off.", extra=_TRANSFORMS)
+    ] = 64 * 1024 * 1024
+
+    # Security and billing
+    env: Annotated[
+        Literal["development", "production"],
+        Meta(description="`production` refuses unsafe settings at start-up and creates no demo tenancy.", extra=_SECURITY),
+    ] = "development"
+    secret_key: Annotated[
+        str | None,
+        Meta(
+            description=f"Master secret link-signing secrets are derived from, at least {MIN_SECRET_CHARS} random characters;"
+            " unset in development is a random one generated once and kept in `$PROMPTPIX_DATA_DIR/secret_key`.",
+            extra=_SECURITY,
+        ),
+    ] = None
+    generation_price: Annotated[int, Meta(ge=1, description="Credits one generation costs, reserved before the provider call.", extra=_SECURITY)] = 1
+    free_monthly_allowance: Annotated[
+        int, Meta(description="Generations a new `free` organisation may make per calendar month (UTC).", extra=_SECURITY)
+    ] = 100
+    key_misses_per_minute: Annotated[
+        int, Meta(ge=1, description="Cache misses (generations) one key may start per minute, unless the key sets its own.", extra=_SECURITY)
+    ] = 60
+    ip_misses_per_minute: Annotated[int, Meta(ge=1, description="Cache misses one client IP may start per minute through unsigned links.", extra=_SECURITY)] = 20
+
+    # REST API
+    idempotency_ttl: Annotated[
+        _PositiveSeconds, Meta(description="Seconds an `Idempotency-Key` and its first response are kept for replay.", extra=_API)
+    ] = 86_400.0
+    idempotency_lease: Annotated[
+        _PositiveSeconds,
+        Meta(
+            description="Seconds a first request holds its `Idempotency-Key` before a retry may assume its process died and run it again;"
+            " longer than any request can take (a generation with its retries).",
+            extra=_API,
+        ),
+    ] = 600.0
+    api_page_size: Annotated[int, Meta(ge=1, le=200, description="Items per page of `/v1` lists when the request names no `limit`.", extra=_API)] = 50
+
+    # Assets and repair
+    sweep_interval: Annotated[
+        _Seconds, Meta(description="Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off.", extra=_REPAIR)
+    ] = 3600.0
+    sweep_grace: Annotated[_Seconds, Meta(description="An object no row references is removed only once it is older than this many seconds.", extra=_REPAIR)] = (
+        3600.0
+    )
+    sweep_pending_after: Annotated[
+        _Seconds, Meta(description="A generation still pending this many seconds after it started, held by no process, has failed.", extra=_REPAIR)
+    ] = 900.0
+
+    # Processes
+    workers: Annotated[
+        int, Meta(ge=1, description="App processes `serve` starts on one port; the parent starts embedded PostgreSQL once for all.", extra=_PROCESSES)
+    ] = 1
+    shutdown_timeout: Annotated[
+        _Seconds, Meta(description="Seconds a stopping worker lets in-flight requests (a generation included) finish.", extra=_PROCESSES)
+    ] = 150.0
+    claim_timeout: Annotated[
+        _Seconds, Meta(description="Seconds a request waits for another process's generation of the same key before a 503.", extra=_PROCESSES)
+    ] = 150.0
+
+    # Logs
+    log_level: Annotated[str, Meta(description="Least severe level logged (`DEBUG`, `INFO`, `WARNING`, `ERROR`); logs are JSON lines on stderr.", extra=_LOGS)] = (
+        "INFO"
+    )
+    log_requests: Annotated[bool, Meta(description="One access log line per request.", extra=_LOGS)] = True
 
     @classmethod
     def env_names(cls) -> list[str]:
         """Every variable the service reads, in field order; `.env.example` must list them all."""
-        return [_UNPREFIXED.get(field.name, f"PROMPTPIX_{field.name.upper()}") for field in msgspec.structs.fields(cls)]
+        return [field.encode_name for field in msgspec.structs.fields(cls)]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """An empty variable is unset: its default applies."""
         environ = os.environ if environ is None else environ
-        raw: dict[str, str] = {}
-        for field, name in zip(msgspec.structs.fields(cls), cls.env_names(), strict=True):
-            value = environ.get(name)
-            if value is not None and value != "":
-                raw[field.name] = value
-        try:
-            settings = msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise SettingsError(f"invalid setting: {exc}") from exc
-        settings.validate()
+        raw = {name: environ[name] for name in cls.env_names() if environ.get(name)}
+        settings = _convert(raw, strict=False)
+        settings._check_rules()
         return settings
 
     def validate(self) -> None:
-        if not 0 < self.port < 65536:
-            raise SettingsError("PROMPTPIX_PORT must be between 1 and 65535")
-        if self.generator == "gemini" and not self.gemini_api_key:
-            raise SettingsError("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY")
-        for name in ("max_prompt_chars", "max_output_pixels", "max_source_pixels", "max_source_bytes", "max_source_frames"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
-        if self.workers < 1:
-            raise SettingsError("PROMPTPIX_WORKERS must be at least 1")
-        for name in ("generation_timeout", "enhance_timeout", "analyze_timeout"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
-        if self.generation_attempts < 1:
-            raise SettingsError("PROMPTPIX_GENERATION_ATTEMPTS must be at least 1")
-        prices = ("gemini_price_per_image", "gemini_price_per_million_input_tokens", "gemini_price_per_million_output_tokens")
-        for name in (*prices, "generation_backoff", "generation_max_retry_wait", "shutdown_timeout", "claim_timeout", "offline_delay", "master_cache_bytes"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
-        if self.transform_queue < 0 or self.transform_threads < 0 or self.vips_concurrency < 0:
-            raise SettingsError("PROMPTPIX_TRANSFORM_QUEUE, _TRANSFORM_THREADS and _VIPS_CONCURRENCY must not be negative")
-        storage = self.resolved_storage_url
-        if not storage.startswith(("file://", "s3://")):
-            raise SettingsError("PROMPTPIX_STORAGE_URL must start with file:// or s3://")
-        if storage.startswith("s3://") and not urlsplit(storage).netloc:
-            raise SettingsError("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]")
-        for name in ("sweep_interval", "sweep_grace", "sweep_pending_after"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"PROMPTPIX_{name.upper()} must not be negative")
-        if not 1 <= self.api_page_size <= 200:
-            raise SettingsError("PROMPTPIX_API_PAGE_SIZE must be from 1 to 200")
-        if self.max_references < 0:
-            raise SettingsError("PROMPTPIX_MAX_REFERENCES must not be negative")
-        for name in ("generation_price", "key_misses_per_minute", "ip_misses_per_minute", "idempotency_ttl", "idempotency_lease"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"PROMPTPIX_{name.upper()} must be positive")
-        if self.production:
-            self._validate_production()
+        """Settings built in code skip conversion: the round trip applies the field constraints to them too."""
+        _convert(msgspec.to_builtins(self), strict=True)
+        self._check_rules()
 
-    def _validate_production(self) -> None:
-        """Secrets that are missing, short or well known would let anyone sign links."""
-        secret = self.secret_key or ""
-        placeholder = any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
-        if len(secret) < MIN_SECRET_CHARS or placeholder or len(set(secret)) < 16:
-            raise SettingsError(
-                f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters"
-                " (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-            )
+    def _check_rules(self) -> None:
+        for rule in RULES:
+            if not rule.holds(self):
+                raise SettingsError(rule.says + rule.hint)
 
     @property
     def production(self) -> bool:
@@ -237,3 +292,116 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def thread_count(self) -> int:
         return self.transform_threads or os.cpu_count() or 2
+
+
+def _convert(raw: Mapping[str, Any], *, strict: bool) -> Settings:
+    """msgspec says "Expected `int` >= 1 - at `$.PROMPTPIX_PORT`"; the refusal leads with the variable and what it accepts."""
+    try:
+        return msgspec.convert(raw, Settings, strict=strict)
+    except msgspec.ValidationError as exc:
+        problem, _, where = str(exc).rpartition(" - at `$.")
+        accepts = {doc.variable: doc.accepts for doc in reference()}.get(where.rstrip("`"))
+        if not problem or accepts is None:
+            raise SettingsError(f"invalid setting: {exc}") from exc
+        raise SettingsError(f"invalid setting {where.rstrip('`')} ({accepts}): {problem}") from exc
+
+
+class FieldDoc(NamedTuple):
+    """One variable as the reference shows it, read from its field."""
+
+    variable: str
+    accepts: str
+    """Type and range, or the choices."""
+    default: str
+    """As the variable would spell it; empty for unset."""
+    description: str
+    group: str
+
+
+def reference() -> list[FieldDoc]:
+    """Every variable in field order, from the Meta of its field (docs/settings.md and .env.example are rendered from this)."""
+    info = msgspec.inspect.type_info(Settings)
+    assert isinstance(info, msgspec.inspect.StructType)
+    docs = []
+    for field in info.fields:
+        meta = field.type
+        if isinstance(meta, msgspec.inspect.Metadata):
+            schema, extra, kind = meta.extra_json_schema or {}, meta.extra or {}, meta.type
+        else:
+            schema, extra, kind = {}, {}, meta
+        if "description" not in schema or "group" not in extra:
+            raise TypeError(f"Settings.{field.name} needs Meta(description=..., extra={{'group': ...}}): the reference is made from it")
+        docs.append(FieldDoc(field.encode_name, _accepts(kind), env_value(field.default), schema["description"], extra["group"]))
+    return docs
+
+
+def env_value(value: object) -> str:
+    """A default as an environment variable would spell it (what `from_env` reads back to the same value)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _accepts(kind: msgspec.inspect.Type) -> str:
+    if isinstance(kind, msgspec.inspect.UnionType):  # `X | None`: unset is the None, shown as the default
+        kind = next(t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType))
+    if isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, msgspec.inspect.LiteralType):
+        choices = [f"`{value}`" for value in kind.values]
+        return f"{', '.join(choices[:-1])} or {choices[-1]}"
+    if isinstance(kind, msgspec.inspect.BoolType):
+        return "`true` or `false`"
+    if isinstance(kind, msgspec.inspect.StrType):
+        return f"string matching `{kind.pattern}`" if kind.pattern else "string"
+    if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        name = "integer" if isinstance(kind, msgspec.inspect.IntType) else "number"
+        if kind.ge is not None and kind.le is not None:
+            return f"{name} {kind.ge}–{kind.le}"
+        bounds = [f"{sign} {bound}" for sign, bound in ((">", kind.gt), ("≥", kind.ge), ("<", kind.lt), ("≤", kind.le)) if bound is not None]
+        return " ".join([name, *bounds])
+    raise TypeError(f"no reference text for {kind!r}")
+
+
+class Rule(NamedTuple):
+    """A refusal a field's Meta cannot express: it spans fields, or judges a value's safety."""
+
+    says: str
+    """The refusal, and the line docs/settings.md lists; it names the variables involved."""
+    holds: Callable[[Settings], bool]
+    hint: str = ""
+    """Appended to the refusal only: how to fix it."""
+
+
+def gemini_has_a_key(settings: Settings) -> bool:
+    return settings.generator != "gemini" or bool(settings.gemini_api_key)
+
+
+def s3_names_a_bucket(settings: Settings) -> bool:
+    storage = settings.resolved_storage_url
+    return not storage.startswith("s3://") or bool(urlsplit(storage).netloc)
+
+
+def production_secret_is_strong(settings: Settings) -> bool:
+    """Secrets that are missing, short or well known would let anyone sign links."""
+    if not settings.production:
+        return True
+    secret = settings.secret_key or ""
+    placeholder = any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
+    return len(secret) >= MIN_SECRET_CHARS and not placeholder and len(set(secret)) >= 16
+
+
+RULES = (
+    Rule("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY", gemini_has_a_key),
+    Rule("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]", s3_names_a_bucket),
+    Rule(
+        f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters,"
+        f" 16 of them distinct, with no placeholder ({', '.join(PLACEHOLDER_MARKS)})",
+        production_secret_is_strong,
+        hint=" (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)",
+    ),
+)

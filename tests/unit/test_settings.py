@@ -1,6 +1,7 @@
+import msgspec
 import pytest
 
-from delivery.settings import Settings, SettingsError
+from delivery.settings import Settings, SettingsError, reference
 from delivery.storage import open_storage
 from delivery.storage.s3 import S3Storage
 
@@ -51,9 +52,147 @@ def test_env_names_follow_the_design() -> None:
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
-    with pytest.raises(SettingsError):
+    (name,) = env
+    with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)
 
+
+# Every bounded variable: (lowest accepted, highest accepted or None). Integers
+# refuse one below the lowest (one above the highest); numbers with a lowest of
+# EPSILON must be positive and refuse 0, the others refuse a value just below 0.
+EPSILON = "0.001"
+BOUNDS: dict[str, tuple[str, str | None]] = {
+    "PROMPTPIX_PORT": ("1", "65535"),
+    "PROMPTPIX_API_PAGE_SIZE": ("1", "200"),
+    **dict.fromkeys(
+        [
+            "PROMPTPIX_MAX_PROMPT_CHARS",
+            "PROMPTPIX_MAX_OUTPUT_PIXELS",
+            "PROMPTPIX_MAX_SOURCE_PIXELS",
+            "PROMPTPIX_MAX_SOURCE_BYTES",
+            "PROMPTPIX_MAX_SOURCE_FRAMES",
+            "PROMPTPIX_WORKERS",
+            "PROMPTPIX_GENERATION_ATTEMPTS",
+            "PROMPTPIX_GENERATION_PRICE",
+            "PROMPTPIX_KEY_MISSES_PER_MINUTE",
+            "PROMPTPIX_IP_MISSES_PER_MINUTE",
+        ],
+        ("1", None),
+    ),
+    **dict.fromkeys(
+        [
+            "PROMPTPIX_MAX_REFERENCES",
+            "PROMPTPIX_TRANSFORM_THREADS",
+            "PROMPTPIX_TRANSFORM_QUEUE",
+            "PROMPTPIX_VIPS_CONCURRENCY",
+            "PROMPTPIX_MASTER_CACHE_BYTES",
+        ],
+        ("0", None),
+    ),
+    **dict.fromkeys(
+        [
+            "PROMPTPIX_GENERATION_TIMEOUT",
+            "PROMPTPIX_ENHANCE_TIMEOUT",
+            "PROMPTPIX_ANALYZE_TIMEOUT",
+            "PROMPTPIX_IDEMPOTENCY_TTL",
+            "PROMPTPIX_IDEMPOTENCY_LEASE",
+        ],
+        (EPSILON, None),
+    ),
+    **dict.fromkeys(
+        [
+            "PROMPTPIX_GEMINI_PRICE_PER_IMAGE",
+            "PROMPTPIX_GEMINI_PRICE_PER_MILLION_INPUT_TOKENS",
+            "PROMPTPIX_GEMINI_PRICE_PER_MILLION_OUTPUT_TOKENS",
+            "PROMPTPIX_GENERATION_BACKOFF",
+            "PROMPTPIX_GENERATION_MAX_RETRY_WAIT",
+            "PROMPTPIX_OFFLINE_DELAY",
+            "PROMPTPIX_SWEEP_INTERVAL",
+            "PROMPTPIX_SWEEP_GRACE",
+            "PROMPTPIX_SWEEP_PENDING_AFTER",
+            "PROMPTPIX_SHUTDOWN_TIMEOUT",
+            "PROMPTPIX_CLAIM_TIMEOUT",
+        ],
+        ("0", None),
+    ),
+}
+
+
+def _just_outside(name: str, lowest: str, highest: str | None) -> list[str]:
+    if type(_field(name).default) is int:
+        return [str(int(lowest) - 1)] + ([str(int(highest) + 1)] if highest is not None else [])
+    return ["0"] if lowest == EPSILON else ["-0.001"]
+
+
+def _field(name: str) -> msgspec.structs.FieldInfo:
+    (field,) = [f for f in msgspec.structs.fields(Settings) if f.encode_name == name]
+    return field
+
+
+def test_every_bounded_variable_is_in_the_table() -> None:
+    """A bound added to (or dropped from) a field shows up here, and is tested at its edges below."""
+    bounded = {doc.variable for doc in reference() if any(sign in doc.accepts for sign in ("≥", ">", "–"))}
+    assert bounded == set(BOUNDS)
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_a_value_at_each_bound_is_accepted(name: str) -> None:
+    lowest, highest = BOUNDS[name]
+    for value in filter(None, (lowest, highest)):
+        settings = Settings.from_env({name: value})
+        assert getattr(settings, _field(name).name) == float(value)
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_a_value_past_each_bound_is_refused_naming_the_variable(name: str) -> None:
+    for value in _just_outside(name, *BOUNDS[name]):
+        with pytest.raises(SettingsError, match=rf"^invalid setting {name} \("):
+            Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("PROMPTPIX_GENERATOR", ["auto", "offline"], ["dalle", "Gemini", "OFFLINE"]),
+        ("PROMPTPIX_ENV", ["development"], ["staging", "prod", "Production"]),
+        ("PROMPTPIX_LOG_REQUESTS", ["true", "false", "1", "0"], ["yes", "on"]),
+        ("PROMPTPIX_STORAGE_URL", ["file:///srv/objects", "s3://bucket/prefix"], ["ftp://x", "/srv/objects", "S3://bucket"]),
+    ],
+)
+def test_choices_refuse_anything_else_naming_the_variable(name: str, good: list[str], bad: list[str]) -> None:
+    for value in good:
+        Settings.from_env({name: value})
+    for value in bad:
+        with pytest.raises(SettingsError, match=rf"^invalid setting {name} \("):
+            Settings.from_env({name: value})
+
+
+def test_defaults_are_valid() -> None:
+    defaults = Settings()
+    defaults.validate()
+    assert Settings.from_env({}) == defaults
+    for doc in reference():  # the documented default is what the variable would have to say to get it
+        if doc.default:
+            assert Settings.from_env({doc.variable: doc.default}) == defaults, doc.variable
+
+
+def test_settings_built_in_code_get_the_same_refusals() -> None:
+    """create_app validates: a Struct constructed directly skipped the conversion that applies the Meta bounds."""
+    with pytest.raises(SettingsError, match="PROMPTPIX_API_PAGE_SIZE"):
+        Settings(api_page_size=201).validate()
+    with pytest.raises(SettingsError, match="PROMPTPIX_GENERATOR"):
+        Settings(generator="dalle").validate()  # type: ignore[arg-type]  # the bad choice under test
+    with pytest.raises(SettingsError, match="GEMINI_API_KEY"):
+        Settings(generator="gemini").validate()
+    msgspec.structs.replace(Settings(), transform_queue=0, sweep_grace=0).validate()
+
+
+def test_rules_name_their_variables() -> None:
+    with pytest.raises(SettingsError, match="PROMPTPIX_STORAGE_URL"):
+        Settings.from_env({"PROMPTPIX_STORAGE_URL": "s3:///prefix"})
+    with pytest.raises(SettingsError, match="PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY"):
+        Settings.from_env({"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": ""})
+    assert Settings.from_env({"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": "k"}).generator_name == "gemini"
 
 
 async def test_s3_settings_reach_the_client() -> None:
