@@ -89,7 +89,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
             extra=_STORAGE,
         ),
     ] = None
-    db_pool_size: Annotated[int, Meta(description="Database connections each app process keeps open.", extra=_STORAGE)] = 10
+    db_pool_size: Annotated[int, Meta(ge=1, description="Database connections each app process keeps open.", extra=_STORAGE)] = 10
     storage_url: Annotated[
         Annotated[str, Meta(pattern="^(file|s3)://")] | None,
         Meta(
@@ -163,7 +163,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         int,
         Meta(ge=0, description="Threads libvips uses inside one transform; the pool already runs one transform per thread (docs/delivery.md).", extra=_TRANSFORMS),
     ] = 1
-    variant_cache_bytes: Annotated[int, Meta(description="Encoded variants kept in memory per process, in bytes.", extra=_TRANSFORMS)] = 256 * 1024 * 1024
+    variant_cache_bytes: Annotated[int, Meta(ge=0, description="Encoded variants kept in memory per process, in bytes; 0 turns it off.", extra=_TRANSFORMS)] = 256 * 1024 * 1024
     master_cache_bytes: Annotated[
         int, Meta(ge=0, description="Masters kept in memory per process after a transform (with their checked header), in bytes; 0 turns it off.", extra=_TRANSFORMS)
     ] = 64 * 1024 * 1024
@@ -183,7 +183,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     ] = None
     generation_price: Annotated[int, Meta(ge=1, description="Credits one generation costs, reserved before the provider call.", extra=_SECURITY)] = 1
     free_monthly_allowance: Annotated[
-        int, Meta(description="Generations a new `free` organisation may make per calendar month (UTC).", extra=_SECURITY)
+        int, Meta(ge=0, description="Generations a new `free` organisation may make per calendar month (UTC).", extra=_SECURITY)
     ] = 100
     key_misses_per_minute: Annotated[
         int, Meta(ge=1, description="Cache misses (generations) one key may start per minute, unless the key sets its own.", extra=_SECURITY)
