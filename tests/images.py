@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import pyvips
 
+from delivery.images.formats import by_loader
 from delivery.images.params import parse_query, parse_transform
 from delivery.images.transform import Limits, inspect_source, transform
 from generation.models import FocalPoint
 
-LOADER_FORMATS = {
-    "jpegload_buffer": "jpg",
-    "pngload_buffer": "png",
-    "webpload_buffer": "webp",
-    "heifload_buffer": "avif",
-    "gifload_buffer": "gif",
-}
-
 
 def decode(data: bytes) -> tuple[pyvips.Image, str]:
+    """The image and its format's name, as libvips sniffs it from the bytes (not as the response claims)."""
     image = pyvips.Image.new_from_buffer(data, "")
-    return image, LOADER_FORMATS[image.get("vips-loader")]
+    return image, by_loader(image.get("vips-loader"), data).name
 
 
 def pixel(image: pyvips.Image, x: float, y: float) -> list[float]:

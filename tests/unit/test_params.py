@@ -1,8 +1,12 @@
+import datetime as dt
+
 import pytest
 
+from delivery.db.assets import Asset
 from delivery.errors import BadRequest
 from delivery.images.params import GENERATE_NAMES, canonical_query, parse_generate, parse_query, parse_transform
-from delivery.images.presets import BUILTIN_PRESETS, srcset
+from delivery.images.presets import BUILTIN_PRESETS, SRCSET_WIDTHS, srcset
+from delivery.images.urls import asset_urls
 
 
 def transform(query: str):
@@ -111,3 +115,15 @@ def test_srcset_uses_canonical_urls() -> None:
     )
     fluid = srcset("/i/abc", transform("ar=16:9&auto=format"), widths=(320, 640))
     assert fluid == "/i/abc?ar=16:9&auto=format&w=320 320w, /i/abc?ar=16:9&auto=format&w=640 640w"
+
+
+def test_one_list_of_srcset_widths_for_srcset_and_the_api() -> None:
+    """`srcset()` and the API's asset URLs offer the same widths, so their URLs share cache entries."""
+    fluid = srcset("/i/abc", transform(""))
+    assert [int(c.rsplit(" ", 1)[1].removesuffix("w")) for c in fluid.split(", ")] == list(SRCSET_WIDTHS)
+    asset = Asset(
+        id="ab" * 16, project_id=1, source="uploaded", storage_key="k", mime="image/png", width=1000, height=500, bytes=1,
+        created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
+    offered = [c.rsplit(" ", 1)[1] for c in asset_urls("https://img", asset, {}).srcset.split(", ")]
+    assert offered == [f"{w}w" for w in SRCSET_WIDTHS if w < 1000] + ["1000w"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from delivery.images.transform import Limits, inspect_source
-from delivery.images.transform.pillow_codecs import materialise, save_webp
+from delivery.images.transform.encode import encode
+from delivery.images.transform.pillow_codecs import materialise
 from tests import corpus
 from tests.images import served
 
@@ -19,7 +20,7 @@ def test_jpeg_chroma_subsampling_follows_libvips(quality: int, subsampling: str)
 
 def test_webp_bytes_are_libvips_bytes() -> None:
     pixels = materialise(corpus.photo(320, 240).copy(interpretation="srgb"))
-    assert save_webp(pixels, 80) == pixels.vips().webpsave_buffer(Q=80, effort=2, keep="none")
+    assert encode(pixels, "webp", 80) == pixels.vips().webpsave_buffer(Q=80, effort=2, keep="none")
 
 
 def test_pillows_bomb_cap_follows_the_source_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,10 @@ import hashlib
 
 import msgspec
 
+from delivery.images.formats import by_mime
 from generation import normalize_prompt
 
 __all__ = ["asset_id_for_generation", "asset_id_for_upload", "generation_key", "master_key"]
-
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif", "image/heif": "heic"}
 
 
 class _KeyParts(msgspec.Struct, array_like=True):
@@ -82,4 +81,6 @@ def asset_id_for_upload(project_id: int, data: bytes) -> str:
 
 
 def master_key(*, project_id: int, asset_id: str, mime: str) -> str:
-    return f"masters/{project_id}/{asset_id[:2]}/{asset_id}.{_EXTENSIONS.get(mime, 'bin')}"
+    """The extension is the format's (formats.Format.extension), `bin` for a mime no format has: a key says what it holds."""
+    fmt = by_mime(mime)
+    return f"masters/{project_id}/{asset_id[:2]}/{asset_id}.{fmt.extension if fmt else 'bin'}"

@@ -17,8 +17,8 @@ from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, NewAsset
 from delivery.db.projects import Project
 from delivery.errors import Unprocessable
+from delivery.images.formats import by_loader
 from delivery.images.transform import Source, inspect_source
-from delivery.images.transform.limits import source_mime
 from delivery.services import Services
 from generation import Analysis, analyze_offline
 
@@ -40,7 +40,7 @@ async def upload_asset(services: Services, project: Project, data: bytes, *, nam
     source: Source = await services.run_in_thread(inspect_source, data, services.limits)
     analysis: Analysis = await services.run_in_thread(_analyse, data)
     asset_id = asset_id_for_upload(project.id, data)
-    mime = source_mime(source.loader, data)
+    mime = by_loader(source.loader, data).mime
     new = NewAsset(
         id=asset_id,
         project_id=project.id,

@@ -15,15 +15,16 @@ from pathlib import Path
 import pyvips
 
 from delivery.app import make_provider
+from delivery.images.formats import FORMATS, LOADERS, Format, by_extension, by_loader
 from delivery.images.transform.encode import encode
-from delivery.images.transform.limits import LOADERS, source_mime
 from delivery.images.transform.pillow_codecs import materialise
 from delivery.settings import Settings
 from generation import ASPECT_CLASSES, STYLES, GeneratedImage, GenerationError, GenerationRequest, ReferenceImage, StageEvent, generate
 
 __all__ = ["register"]
 
-_FORMATS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp", ".avif": "avif"}
+_SUFFIXES = ", ".join(f".{extension}" for f in FORMATS if f.encoder is not None for extension in f.extensions)
+"""What `--out` may end in: the extensions of the formats we write."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +46,7 @@ def _reference(path: Path) -> ReferenceImage:
     loader = pyvips.Image.new_from_buffer(data, "").get("vips-loader")
     if loader not in LOADERS:
         raise ValueError(f"{path}: not a JPEG, PNG, WebP, AVIF/HEIC or GIF image")
-    return ReferenceImage(name=path.stem, data=data, mime=source_mime(loader, data))
+    return ReferenceImage(name=path.stem, data=data, mime=by_loader(loader, data).mime)
 
 
 def _print_event(event: StageEvent) -> None:
@@ -59,7 +60,13 @@ def _print_event(event: StageEvent) -> None:
         print(f"  {event.stage:<10} failed ({event.message}); used the offline rules", flush=True)
 
 
-def _summary(image: GeneratedImage, out: Path, size: int) -> None:
+def _output(path: Path) -> Format | None:
+    """The format `path`'s extension names, if we write it."""
+    fmt = by_extension(path.suffix)
+    return fmt if fmt is not None and fmt.encoder is not None else None
+
+
+def _summary(image: GeneratedImage, out: Path, fmt: str, size: int) -> None:
     analysis, usage = image.analysis, image.usage
     label = " (offline preview, not a model)" if image.offline else ""
     print(f"enhanced prompt: {image.enhanced_prompt}")
@@ -67,15 +74,15 @@ def _summary(image: GeneratedImage, out: Path, size: int) -> None:
     print(f"alt text: {analysis.alt_text}")
     print(f"tags: {', '.join(analysis.tags)} · colours: {' '.join('#' + c for c in analysis.colors)}")
     print(f"cost: {usage.cost:.4f} credits ({usage.images} image, {usage.input_tokens} input / {usage.output_tokens} output tokens)")
-    print(f"wrote {out} ({image.width}x{image.height} {_FORMATS[out.suffix.lower()]}, {size} bytes) "
+    print(f"wrote {out} ({image.width}x{image.height} {fmt}, {size} bytes) "
           f"by {image.provider} {image.model}{label}")
 
 
 def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     """Cheap checks first (format, references, model), then the provider call."""
-    fmt = _FORMATS.get(args.out.suffix.lower())
+    fmt = _output(args.out)
     if fmt is None:
-        raise SystemExit(f"promptpix: --out must end in one of {', '.join(_FORMATS)}")
+        raise SystemExit(f"promptpix: --out must end in one of {_SUFFIXES}")
     try:
         references = tuple(_reference(path) for path in args.reference)
     except (OSError, ValueError, pyvips.Error) as exc:
@@ -106,7 +113,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         detail = f" [{exc.detail}]" if exc.detail else ""
         print(f"promptpix: generation failed at {exc.stage or 'start'}: {exc.message}{detail}")
         return 1
-    data = encode(materialise(pyvips.Image.new_from_buffer(image.data, "")), fmt, None)
+    data = encode(materialise(pyvips.Image.new_from_buffer(image.data, "")), fmt.name, None)
     args.out.write_bytes(data)
-    _summary(image, args.out, len(data))
+    _summary(image, args.out, fmt.name, len(data))
     return 0

@@ -10,6 +10,8 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
+from delivery.images.formats import PNG
+
 __all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "image_problems", "problems"]
 
 
@@ -77,7 +79,7 @@ def image_problems(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=bytes,
             description=f"{_IMAGE_MEANINGS[status]}. Body: a small PNG showing the status when the request accepts "
             "images, else problem details (application/problem+json). Always `Cache-Control: no-store`.",
-            media_type="image/png",
+            media_type=PNG.mime,
             generate_examples=False,
         )
         for status in sorted({400, 404, 503, *statuses})

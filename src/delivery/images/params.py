@@ -17,11 +17,11 @@ from urllib.parse import parse_qsl, quote
 import msgspec
 
 from delivery.errors import BadRequest
+from delivery.images.formats import OUTPUTS
 
 __all__ = [
     "CROPS",
     "FITS",
-    "FORMATS",
     "GENERATE_NAMES",
     "GenerateParams",
     "Presets",
@@ -34,7 +34,6 @@ __all__ = [
     "query_pairs",
 ]
 
-FORMATS = ("avif", "webp", "jpg", "png")
 FITS = ("crop", "clip", "max", "fill", "scale")
 CROPS = ("focalpoint", "attention", "entropy", "center")
 MAX_SIDE = 8192
@@ -149,7 +148,7 @@ TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
     "crop": _choice("crop", CROPS, {"centre": "center", "focal": "focalpoint"}),
     "fp-x": _float("fp-x", 0, 1),
     "fp-y": _float("fp-y", 0, 1),
-    "fm": _choice("fm", FORMATS, {"jpeg": "jpg"}),
+    "fm": _choice("fm", (f.name for f in OUTPUTS), {e: f.name for f in OUTPUTS for e in f.extensions}),
     "auto": _choice("auto", ("format",)),
     "q": _int("q", 1, 100),
     "blur": _float("blur", 0, 100),

@@ -20,7 +20,7 @@ from delivery.db.presets import get_preset
 from delivery.errors import BadRequest, NotFound
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
-__all__ = ["BUILTIN_PRESETS", "DEFAULT_WIDTHS", "names_project_preset", "project_transform", "srcset"]
+__all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "names_project_preset", "project_transform", "srcset"]
 
 BUILTIN_PRESETS: dict[str, dict[str, str]] = {
     "thumb": {"w": "200", "h": "200"},
@@ -30,7 +30,8 @@ BUILTIN_PRESETS: dict[str, dict[str, str]] = {
     "avatar": {"w": "128", "h": "128", "crop": "attention"},
 }
 
-DEFAULT_WIDTHS = (320, 480, 640, 768, 1024, 1280, 1536, 1920, 2560)
+SRCSET_WIDTHS = (320, 640, 960, 1280, 1920, 2560)
+"""The widths every fluid `srcset` offers (the API's asset URLs among them): few enough that they stay cached."""
 _DPRS = (1, 2, 3)
 
 
@@ -39,7 +40,7 @@ def _url(base: str, params: TransformParams, extra: str) -> str:
     return f"{base}?{query}" if query else base
 
 
-def srcset(base: str, params: TransformParams, *, widths: tuple[int, ...] = DEFAULT_WIDTHS, extra: dict[str, str] | None = None) -> str:
+def srcset(base: str, params: TransformParams, *, widths: tuple[int, ...] = SRCSET_WIDTHS, extra: dict[str, str] | None = None) -> str:
     """An `srcset` value for `base` (e.g. `https://img…/i/{id}`), in canonical URLs so each hits one cache entry.
 
     With a fixed `w` or `h` the image has one layout size, so the candidates

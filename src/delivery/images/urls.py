@@ -17,14 +17,12 @@ from delivery.db.assets import Asset
 from delivery.images import presets
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
-__all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "AssetUrls", "asset_urls", "preset_queries"]
+__all__ = ["BUILTIN_PRESETS", "AssetUrls", "asset_urls", "preset_queries"]
 
 BUILTIN_PRESETS: dict[str, str] = {
     name: canonical_query(parse_transform(dict(params))) for name, params in presets.BUILTIN_PRESETS.items()
 }
 """The built-in presets (delivery.images.presets) as canonical queries."""
-
-SRCSET_WIDTHS = (320, 640, 960, 1280, 1920, 2560)
 
 
 class AssetUrls(msgspec.Struct, frozen=True):
@@ -42,7 +40,7 @@ def preset_queries(project_presets: Mapping[str, str]) -> dict[str, str]:
 
 def asset_urls(base: str, asset: Asset, project_presets: Mapping[str, str]) -> AssetUrls:
     original = f"{base}/i/{asset.id}"
-    widths = tuple(w for w in SRCSET_WIDTHS if w < asset.width)
+    widths = tuple(w for w in presets.SRCSET_WIDTHS if w < asset.width)
     smaller = [presets.srcset(original, TransformParams(), widths=widths)] if widths else []
     return AssetUrls(
         original=original,

@@ -19,6 +19,7 @@ import msgspec
 from delivery.db.assets import Asset
 from delivery.errors import NotFound
 from delivery.images.cache import Master, Variant
+from delivery.images.formats import AUTO_FORMAT, FALLBACK, Format, by_mime, by_name
 from delivery.images.params import TransformParams, canonical_query
 from delivery.images.transform import inspect_source, transform
 from delivery.services import Services
@@ -29,8 +30,6 @@ __all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant",
 
 TRANSFORM_VERSION = "4"
 """Bump when the same params would give different pixels, so ETags change with them."""
-
-_SOURCE_FORMATS = {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif", "image/heif": "avif"}
 
 
 class VariantSpec(msgspec.Struct, frozen=True):
@@ -47,10 +46,9 @@ def accept_class(params: TransformParams, accept: str) -> str:
         return params.fm
     if params.auto != "format":
         return "src"
-    if "image/avif" in accept:
-        return "avif"
-    if "image/webp" in accept:
-        return "webp"
+    for fmt in AUTO_FORMAT:  # best first
+        if fmt.mime in accept:
+            return fmt.name
     return "legacy"
 
 
@@ -58,13 +56,25 @@ def request_key(asset_id: str, params: TransformParams, accept: str, canonical: 
     return f"{asset_id}?{canonical_query(params) if canonical is None else canonical}#{accept_class(params, accept)}"
 
 
+def _source_output(mime: str) -> Format:
+    """What a source of `mime` is served as without `fm`: its format's default output, the fallback for a mime we do not know."""
+    source = by_mime(mime)
+    return FALLBACK if source is None else by_name(source.default_output)
+
+
 def output_format(mime: str, params: TransformParams, accept: str) -> str:
-    """Explicit `fm`; else the best `Accept` allows (png kept for sources that may have alpha); else the source's own."""
+    """Explicit `fm`; else the best `Accept` allows; else the source's own.
+
+    When `Accept` names none of the negotiated formats, a source whose own
+    output needs negotiating (WebP; AVIF, which HEIC is served as) falls back to PNG, which keeps the
+    alpha it may have; JPEG stays JPEG.
+    """
     wanted = accept_class(params, accept)
     if wanted == "src":
-        return _SOURCE_FORMATS.get(mime, "png")
+        return _source_output(mime).name
     if wanted == "legacy":
-        return "jpg" if mime == "image/jpeg" else "png"
+        own = _source_output(mime)
+        return FALLBACK.name if own.auto_rank is not None else own.name
     return wanted
 
 

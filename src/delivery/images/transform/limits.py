@@ -14,32 +14,12 @@ import msgspec
 import pyvips
 
 from delivery.errors import PayloadTooLarge, Unprocessable, UnsupportedMedia
+from delivery.images.formats import JPG, LOADERS, by_loader, source_labels
 from delivery.images.transform.pillow_codecs import JpegHeader, jpeg_header
 
-__all__ = ["LOADERS", "Limits", "Source", "inspect_source", "source_mime"]
+__all__ = ["Limits", "Source", "inspect_source"]
 
-# Loader name -> the output format a request without `fm` gets.
-LOADERS = {
-    "jpegload_buffer": "jpg",
-    "pngload_buffer": "png",
-    "webpload_buffer": "webp",
-    "gifload_buffer": "png",
-    "heifload_buffer": "avif",
-}
-
-_MIMES = {
-    "jpegload_buffer": "image/jpeg",
-    "pngload_buffer": "image/png",
-    "webpload_buffer": "image/webp",
-    "gifload_buffer": "image/gif",
-}
-
-
-def source_mime(loader: str, data: bytes) -> str:
-    """The media type of bytes an allowed loader reads; AVIF and HEIC share one loader, the ftyp brand tells them apart."""
-    if loader == "heifload_buffer":
-        return "image/avif" if data[8:12] in (b"avif", b"avis") else "image/heif"
-    return _MIMES[loader]
+_SUPPORTED = f"source is not a supported image ({source_labels()})"
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -55,6 +35,7 @@ class Source(msgspec.Struct, frozen=True):
     height: int
     loader: str
     default_format: str
+    """What a request without `fm` gets (formats.Format.default_output)."""
     has_alpha: bool
     frames: int = 1
     orientation: int = 1
@@ -68,7 +49,7 @@ def _loader(data: bytes) -> str:
     found = pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data)) if data else pyvips.ffi.NULL
     if found == pyvips.ffi.NULL:
         pyvips.vips_lib.vips_error_clear()
-        raise UnsupportedMedia("source is not a supported image (JPEG, PNG, WebP, GIF, HEIF/AVIF)")
+        raise UnsupportedMedia(_SUPPORTED)
     loader = pyvips.nickname_find(pyvips.type_from_name(pyvips.ffi.string(found).decode()))
     if loader not in LOADERS:
         raise UnsupportedMedia(f"source format {loader.removesuffix('load_buffer')} is not supported")
@@ -77,14 +58,15 @@ def _loader(data: bytes) -> str:
 
 def _stored(data: bytes, loader: str) -> Source:
     """The header as stored, before EXIF orientation; JPEG's from Pillow, the cheaper parse."""
-    if loader == "jpegload_buffer":
+    default_format = by_loader(loader, data).default_output
+    if loader == JPG.loader.name:
         jpeg = jpeg_header(data)
         return Source(
             width=jpeg.width,
             height=jpeg.height,
             loader=loader,
-            default_format=LOADERS[loader],
-            has_alpha=False,
+            default_format=default_format,
+            has_alpha=JPG.alpha,
             orientation=jpeg.orientation,
             jpeg=jpeg,
         )
@@ -96,7 +78,7 @@ def _stored(data: bytes, loader: str) -> Source:
         width=header.width,
         height=header.height,
         loader=loader,
-        default_format=LOADERS[loader],
+        default_format=default_format,
         has_alpha=bool(header.hasalpha()),
         frames=header.get("n-pages") if header.get_typeof("n-pages") else 1,
         orientation=header.get("orientation") if header.get_typeof("orientation") else 1,

@@ -12,6 +12,7 @@ to Pillow to encode, in one buffer shared without a copy. JPEG decode is
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import msgspec
 import pyvips
@@ -19,7 +20,7 @@ from PIL import Image
 
 from delivery.errors import Unprocessable
 
-__all__ = ["PILLOW_ERRORS", "JpegHeader", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save_jpeg", "save_webp"]
+__all__ = ["PILLOW_ERRORS", "JpegHeader", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save"]
 
 PILLOW_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 """What Pillow raises for a corrupt or truncated file (UnidentifiedImageError is an OSError)."""
@@ -105,16 +106,11 @@ def jpeg_header(data: bytes) -> JpegHeader:
     )
 
 
-def save_jpeg(pixels: Pixels, quality: int) -> bytes:
-    """Progressive, optimised Huffman tables; no chroma subsampling from q90, as libvips does."""
-    out = io.BytesIO()
-    subsampling = "4:4:4" if quality >= 90 else "4:2:0"
-    pixels.pillow().save(out, "JPEG", quality=quality, progressive=True, optimize=True, subsampling=subsampling)
-    return out.getvalue()
+def save(pixels: Pixels, fmt: str, options: Mapping[str, str | int | bool]) -> bytes:
+    """Encode with Pillow's `fmt` writer ("JPEG", "WEBP") and the registry's settings (formats.Encoder).
 
-
-def save_webp(pixels: Pixels, quality: int) -> bytes:
-    """Lossy, method 2 (libvips' effort 2): the same libwebp settings, so the same bytes."""
+    Pillow writes no metadata it is not given, so nothing but pixels leaves.
+    """
     out = io.BytesIO()
-    pixels.pillow().save(out, "WEBP", quality=quality, method=2)
+    pixels.pillow().save(out, fmt, **options)
     return out.getvalue()

@@ -14,8 +14,9 @@ import msgspec
 import pyvips
 
 from delivery.errors import Unprocessable
+from delivery.images.formats import by_name
 from delivery.images.params import TransformParams
-from delivery.images.transform.encode import MIME_TYPES, encode
+from delivery.images.transform.encode import encode
 from delivery.images.transform.geometry import focal_point, plan
 from delivery.images.transform.limits import Limits, Source
 from delivery.images.transform.pillow_codecs import materialise
@@ -51,14 +52,18 @@ def transform(
     except pyvips.Error as exc:
         raise Unprocessable.unreadable_source(exc) from exc
     transformed = time.perf_counter()
+    output = by_name(fmt)
+    refused = f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}"
+    if output.max_side is not None and max(pixels.width, pixels.height) > output.max_side:  # reachable with `dpr`
+        raise Unprocessable(refused, detail=f"{output.label} takes at most {output.max_side} px a side")
     try:
         body = encode(pixels, fmt, params.q)
-    except (pyvips.Error, OSError, ValueError) as exc:  # a format's own limits, e.g. WebP's 16383 px per side
-        raise Unprocessable(f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}", detail=str(exc)) from exc
+    except (pyvips.Error, OSError, ValueError) as exc:  # any other limit of the codec
+        raise Unprocessable(refused, detail=str(exc)) from exc
     done = time.perf_counter()
     return Encoded(
         data=body,
-        mime=MIME_TYPES[fmt],
+        mime=output.mime,
         format=fmt,
         width=pixels.width,
         height=pixels.height,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pyvips
 
+from delivery.images.formats import by_name
 from delivery.images.params import TransformParams
 from delivery.images.transform.geometry import Plan
 from delivery.images.transform.jpeg_decode import decode_jpeg
@@ -12,7 +13,6 @@ from delivery.images.transform.limits import Source
 
 __all__ = ["STEPS", "Context", "blur", "crop", "flatten", "load", "pad", "to_srgb"]
 
-_OPAQUE_FORMATS = frozenset({"jpg"})
 _FAIL_ON = "truncated"
 """A truncated or corrupt source errors (→ 422) instead of decoding to grey."""
 _SMART_CROPS = frozenset({"attention", "entropy"})
@@ -31,7 +31,7 @@ def _background(ctx: Context) -> list[float]:
     if ctx.params.bg:
         rgba: list[float] = [int(ctx.params.bg[i : i + 2], 16) for i in range(0, len(ctx.params.bg), 2)]
         return rgba if len(rgba) == 4 else [*rgba, 255]
-    return [255, 255, 255, 0 if ctx.format not in _OPAQUE_FORMATS else 255]
+    return [255, 255, 255, 0 if by_name(ctx.format).alpha else 255]
 
 
 def load(ctx: Context, image: pyvips.Image | None) -> pyvips.Image:
@@ -97,7 +97,7 @@ def pad(ctx: Context, image: pyvips.Image) -> pyvips.Image:
 
 def flatten(ctx: Context, image: pyvips.Image) -> pyvips.Image:
     """Formats without alpha get the padding colour behind transparent pixels."""
-    if image.hasalpha() and ctx.format in _OPAQUE_FORMATS:
+    if image.hasalpha() and not by_name(ctx.format).alpha:
         image = image.flatten(background=_background(ctx)[:3])
     return image
 

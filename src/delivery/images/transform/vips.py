@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pyvips
 
-__all__ = ["ALLOWED_LOADERS", "configure_vips"]
+from delivery.images.formats import LOADERS
 
-ALLOWED_LOADERS = ("VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadNsgif", "VipsForeignLoadHeif")
-"""Loader classes left open; every other loader (SVG, PDF, TIFF, matrix, magick, …) is blocked."""
+__all__ = ["configure_vips"]
 
 
 def configure_vips(*, concurrency: int) -> None:
-    """Block all loaders but the allow-list, turn off the operation cache, set libvips' threads.
+    """Block all loaders but the registry's (formats.LOADERS; SVG, PDF, TIFF, matrix, magick, … stay blocked), turn off the operation cache, set libvips' threads.
 
     The operation cache would keep recent source buffers alive (RSS grows with
     traffic, not with work in flight) and never hits here, as every master is a
@@ -24,8 +23,8 @@ def configure_vips(*, concurrency: int) -> None:
     """
     pyvips.block_untrusted_set(True)
     pyvips.operation_block_set("VipsForeignLoad", True)
-    for name in ALLOWED_LOADERS:
-        pyvips.operation_block_set(name, False)
+    for loader in LOADERS.values():
+        pyvips.operation_block_set(loader.vips_class, False)
     pyvips.cache_set_max(0)
     if concurrency > 0:
         pyvips.concurrency_set(concurrency)
