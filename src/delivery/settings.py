@@ -163,7 +163,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         int,
         Meta(ge=0, description="Threads libvips uses inside one transform; the pool already runs one transform per thread (docs/delivery.md).", extra=_TRANSFORMS),
     ] = 1
-    variant_cache_bytes: Annotated[int, Meta(ge=0, description="Encoded variants kept in memory per process, in bytes; 0 turns it off.", extra=_TRANSFORMS)] = 256 * 1024 * 1024
+    variant_cache_bytes: Annotated[
+        int, Meta(ge=0, description="Encoded variants kept in memory per process, in bytes; 0 turns it off.", extra=_TRANSFORMS)
+    ] = 256 * 1024 * 1024
     master_cache_bytes: Annotated[
         int, Meta(ge=0, description="Masters kept in memory per process after a transform (with their checked header), in bytes; 0 turns it off.", extra=_TRANSFORMS)
     ] = 64 * 1024 * 1024
