@@ -13,6 +13,7 @@ from delivery.errors import NotFound
 __all__ = [
     "Asset",
     "AssetFilter",
+    "AssetSource",
     "NewAsset",
     "delete_asset",
     "find_generated_asset",
@@ -27,10 +28,14 @@ __all__ = [
 ]
 
 
+AssetSource = Literal["generated", "uploaded"]
+"""The `assets.source` column's CHECK constraint admits exactly these."""
+
+
 class NewAsset(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     project_id: int
-    source: str
+    source: AssetSource
     storage_key: str
     mime: str
     width: int
@@ -111,7 +116,7 @@ async def get_live_assets(conn: asyncpg.Connection, *, project_id: int, ids: lis
 class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
     name: str | None = None
     tag: str | None = None
-    source: Literal["generated", "uploaded"] | None = None
+    source: AssetSource | None = None
     flow_id: int | None = None
 
 

@@ -65,6 +65,7 @@ class GeminiProvider:
 
     async def _call(self, stage: str, **kwargs: object) -> types.GenerateContentResponse:
         try:
+            # kwargs are generate_content's own keywords (model, contents, config), set per stage by the callers
             return await self._client.aio.models.generate_content(**kwargs)  # type: ignore[arg-type]
         except TRANSPORT_ERRORS as exc:
             raise from_exception(exc, stage) from exc
@@ -87,7 +88,7 @@ class GeminiProvider:
             response_mime_type="application/json",
             response_json_schema=response_schema(answer),
             thinking_config=self._thinking,
-            **extra,  # type: ignore[arg-type]
+            **extra,  # type: ignore[arg-type]  # GenerateContentConfig fields a stage adds (e.g. image_config)
         )
 
     async def enhance(self, request: GenerationRequest) -> tuple[str, Usage]:

@@ -54,7 +54,7 @@ async def asset_views(conn: asyncpg.Connection, base: str, project_id: int, asse
     return [
         AssetView(
             id=a.id,
-            source=a.source,  # type: ignore[arg-type]
+            source=a.source,
             mime=a.mime,
             width=a.width,
             height=a.height,
