@@ -13,7 +13,7 @@ import time
 import msgspec
 import pyvips
 
-from delivery.errors import Unprocessable
+from delivery.errors import SourceUnreadable, UnencodableOutput
 from delivery.images.params import TransformParams
 from delivery.images.transform.encode import MIME_TYPES, encode
 from delivery.images.transform.geometry import focal_point, plan
@@ -49,12 +49,12 @@ def transform(
         assert image is not None
         pixels = materialise(image)
     except pyvips.Error as exc:
-        raise Unprocessable.unreadable_source(exc) from exc
+        raise SourceUnreadable(detail=str(exc)) from exc
     transformed = time.perf_counter()
     try:
         body = encode(pixels, fmt, params.q)
     except (pyvips.Error, OSError, ValueError) as exc:  # a format's own limits, e.g. WebP's 16383 px per side
-        raise Unprocessable(f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}", detail=str(exc)) from exc
+        raise UnencodableOutput(f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}", detail=str(exc)) from exc
     done = time.perf_counter()
     return Encoded(
         data=body,
