@@ -10,8 +10,9 @@ Each class below carries its status, its public message (safe to show anyone;
 some take the offending value, so the raise site passes the full text), and
 whether it is ours to report (logged at error level) rather than the client's.
 `detail` is internal: it reaches the logs only. Failures of the generation
-package (`generation.GenerationError`) keep their own classes and are mapped
-in the same handler table in app.py, through the three at the end of the table.
+package (`generation.GenerationError`) keep their own classes up to the same
+handler in app.py, which shows them as the three at the end of the table
+(`public_error`). docs/security.md lists every name with its status.
 """
 
 from __future__ import annotations

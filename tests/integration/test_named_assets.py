@@ -165,14 +165,14 @@ async def test_uploads_are_validated_with_the_delivery_limits_and_deduplicated(
 ) -> None:
     with pytest.raises(UnsupportedSourceFormat, match=r"^source is not a supported image \(JPEG, PNG"):
         await upload(services, demo, b"<svg>not a raster image</svg>")
-    with pytest.raises(SourceUnreadable, match="^source image is corrupt or truncated$"):  # cut inside its header: truncated, not another format
+    with pytest.raises(SourceUnreadable, match=r"^source image is corrupt or truncated$"):  # cut inside its header: truncated, not another format
         await upload(services, demo, two_tone(MAGENTA, CYAN)[:60])
-    with pytest.raises(InvalidName, match="^`Not A Name` is not a valid name"):
+    with pytest.raises(InvalidName, match=r"^`Not A Name` is not a valid name"):
         await upload(services, demo, two_tone(MAGENTA, CYAN), name="Not A Name")
     assert [o async for o in services.storage.list("")] == []
 
     async with open_services(msgspec.structs.replace(settings, max_source_bytes=100)) as strict:
-        with pytest.raises(SourceTooLarge, match="^source image is larger than 100 bytes$"):
+        with pytest.raises(SourceTooLarge, match=r"^source image is larger than 100 bytes$"):
             await upload(strict, demo, two_tone(MAGENTA, CYAN, ".jpg"))
 
     jpeg = two_tone(MAGENTA, CYAN, ".jpg")

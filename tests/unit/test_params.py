@@ -44,7 +44,7 @@ def test_bad_values_are_rejected_naming_the_param(query: str, named: str) -> Non
 
 
 def test_repeated_param_is_rejected() -> None:
-    with pytest.raises(InvalidParam, match="^`w` is given more than once$"):
+    with pytest.raises(InvalidParam, match=r"^`w` is given more than once$"):
         transform("w=100&w=200")
 
 
@@ -76,9 +76,9 @@ def test_generation_params_are_separate_from_transform_params() -> None:
 
 
 def test_prompt_is_required_and_bounded() -> None:
-    with pytest.raises(InvalidParam, match="^`prompt` is required$"):
+    with pytest.raises(InvalidParam, match=r"^`prompt` is required$"):
         parse_generate(parse_query("w=1"), max_prompt_chars=10)
-    with pytest.raises(InvalidParam, match="^`prompt` is longer than 10 characters$"):
+    with pytest.raises(InvalidParam, match=r"^`prompt` is longer than 10 characters$"):
         parse_generate(parse_query("prompt=" + "x" * 11), max_prompt_chars=10)
 
 
@@ -100,7 +100,7 @@ def test_presets_expand_with_explicit_params_winning() -> None:
     assert parse_transform(parse_query("preset=banner"), presets=layered).w == 970
     assert parse_transform(parse_query("preset=thumb"), presets=layered).w == 64  # a project can redefine a name
     assert parse_transform(parse_query("preset=og"), presets=layered).w == 1200
-    with pytest.raises(UndefinedPreset, match="^`preset` 'og' is not defined$"):
+    with pytest.raises(UndefinedPreset, match=r"^`preset` 'og' is not defined$"):
         parse_transform(parse_query("preset=og"))  # no presets given, none known
 
 

@@ -51,7 +51,9 @@ def test_env_names_follow_the_design() -> None:
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
-    with pytest.raises(SettingsError):
+    [name] = env
+    field = name.removeprefix("PROMPTPIX_").lower()
+    with pytest.raises(SettingsError, match=rf"{name}|\$\.{field}\b"):  # the message names the setting
         Settings.from_env(env)
 
 
