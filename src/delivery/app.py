@@ -1,4 +1,4 @@
-"""Wiring: routes, exception mapping and the lifespan that owns every pool and client."""
+"""Wiring: routes, the exception handler table and the lifespan that owns every pool and client."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import asyncpg
 from litestar import Litestar, Request, Response
@@ -18,7 +19,7 @@ from delivery.access.signing import Keyring, load_master_secret
 from delivery.assets.sweep import run_periodically
 from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
-from delivery.errors import ServiceError, problem_details
+from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, public_error
 from delivery.http.api import api_router
 from delivery.http.generate import generate_image
 from delivery.http.images import serve_asset, serve_named_asset
@@ -34,7 +35,7 @@ from delivery.ops.metrics import MetricsMiddleware
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.storage import Storage, open_storage
-from generation import GeminiPrices, GeminiSettings, OfflineProvider, Provider, gemini_provider, with_offline_delay
+from generation import GeminiPrices, GeminiSettings, GenerationError, OfflineProvider, Provider, gemini_provider, with_offline_delay
 
 __all__ = ["app_from_env", "create_app", "make_provider", "migrated_connection", "open_services"]
 
@@ -92,10 +93,13 @@ def _problem(request: Request, status: int, title: str, message: str, retry_afte
     return Response(problem_details(status, title, message), status_code=status, media_type="application/problem+json", headers=headers)
 
 
-def _service_error(request: Request, exc: ServiceError) -> Response[object]:
-    if exc.report:
-        log.error("service error", extra={"path": request.url.path, "status": exc.status, "error": exc.message, "detail": exc.detail})
-    return _problem(request, exc.status, exc.title, exc.message, exc.retry_after)
+def _service_error(request: Request, exc: ServiceError | GenerationError) -> Response[object]:
+    """Ours by the status and message the error carries; the generation package's by class (delivery.errors.public_error)."""
+    public = public_error(exc)
+    if public.report:
+        fields = {"status": public.status, "kind": type(exc).__name__, "error": public.message, "detail": public.detail}
+        log.error("service error", extra={"path": request.url.path, **fields})
+    return _problem(request, public.status, public.title, public.message, public.retry_after)
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response[object]:
@@ -115,12 +119,26 @@ def _unexpected(request: Request, exc: Exception) -> Response[object]:
 
 
 def _database_down(request: Request, exc: Exception) -> Response[object]:
-    log.error("database unavailable", extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"})
-    return _problem(request, 503, "Service Unavailable", "the database is unavailable right now", 5)
+    return _service_error(request, DatabaseUnavailable(detail=f"{type(exc).__name__}: {exc}"))
 
 
-_DATABASE_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError, OSError)
-"""Lost or refused database connections: a 503 to retry, not a 500."""
+_DATABASE_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+"""A lost connection, or the server shutting down or refusing new ones: a 503 to retry, not a 500.
+
+A refused TCP connection is an OSError, and so is every file or socket error
+elsewhere: the pool's `connect` (below) turns only its own into
+`DatabaseUnavailable`, so any other OSError stays a 500 with its traceback logged.
+"""
+_DATABASE_BUGS = (asyncpg.exceptions.DataError, asyncpg.exceptions.ClientConfigurationError)
+"""InterfaceErrors that are our mistakes (a bad query argument, a bad setting), not an outage: 500s."""
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg's connect for the pool, where an OSError can only mean the database cannot be reached."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except OSError as exc:  # refused, unreachable, reset while connecting, timed out (TimeoutError is an OSError)
+        raise DatabaseUnavailable(detail=f"connecting: {type(exc).__name__}: {exc}") from exc
 
 
 @asynccontextmanager
@@ -134,7 +152,11 @@ async def open_services(
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
     configure_pillow(max_source_pixels=settings.max_source_pixels)
     pool = await asyncpg.create_pool(
-        await database_url(settings), min_size=1, max_size=settings.db_pool_size, connection_class=PooledConnection
+        await database_url(settings),
+        min_size=1,
+        max_size=settings.db_pool_size,
+        connection_class=PooledConnection,
+        connect=_connect,
     )
     try:
         async with pool.acquire() as conn:
@@ -203,9 +225,12 @@ def create_app(settings: Settings, *, provider: Provider | None = None, storage:
         route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router],
         lifespan=[lifespan],
         exception_handlers={
+            # Litestar picks the handler of the nearest class in the exception's MRO.
             ServiceError: _service_error,
+            GenerationError: _service_error,
             HTTPException: _http_error,
             **{exc: _database_down for exc in _DATABASE_DOWN},
+            **{exc: _unexpected for exc in _DATABASE_BUGS},
             Exception: _unexpected,
         },
         middleware=[DefineMiddleware(MetricsMiddleware)]

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache
 
-from delivery.errors import ServiceUnavailable
+from delivery.errors import Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
 from delivery.images.transform import Limits
@@ -28,10 +28,10 @@ __all__ = ["Busy", "Services"]
 T = TypeVar("T")
 
 
-class Busy(ServiceUnavailable):
+class Busy(Unavailable):
     """Every transform thread is busy and the queue is full: shed load rather than queue forever."""
 
-    report = False
+    message, report = "the image service is busy, retry shortly", False
 
 
 class Services:
@@ -80,7 +80,7 @@ class Services:
         waiting, so clients that hang up cannot push more work than capacity.
         """
         if self.transforms_in_flight >= self.transform_capacity:
-            raise Busy("the image service is busy, retry shortly", retry_after=1)
+            raise Busy(retry_after=1)
         loop = asyncio.get_running_loop()
         self.transforms_in_flight += 1
         self.metrics.thread_queue.inc()

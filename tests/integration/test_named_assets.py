@@ -17,7 +17,7 @@ from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import set_name
 from delivery.db.assets import Asset
 from delivery.db.projects import get_project_by_slug
-from delivery.errors import NotFound, PayloadTooLarge, Unprocessable, UnsupportedMedia
+from delivery.errors import InvalidName, ReservedName, SourceTooLarge, SourceUnreadable, UnsupportedSourceFormat
 from delivery.ops.bootstrap import Demo
 from delivery.services import Services
 from delivery.settings import Settings
@@ -163,16 +163,16 @@ async def test_unknown_names_are_a_422_that_names_them(
 async def test_uploads_are_validated_with_the_delivery_limits_and_deduplicated(
     client: AsyncTestClient, demo: Demo, services: Services, settings: Settings
 ) -> None:
-    with pytest.raises(UnsupportedMedia):
+    with pytest.raises(UnsupportedSourceFormat, match=r"^source is not a supported image \(JPEG, PNG"):
         await upload(services, demo, b"<svg>not a raster image</svg>")
-    with pytest.raises(Unprocessable):  # a PNG cut inside its header is truncated, not another format
+    with pytest.raises(SourceUnreadable, match=r"^source image is corrupt or truncated$"):  # cut inside its header: truncated, not another format
         await upload(services, demo, two_tone(MAGENTA, CYAN)[:60])
-    with pytest.raises(Unprocessable):
+    with pytest.raises(InvalidName, match=r"^`Not A Name` is not a valid name"):
         await upload(services, demo, two_tone(MAGENTA, CYAN), name="Not A Name")
     assert [o async for o in services.storage.list("")] == []
 
     async with open_services(msgspec.structs.replace(settings, max_source_bytes=100)) as strict:
-        with pytest.raises(PayloadTooLarge):
+        with pytest.raises(SourceTooLarge, match=r"^source image is larger than 100 bytes$"):
             await upload(strict, demo, two_tone(MAGENTA, CYAN, ".jpg"))
 
     jpeg = two_tone(MAGENTA, CYAN, ".jpg")
@@ -190,10 +190,12 @@ async def test_names_stay_inside_their_project(
         other = await conn.fetchval(
             "INSERT INTO projects (organization_id, slug, name) SELECT organization_id, 'other', 'Other' FROM projects LIMIT 1 RETURNING id"
         )
-        with pytest.raises(NotFound):
-            await set_name(conn, project_id=other, name="logo", asset_id=logo.id)
-        for bad in ("prev", "step2", "-x", "a" * 65, "ünï"):
-            with pytest.raises(Unprocessable):
+        assert await set_name(conn, project_id=other, name="logo", asset_id=logo.id) is None  # another project's asset
+        for reserved in ("prev", "step2"):
+            with pytest.raises(ReservedName, match=f"^`{reserved}` is reserved for flow steps$"):
+                await set_name(conn, project_id=logo.project_id, name=reserved, asset_id=logo.id)
+        for bad in ("-x", "a" * 65, "ünï"):
+            with pytest.raises(InvalidName, match=f"^`{bad}` is not a valid name"):
                 await set_name(conn, project_id=logo.project_id, name=bad, asset_id=logo.id)
     finally:
         await conn.close()

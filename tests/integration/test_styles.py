@@ -11,7 +11,6 @@ from litestar.testing import AsyncTestClient
 
 from delivery.db.projects import get_project_by_slug
 from delivery.db.styles import delete_style, put_style, set_default_style
-from delivery.errors import NotFound
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from tests.fakes import CountingProvider
@@ -77,9 +76,10 @@ async def test_the_project_default_style_applies_when_a_link_names_none(
     assert named.headers["x-cache-status"] in ("HIT", "MISS")  # the default, named: the same key
     assert len(provider.synthesized) == 2
 
-    with pytest.raises(NotFound):
-        await set_default_style(conn, project_id=project_id, name="missing")
-    await delete_style(conn, project_id=project_id, name="ink")
+    assert not await set_default_style(conn, project_id=project_id, name="missing")  # no such style: nothing changes
+    assert await conn.fetchval("SELECT default_style FROM projects WHERE id = $1", project_id) == "ink"
+    assert await delete_style(conn, project_id=project_id, name="ink")
+    assert not await delete_style(conn, project_id=project_id, name="ink")
     assert await conn.fetchval("SELECT default_style FROM projects WHERE id = $1", project_id) is None
 
 

@@ -8,7 +8,7 @@ import pytest
 import pyvips
 from PIL import Image
 
-from delivery.errors import Unprocessable
+from delivery.errors import SourceUnreadable
 from delivery.images.transform import Limits, inspect_source
 from delivery.images.transform.jpeg_decode import decode_jpeg
 from delivery.images.transform.pillow_codecs import jpeg_header
@@ -75,12 +75,12 @@ def _header_only() -> bytes:
 @pytest.mark.parametrize("data", [corpus.truncated_jpeg(), _header_only()], ids=["truncated", "no-scan"])
 def test_a_broken_jpeg_goes_back_to_libvips_and_is_422_not_grey(data: bytes) -> None:
     assert decode_jpeg(data, (32, 32), jpeg_header(data)) is None
-    with pytest.raises(Unprocessable, match="corrupt or truncated"):
+    with pytest.raises(SourceUnreadable, match=r"^source image is corrupt or truncated$"):
         served(data, "w=32&fm=png")
 
 
 def test_a_file_that_is_no_jpeg_is_422() -> None:
-    with pytest.raises(Unprocessable, match="corrupt or truncated"):
+    with pytest.raises(SourceUnreadable, match=r"^source image is corrupt or truncated$"):
         jpeg_header(b"\xff\xd8\xff" + b"\x00" * 64)
 
 

@@ -52,8 +52,9 @@ def test_env_names_follow_the_design() -> None:
     ],
 )
 def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
-    (name,) = env
-    with pytest.raises(SettingsError, match=name):
+    [name] = env
+    field = name.removeprefix("PROMPTPIX_").lower()
+    with pytest.raises(SettingsError, match=rf"{name}|\$\.{field}\b"):  # the message names the setting
         Settings.from_env(env)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pyvips
 
-from delivery.errors import Unprocessable
+from delivery.errors import UnencodableOutput
 from delivery.images.formats import OUTPUTS, Format
 from delivery.images.params import parse_query, parse_transform
 from delivery.images.presets import BUILTIN_PRESETS
@@ -96,7 +96,7 @@ def test_each_format_and_quality(output: Format) -> None:
 
 
 def test_an_output_over_the_formats_own_limit_is_422() -> None:
-    with pytest.raises(Unprocessable, match="18000x12 image cannot be encoded as webp"):
+    with pytest.raises(UnencodableOutput, match="18000x12 image cannot be encoded as webp"):
         run(corpus.photo(400, 300).jpegsave_buffer(), "w=6000&h=4&dpr=3&fm=webp")
 
 

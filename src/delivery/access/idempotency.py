@@ -23,8 +23,9 @@ import msgspec
 from litestar import Response
 
 from delivery.db.idempotency import begin, finish, release
-from delivery.errors import Conflict, ServiceError, Unprocessable, problem_details
+from delivery.errors import IdempotencyKeyBusy, IdempotencyKeyReused, ServiceError, problem_details, public_error
 from delivery.services import Services
+from generation import GenerationError
 
 __all__ = ["fingerprint", "idempotent"]
 
@@ -65,12 +66,12 @@ async def _claim(services: Services, project_id: int, key: str, print_: bytes) -
         if claim.state == "lead":
             return None
         if claim.state == "mismatch":
-            raise Unprocessable("this Idempotency-Key was already used with a different request")
+            raise IdempotencyKeyReused()
         if claim.state == "done":
             assert claim.status is not None and claim.response is not None
             return _Outcome(claim.status, claim.response, replayed=True)
         if time.monotonic() > give_up:
-            raise Conflict("a request with this Idempotency-Key is still running; retry shortly", retry_after=5)
+            raise IdempotencyKeyBusy(retry_after=5)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 
@@ -97,10 +98,11 @@ async def _run_once(
         return replay
     try:
         result = await run()
-    except ServiceError as exc:
-        if exc.status in _FINAL_ERRORS:
-            body = msgspec.json.encode(problem_details(exc.status, exc.title, exc.message))
-            await _store(services, project_id, key, exc.status, body)
+    except (ServiceError, GenerationError) as exc:
+        public = public_error(exc)
+        if public.status in _FINAL_ERRORS:
+            body = msgspec.json.encode(problem_details(public.status, public.title, public.message))
+            await _store(services, project_id, key, public.status, body)
         else:
             await _forget(services, project_id, key)
         raise

@@ -20,7 +20,7 @@ import msgspec
 
 from delivery.db.api_keys import ApiKey, NewApiKey, get_api_key, insert_api_key, retire_api_key, touch_api_key
 from delivery.db.signing_secrets import add_signing_secret
-from delivery.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from delivery.errors import InvalidApiKey, InvalidParam, MalformedApiKey, MissingBearer, PublishableBearer, RetiredKeyRotation
 
 __all__ = [
     "KINDS",
@@ -85,13 +85,13 @@ def mint_key(kind: str) -> MintedKey:
 
 
 def parse_key(full_key: str) -> tuple[str, str]:
-    """(key id, secret) of a well-formed key; Unauthorized otherwise."""
+    """(key id, secret) of a well-formed key; MalformedApiKey otherwise."""
     body, checksum = full_key[:-6], full_key[-6:]
     parts = body.split("_")
     if len(parts) != 4 or parts[0] != "pp" or parts[1] not in KINDS.values():
-        raise Unauthorized("malformed API key")
+        raise MalformedApiKey()
     if not hmac.compare_digest(_checksum(body), checksum):
-        raise Unauthorized("malformed API key")
+        raise MalformedApiKey()
     return f"{parts[1]}_{parts[2]}", parts[3]
 
 
@@ -100,16 +100,16 @@ def _scopes(spec: KeySpec) -> list[str]:
     scopes = list(allowed) if spec.scopes is None else spec.scopes
     unknown = sorted(set(scopes) - set(allowed))
     if unknown:
-        raise BadRequest(f"a {spec.kind} key cannot hold scopes {', '.join(unknown)} (allowed: {', '.join(allowed)})")
+        raise InvalidParam(f"a {spec.kind} key cannot hold scopes {', '.join(unknown)} (allowed: {', '.join(allowed)})")
     return sorted(set(scopes))
 
 
 async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec) -> CreatedKey:
     """Store a new key's hash (and, for publishable keys, its first signing secret); return the full key once."""
     if spec.kind not in KINDS:
-        raise BadRequest("`kind` must be publishable or secret")
+        raise InvalidParam("`kind` must be publishable or secret")
     if spec.rate_limit is not None and spec.rate_limit <= 0:
-        raise BadRequest("`rate_limit` must be positive")
+        raise InvalidParam("`rate_limit` must be positive")
     minted = mint_key(spec.kind)
     async with conn.transaction():
         key = await insert_api_key(
@@ -136,7 +136,7 @@ async def rotate_key(
 ) -> CreatedKey:
     """A new key with the old one's name, scopes and limits; the old one works for `grace` more."""
     if not key.active(now):
-        raise Forbidden("a revoked or expired key cannot be rotated")
+        raise RetiredKeyRotation()
     spec = KeySpec(
         kind=key.kind,
         name=key.name,
@@ -157,15 +157,12 @@ async def authenticate_secret_key(conn: asyncpg.Connection, *, authorization: st
     """The live secret key in `Authorization: Bearer pp_sk_…`; 401 for anything else, 403 for a publishable key."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send a secret key as `Authorization: Bearer pp_sk_…`")
+        raise MissingBearer()
     key_id, secret = parse_key(token.strip())
-    try:
-        key = await get_api_key(conn, id=key_id)
-    except NotFound:
-        raise Unauthorized("unknown, revoked or expired API key") from None
-    if not hmac.compare_digest(key.secret_hash, hash_secret(secret)) or not key.active(now):
-        raise Unauthorized("unknown, revoked or expired API key")
+    key = await get_api_key(conn, id=key_id)
+    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)) or not key.active(now):
+        raise InvalidApiKey()
     if key.kind != "secret":
-        raise Forbidden("publishable keys cannot call the API; use a secret key")
+        raise PublishableBearer()
     await touch_api_key(conn, id=key.id)
     return key

@@ -17,7 +17,21 @@ from delivery.access.signing import Keyring, check_signed_shape, matches, sign_p
 from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, touch_api_key
 from delivery.db.projects import Project
 from delivery.db.signing_secrets import add_signing_secret, live_signing_secrets
-from delivery.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from delivery.errors import (
+    BadSignature,
+    ExpiredLink,
+    ExpiryOnUnsignedLink,
+    KeyNotForLinks,
+    LinkKeyUnusable,
+    MalformedExpiry,
+    MissingLinkKey,
+    NoLinkKey,
+    NoSigningSecret,
+    OriginNotAllowed,
+    RevokedKey,
+    SignedLinksOnly,
+    UnknownKey,
+)
 
 __all__ = ["LinkGrant", "authorize_link", "default_link_key", "new_signing_secret", "origin_allowed", "sign_link"]
 
@@ -60,15 +74,14 @@ def origin_allowed(allowed: list[str], *, origin: str | None, referer: str | Non
 
 async def _link_key(conn: asyncpg.Connection, project: Project, key_id: str | None, now: dt.datetime) -> ApiKey:
     if not key_id:
-        raise Unauthorized("`key` is required on generation links")
-    try:
-        key = await get_api_key(conn, id=key_id)
-    except NotFound:
-        raise Forbidden("unknown or revoked key") from None
-    if key.project_id != project.id or not key.active(now):
-        raise Forbidden("unknown or revoked key")
+        raise MissingLinkKey()
+    key = await get_api_key(conn, id=key_id)
+    if key is None or key.project_id != project.id:  # another project's key is as unknown as a missing one
+        raise UnknownKey()
+    if not key.active(now):
+        raise RevokedKey()
     if key.kind != "publishable" or "generate" not in key.scopes:
-        raise Forbidden("links name a publishable key with the `generate` scope")
+        raise KeyNotForLinks()
     return key
 
 
@@ -81,13 +94,13 @@ async def _verify_signature(
         try:
             expires = int(values["exp"], 10)
         except ValueError:
-            raise Forbidden("`exp` must be unix seconds") from None
+            raise MalformedExpiry() from None
     candidates = await live_signing_secrets(conn, key_id=key.id, now=now)
     given = values["sig"]
     if not any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates):
-        raise Forbidden("the link's signature does not match")
+        raise BadSignature()
     if expires is not None and expires <= now.timestamp():
-        raise Forbidden("the link has expired")
+        raise ExpiredLink()
     return expires
 
 
@@ -111,12 +124,12 @@ async def authorize_link(
         expires = await _verify_signature(conn, keyring, key, path, pairs, now)
     else:
         if any(k == "exp" for k, _ in pairs):
-            raise BadRequest("`exp` only applies to signed links")
+            raise ExpiryOnUnsignedLink()
         if not project.allow_unsigned:
-            raise Forbidden("this project serves signed links only")
+            raise SignedLinksOnly()
         narrowed = [project.allowed_origins] + ([key.allowed_origins] if key.allowed_origins else [])
         if not all(origin_allowed(allowed, origin=origin, referer=referer) for allowed in narrowed):
-            raise Forbidden("this page's origin may not use unsigned links for this project")
+            raise OriginNotAllowed()
         expires = None
     await touch_api_key(conn, id=key.id)
     return LinkGrant(key=key, signed=signed, expires=expires)
@@ -134,7 +147,7 @@ async def default_link_key(conn: asyncpg.Connection, *, project: Project, now: d
     """The project's oldest live publishable key: what links are signed with when the caller names none."""
     live = [k for k in await list_api_keys(conn, project_id=project.id) if k.kind == "publishable" and k.active(now)]
     if not live:
-        raise Forbidden("this project has no live publishable key to sign with")
+        raise NoLinkKey()
     return live[0]
 
 
@@ -150,10 +163,10 @@ async def sign_link(
 ) -> str:
     """`/g/{project}?…&sig=…`, signed with the key's newest live secret."""
     if key.project_id != project.id or key.kind != "publishable" or not key.active(now):
-        raise Forbidden("links are signed with a live publishable key of the same project")
+        raise LinkKeyUnusable()
     live = await live_signing_secrets(conn, key_id=key.id, now=now)
     if not live:
-        raise Forbidden("this key has no live signing secret; rotate one first")
+        raise NoSigningSecret()
     pairs = [(k, v) for k, v in params.items() if k not in ("key", "sig", "exp")] + [("key", key.id)]
     if expires is not None:
         pairs.append(("exp", str(expires)))

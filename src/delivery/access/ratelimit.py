@@ -13,7 +13,7 @@ import asyncpg
 
 from delivery.access.links import LinkGrant
 from delivery.db.rate_limits import take
-from delivery.errors import TooManyRequests
+from delivery.errors import RateLimited
 from delivery.settings import Settings
 
 __all__ = ["admit_miss"]
@@ -29,6 +29,6 @@ async def admit_miss(
     for bucket, per_minute, who in limits:
         wait = await take(conn, bucket=bucket, per_minute=per_minute, now=now)
         if wait is not None:
-            raise TooManyRequests(
+            raise RateLimited(
                 f"{who} started more than {per_minute} new generations a minute", retry_after=max(1, math.ceil(wait))
             )

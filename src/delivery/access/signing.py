@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from delivery.errors import Forbidden
+from delivery.errors import RepeatedParam, UnsortedParams
 from delivery.settings import Settings, SettingsError
 
 __all__ = ["Keyring", "canonical_string", "check_signed_shape", "load_master_secret", "matches", "sign_pairs", "signature"]
@@ -93,10 +93,10 @@ def check_signed_shape(pairs: list[tuple[str, str]]) -> None:
     """A signed link names each parameter once, in canonical (sorted) order; `sig` may come last."""
     names = [k for k, _ in pairs]
     if len(set(names)) != len(names):
-        raise Forbidden("a signed link names a parameter more than once")
+        raise RepeatedParam()
     unsigned = [n for n in names if n != "sig"]
     if unsigned != sorted(unsigned):
-        raise Forbidden("a signed link's parameters must be in the order they were signed (sorted by name)")
+        raise UnsortedParams()
 
 
 def matches(secret: bytes, path: str, pairs: list[tuple[str, str]], given: str) -> bool:

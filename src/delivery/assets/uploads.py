@@ -16,7 +16,7 @@ from delivery.assets.masters import store_master
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, NewAsset
 from delivery.db.projects import Project
-from delivery.errors import Unprocessable
+from delivery.errors import UploadUnreadable
 from delivery.images.formats import by_loader
 from delivery.images.transform import Source, inspect_source
 from delivery.services import Services
@@ -30,7 +30,7 @@ def _analyse(data: bytes) -> Analysis:
     try:
         return analyze_offline(data, "")
     except pyvips.Error as exc:
-        raise Unprocessable("the image is corrupt or truncated", detail=str(exc)) from exc
+        raise UploadUnreadable(detail=str(exc)) from exc
 
 
 async def upload_asset(services: Services, project: Project, data: bytes, *, name: str | None = None) -> Asset:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from delivery.app import open_services
 from delivery.assets.uploads import upload_asset
+from delivery.cli.common import project_by_slug
 from delivery.db.asset_names import set_name
-from delivery.db.projects import get_project_by_slug
-from delivery.errors import ServiceError
+from delivery.errors import ServiceError, UnknownAsset
 from delivery.settings import Settings
 
 __all__ = ["register"]
@@ -21,7 +21,7 @@ async def _upload(settings: Settings, project_slug: str, path: Path, name: str |
     data = await asyncio.to_thread(path.read_bytes)
     async with open_services(settings) as services:
         async with services.pool.acquire() as conn:
-            project = await get_project_by_slug(conn, slug=project_slug)
+            project = await project_by_slug(conn, project_slug)
         asset = await upload_asset(services, project, data, name=name)
     base = settings.resolved_public_url
     lines = [
@@ -35,8 +35,9 @@ async def _upload(settings: Settings, project_slug: str, path: Path, name: str |
 
 async def _name(settings: Settings, project_slug: str, name: str, asset_id: str) -> list[str]:
     async with open_services(settings) as services, services.pool.acquire() as conn:
-        project = await get_project_by_slug(conn, slug=project_slug)
-        await set_name(conn, project_id=project.id, name=name, asset_id=asset_id)
+        project = await project_by_slug(conn, project_slug)
+        if await set_name(conn, project_id=project.id, name=name, asset_id=asset_id) is None:
+            raise UnknownAsset("asset not found in this project")
     return [f"@{name} -> {asset_id}", f"{settings.resolved_public_url}/i/{project.slug}/@{name}"]
 
 

@@ -8,10 +8,33 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from delivery.app import migrated_connection
-from delivery.errors import ServiceError
+from delivery.db.api_keys import ApiKey, get_api_key
+from delivery.db.projects import Project, get_project, get_project_by_slug
+from delivery.errors import ServiceError, UnknownApiKey, UnknownProject
 from delivery.settings import Settings
 
-__all__ = ["run_with_connection"]
+__all__ = ["key_by_id", "project_by_id", "project_by_slug", "run_with_connection"]
+
+
+async def project_by_slug(conn: asyncpg.Connection, slug: str) -> Project:
+    project = await get_project_by_slug(conn, slug=slug)
+    if project is None:
+        raise UnknownProject()
+    return project
+
+
+async def project_by_id(conn: asyncpg.Connection, id: int) -> Project:
+    project = await get_project(conn, id=id)
+    if project is None:
+        raise UnknownProject()
+    return project
+
+
+async def key_by_id(conn: asyncpg.Connection, id: str) -> ApiKey:
+    key = await get_api_key(conn, id=id)
+    if key is None:
+        raise UnknownApiKey()
+    return key
 
 
 def run_with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[None]]) -> int:

@@ -10,6 +10,7 @@ import asyncpg
 
 from delivery.cli.common import run_with_connection
 from delivery.db.billing import post_entry
+from delivery.errors import UnknownBillingAccount
 from delivery.settings import Settings
 
 __all__ = ["register"]
@@ -24,6 +25,8 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
         account = await post_entry(
             conn, organization_id=args.org, kind=args.kind, credits=args.amount, note=args.note, now=dt.datetime.now(dt.UTC)
         )
+        if account is None:
+            raise UnknownBillingAccount()
         verb = "granted" if args.kind == "grant" else "adjusted by"
         print(f"{verb} {args.amount} credits for organisation {args.org}: balance is now {account.balance} (plan {account.plan})")
 

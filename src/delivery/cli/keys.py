@@ -10,9 +10,9 @@ import asyncpg
 from delivery.access.keys import SCOPES, KeySpec, create_key
 from delivery.access.links import sign_link
 from delivery.access.signing import Keyring, load_master_secret
-from delivery.cli.common import run_with_connection
-from delivery.db.api_keys import get_api_key, list_api_keys, retire_api_key
-from delivery.db.projects import get_project, get_project_by_slug
+from delivery.cli.common import key_by_id, project_by_id, project_by_slug, run_with_connection
+from delivery.db.api_keys import list_api_keys, retire_api_key
+from delivery.errors import UnknownApiKey
 from delivery.settings import Settings
 
 __all__ = ["register"]
@@ -22,7 +22,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days) if args.expires_in_days else None
 
     async def work(conn: asyncpg.Connection) -> None:
-        project = await get_project_by_slug(conn, slug=args.project)
+        project = await project_by_slug(conn, args.project)
         spec = KeySpec(
             kind=args.kind,
             name=args.name,
@@ -41,7 +41,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
-        project = await get_project_by_slug(conn, slug=args.project)
+        project = await project_by_slug(conn, args.project)
         now = dt.datetime.now(dt.UTC)
         for key in await list_api_keys(conn, project_id=project.id):
             state = "live" if key.active(now) else "revoked" if key.revoked_at else "expired"
@@ -53,8 +53,10 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
-        key = await get_api_key(conn, id=args.key_id)
+        key = await key_by_id(conn, args.key_id)
         revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
+        if revoked is None:
+            raise UnknownApiKey()
         print(f"revoked {revoked.kind} key {revoked.id}; links and requests using it are refused from now on")
 
     return run_with_connection(settings, work)
@@ -67,8 +69,8 @@ def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
     expires = int(now.timestamp()) + args.expires_in if args.expires_in else None
 
     async def work(conn: asyncpg.Connection) -> None:
-        key = await get_api_key(conn, id=args.key_id)
-        project = await get_project(conn, id=key.project_id)
+        key = await key_by_id(conn, args.key_id)
+        project = await project_by_id(conn, key.project_id)
         path = await sign_link(conn, keyring, project=project, key=key, params=params, expires=expires, now=now)
         print(settings.resolved_public_url + path)
 

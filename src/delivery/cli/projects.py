@@ -9,6 +9,7 @@ import asyncpg
 from delivery.cli.common import run_with_connection
 from delivery.db.organizations import get_organization
 from delivery.db.projects import create_project
+from delivery.errors import UnknownOrganization
 from delivery.settings import Settings
 
 __all__ = ["register"]
@@ -17,6 +18,8 @@ __all__ = ["register"]
 def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
         org = await get_organization(conn, id=args.org)
+        if org is None:
+            raise UnknownOrganization()
         project = await create_project(
             conn,
             organization_id=org.id,

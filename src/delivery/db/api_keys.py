@@ -7,8 +7,6 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "retire_api_key", "touch_api_key"]
 
 
@@ -46,11 +44,9 @@ async def insert_api_key(conn: asyncpg.Connection, *, key: NewApiKey) -> ApiKey:
     return ApiKey(**row)
 
 
-async def get_api_key(conn: asyncpg.Connection, *, id: str) -> ApiKey:
+async def get_api_key(conn: asyncpg.Connection, *, id: str) -> ApiKey | None:
     row = await conn.fetchrow("SELECT * FROM api_keys WHERE id = $1", id)
-    if row is None:
-        raise NotFound("unknown API key")
-    return ApiKey(**row)
+    return None if row is None else ApiKey(**row)
 
 
 async def list_api_keys(conn: asyncpg.Connection, *, project_id: int) -> list[ApiKey]:
@@ -66,8 +62,8 @@ async def retire_api_key(
     revoke: bool,
     expires_at: dt.datetime | None = None,
     replaced_by: str | None = None,
-) -> ApiKey:
-    """Revoke now, or (rotation) let the key live until `expires_at`; never extends a key's life."""
+) -> ApiKey | None:
+    """Revoke now, or (rotation) let the key live until `expires_at`; never extends a key's life. None: no such key in the project."""
     row = await conn.fetchrow(
         """UPDATE api_keys
            SET revoked_at = CASE WHEN $3 THEN coalesce(revoked_at, now()) ELSE revoked_at END,
@@ -81,9 +77,7 @@ async def retire_api_key(
         expires_at,
         replaced_by,
     )
-    if row is None:
-        raise NotFound("unknown API key")
-    return ApiKey(**row)
+    return None if row is None else ApiKey(**row)
 
 
 async def touch_api_key(conn: asyncpg.Connection, *, id: str) -> None:

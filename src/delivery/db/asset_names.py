@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from delivery.db.assets import Asset
-from delivery.errors import NotFound, Unprocessable
+from delivery.errors import InvalidName, ReservedName
 
 __all__ = [
     "NAME_PATTERN",
@@ -42,14 +42,14 @@ class AssetName(msgspec.Struct, frozen=True):
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise Unprocessable(f"`{name}` is not a valid name: use a-z, 0-9, `_` and `-`, at most 64 characters")
+        raise InvalidName(f"`{name}` is not a valid name: use a-z, 0-9, `_` and `-`, at most 64 characters")
     if _RESERVED.match(name):
-        raise Unprocessable(f"`{name}` is reserved for flow steps")
+        raise ReservedName(f"`{name}` is reserved for flow steps")
     return name
 
 
-async def set_name(conn: asyncpg.Connection, *, project_id: int, name: str, asset_id: str) -> AssetName:
-    """Point `name` at an asset of the same project, creating or moving the name."""
+async def set_name(conn: asyncpg.Connection, *, project_id: int, name: str, asset_id: str) -> AssetName | None:
+    """Point `name` at an asset of the same project, creating or moving the name; None when the project has no such live asset."""
     row = await conn.fetchrow(
         """INSERT INTO asset_names (project_id, name, asset_id)
            SELECT $1, $2, id FROM assets WHERE id = $3 AND project_id = $1 AND deleted_at IS NULL
@@ -59,14 +59,12 @@ async def set_name(conn: asyncpg.Connection, *, project_id: int, name: str, asse
         check_name(name),
         asset_id,
     )
-    if row is None:
-        raise NotFound("asset not found in this project")
-    return AssetName(**row)
+    return None if row is None else AssetName(**row)
 
 
-async def delete_name(conn: asyncpg.Connection, *, project_id: int, name: str) -> None:
-    if await conn.fetchval("DELETE FROM asset_names WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is None:
-        raise NotFound(f"no asset is named @{name}")
+async def delete_name(conn: asyncpg.Connection, *, project_id: int, name: str) -> bool:
+    """False: no asset has that name."""
+    return await conn.fetchval("DELETE FROM asset_names WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is not None
 
 
 async def list_names(conn: asyncpg.Connection, *, project_id: int) -> list[AssetName]:
@@ -85,8 +83,5 @@ async def named_assets(conn: asyncpg.Connection, *, project_id: int, names: list
     return {r["alias"]: Asset(**{k: v for k, v in r.items() if k != "alias"}) for r in rows}
 
 
-async def get_named_asset(conn: asyncpg.Connection, *, project_id: int, name: str) -> Asset:
-    found = await named_assets(conn, project_id=project_id, names=[name])
-    if name not in found:
-        raise NotFound(f"no asset is named @{name}")
-    return found[name]
+async def get_named_asset(conn: asyncpg.Connection, *, project_id: int, name: str) -> Asset | None:
+    return (await named_assets(conn, project_id=project_id, names=[name])).get(name)

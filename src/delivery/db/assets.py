@@ -8,8 +8,6 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = [
     "Asset",
     "AssetFilter",
@@ -82,11 +80,9 @@ async def insert_asset(conn: asyncpg.Connection, *, asset: NewAsset) -> Asset:
     return Asset(**row)
 
 
-async def get_asset(conn: asyncpg.Connection, *, id: str) -> Asset:
+async def get_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND deleted_at IS NULL", id)
-    if row is None:
-        raise NotFound("asset not found")
-    return Asset(**row)
+    return None if row is None else Asset(**row)
 
 
 async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, generation_key: str) -> Asset | None:
@@ -98,12 +94,10 @@ async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, gen
     return None if row is None else Asset(**row)
 
 
-async def get_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset:
+async def get_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset | None:
     """A live asset of this project; another project's asset is as unknown as a missing one."""
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL", id, project_id)
-    if row is None:
-        raise NotFound("asset not found")
-    return Asset(**row)
+    return None if row is None else Asset(**row)
 
 
 async def get_live_assets(conn: asyncpg.Connection, *, project_id: int, ids: list[str]) -> dict[str, Asset]:
@@ -168,8 +162,8 @@ async def update_asset(
     id: str,
     focal: tuple[float, float] | None = None,
     alt_text: str | None = None,
-) -> Asset:
-    """Set what is given (None leaves a field as it is)."""
+) -> Asset | None:
+    """Set what is given (None leaves a field as it is); None when the project has no such live asset."""
     row = await conn.fetchrow(
         """UPDATE assets SET focal_x = coalesce($3, focal_x), focal_y = coalesce($4, focal_y), alt_text = coalesce($5, alt_text)
            WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING *""",
@@ -179,18 +173,15 @@ async def update_asset(
         focal[1] if focal else None,
         alt_text,
     )
-    if row is None:
-        raise NotFound("asset not found")
-    return Asset(**row)
+    return None if row is None else Asset(**row)
 
 
-async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> None:
-    """Soft delete: the row (and so the object) stays, so the asset can come back under its id."""
+async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> bool:
+    """Soft delete: the row (and so the object) stays, so the asset can come back under its id. False: no such live asset."""
     done = await conn.fetchval(
         "UPDATE assets SET deleted_at = now() WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING id", id, project_id
     )
-    if done is None:
-        raise NotFound("asset not found")
+    return done is not None
 
 
 async def restore_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:

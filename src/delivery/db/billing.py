@@ -15,8 +15,6 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = [
     "Account",
     "Attribution",
@@ -125,12 +123,10 @@ async def ensure_account(conn: asyncpg.Connection, *, organization_id: int, plan
     )
 
 
-async def get_account(conn: asyncpg.Connection, *, organization_id: int, now: dt.datetime) -> Account:
-    """The account as of `now`: a free allowance whose month has passed reads as unused."""
+async def get_account(conn: asyncpg.Connection, *, organization_id: int, now: dt.datetime) -> Account | None:
+    """The account as of `now` (None: the organisation has none); a free allowance whose month has passed reads as unused."""
     row = await conn.fetchrow(f"SELECT {_VIEW} FROM billing_accounts WHERE organization_id = $1", organization_id, now)
-    if row is None:
-        raise NotFound("this organisation has no billing account")
-    return Account(**row)
+    return None if row is None else Account(**row)
 
 
 _RESERVE = f"""
@@ -209,8 +205,8 @@ async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now
 
 async def post_entry(
     conn: asyncpg.Connection, *, organization_id: int, kind: Kind, credits: int, note: str, now: dt.datetime
-) -> Account:
-    """A grant or an adjustment: move the balance and record why, together."""
+) -> Account | None:
+    """A grant or an adjustment: move the balance and record why, together; None when the organisation has no account."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "UPDATE billing_accounts SET balance = balance + $2 WHERE organization_id = $1 RETURNING *",
@@ -218,7 +214,7 @@ async def post_entry(
             credits,
         )
         if row is None:
-            raise NotFound("this organisation has no billing account")
+            return None
         account = Account(**row)
         await _insert_entry(conn, account, kind=kind, credits=credits, quota=0, now=now, note=note)
     return account

@@ -7,8 +7,6 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = ["Flow", "FlowStep", "append_step", "create_flow", "get_flow", "list_steps"]
 
 
@@ -33,12 +31,10 @@ async def create_flow(conn: asyncpg.Connection, *, project_id: int, title: str =
     return Flow(**row)
 
 
-async def get_flow(conn: asyncpg.Connection, *, project_id: int, id: int) -> Flow:
+async def get_flow(conn: asyncpg.Connection, *, project_id: int, id: int) -> Flow | None:
     """Another project's flow is as unknown as a missing one."""
     row = await conn.fetchrow("SELECT * FROM flows WHERE id = $1 AND project_id = $2", id, project_id)
-    if row is None:
-        raise NotFound("flow not found")
-    return Flow(**row)
+    return None if row is None else Flow(**row)
 
 
 async def list_steps(conn: asyncpg.Connection, *, flow_id: int) -> list[FlowStep]:

@@ -7,8 +7,6 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = ["Organization", "create_organization", "get_organization"]
 
 
@@ -23,8 +21,6 @@ async def create_organization(conn: asyncpg.Connection, *, name: str) -> Organiz
     return Organization(**row)
 
 
-async def get_organization(conn: asyncpg.Connection, *, id: int) -> Organization:
+async def get_organization(conn: asyncpg.Connection, *, id: int) -> Organization | None:
     row = await conn.fetchrow("SELECT * FROM organizations WHERE id = $1", id)
-    if row is None:
-        raise NotFound("organization not found")
-    return Organization(**row)
+    return None if row is None else Organization(**row)

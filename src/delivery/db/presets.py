@@ -8,7 +8,6 @@ import asyncpg
 import msgspec
 
 from delivery.db.asset_names import check_name
-from delivery.errors import NotFound
 
 __all__ = ["Preset", "delete_preset", "get_preset", "list_presets", "project_presets", "put_preset"]
 
@@ -35,11 +34,9 @@ async def put_preset(conn: asyncpg.Connection, *, project_id: int, name: str, qu
     return Preset(**row)
 
 
-async def get_preset(conn: asyncpg.Connection, *, project_id: int, name: str) -> Preset:
+async def get_preset(conn: asyncpg.Connection, *, project_id: int, name: str) -> Preset | None:
     row = await conn.fetchrow("SELECT * FROM presets WHERE project_id = $1 AND name = $2", project_id, name)
-    if row is None:
-        raise NotFound(f"no preset is named `{name}`")
-    return Preset(**row)
+    return None if row is None else Preset(**row)
 
 
 async def list_presets(conn: asyncpg.Connection, *, project_id: int) -> list[Preset]:
@@ -47,9 +44,9 @@ async def list_presets(conn: asyncpg.Connection, *, project_id: int) -> list[Pre
     return [Preset(**r) for r in rows]
 
 
-async def delete_preset(conn: asyncpg.Connection, *, project_id: int, name: str) -> None:
-    if await conn.fetchval("DELETE FROM presets WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is None:
-        raise NotFound(f"no preset is named `{name}`")
+async def delete_preset(conn: asyncpg.Connection, *, project_id: int, name: str) -> bool:
+    """False: no preset has that name."""
+    return await conn.fetchval("DELETE FROM presets WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is not None
 
 
 async def project_presets(conn: asyncpg.Connection, project_id: int) -> dict[str, str]:

@@ -7,8 +7,6 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-from delivery.errors import NotFound
-
 __all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "set_link_policy"]
 
 
@@ -45,29 +43,23 @@ async def create_project(
     return Project(**row)
 
 
-async def get_project_by_slug(conn: asyncpg.Connection, *, slug: str) -> Project:
+async def get_project_by_slug(conn: asyncpg.Connection, *, slug: str) -> Project | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE slug = $1", slug)
-    if row is None:
-        raise NotFound("project not found")
-    return Project(**row)
+    return None if row is None else Project(**row)
 
 
-async def get_project(conn: asyncpg.Connection, *, id: int) -> Project:
+async def get_project(conn: asyncpg.Connection, *, id: int) -> Project | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", id)
-    if row is None:
-        raise NotFound("project not found")
-    return Project(**row)
+    return None if row is None else Project(**row)
 
 
 async def set_link_policy(
     conn: asyncpg.Connection, *, id: int, allow_unsigned: bool, allowed_origins: list[str]
-) -> Project:
+) -> Project | None:
     row = await conn.fetchrow(
         "UPDATE projects SET allow_unsigned = $2, allowed_origins = $3 WHERE id = $1 RETURNING *",
         id,
         allow_unsigned,
         allowed_origins,
     )
-    if row is None:
-        raise NotFound("project not found")
-    return Project(**row)
+    return None if row is None else Project(**row)

@@ -12,7 +12,6 @@ import asyncpg
 import msgspec
 
 from delivery.db.asset_names import check_name
-from delivery.errors import NotFound
 
 __all__ = ["Style", "delete_style", "get_style", "list_styles", "put_style", "set_default_style"]
 
@@ -44,11 +43,9 @@ async def put_style(
     return Style(**row)
 
 
-async def get_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> Style:
+async def get_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> Style | None:
     row = await conn.fetchrow("SELECT * FROM styles WHERE project_id = $1 AND name = $2", project_id, name)
-    if row is None:
-        raise NotFound(f"no style is named `{name}`")
-    return Style(**row)
+    return None if row is None else Style(**row)
 
 
 async def list_styles(conn: asyncpg.Connection, *, project_id: int) -> list[Style]:
@@ -56,16 +53,17 @@ async def list_styles(conn: asyncpg.Connection, *, project_id: int) -> list[Styl
     return [Style(**r) for r in rows]
 
 
-async def delete_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> None:
-    """Deleting a project's default style also clears the default, in one transaction."""
+async def delete_style(conn: asyncpg.Connection, *, project_id: int, name: str) -> bool:
+    """Deleting a project's default style also clears the default, in one transaction. False: no such style."""
     async with conn.transaction():
         await conn.execute("UPDATE projects SET default_style = NULL WHERE id = $1 AND default_style = $2", project_id, name)
-        if await conn.fetchval("DELETE FROM styles WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is None:
-            raise NotFound(f"no style is named `{name}`")
+        deleted = await conn.fetchval("DELETE FROM styles WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name)
+    return deleted is not None
 
 
-async def set_default_style(conn: asyncpg.Connection, *, project_id: int, name: str | None) -> None:
-    """Make `name` the project's default style (None clears it); the style must exist."""
-    if name is not None:
-        await get_style(conn, project_id=project_id, name=name)
+async def set_default_style(conn: asyncpg.Connection, *, project_id: int, name: str | None) -> bool:
+    """Make `name` the project's default style (None clears it); False, changing nothing, when no style has that name."""
+    if name is not None and await get_style(conn, project_id=project_id, name=name) is None:
+        return False
     await conn.execute("UPDATE projects SET default_style = $2 WHERE id = $1", project_id, name)
+    return True

@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from delivery.access.links import LinkGrant, authorize_link
 from delivery.access.ratelimit import admit_miss
 from delivery.db.projects import get_project_by_slug
+from delivery.errors import UnknownProject
 from delivery.http.openapi import image_problems
 from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, image_response
 from delivery.images.params import GENERATE_NAMES, parse_generate, parse_transform, query_dict, query_pairs
@@ -43,6 +44,8 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
     # The link is checked before its parameters: a tampered link is a 403, with nothing written.
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
+        if found is None:
+            raise UnknownProject()
         grant = await authorize_link(
             conn,
             project=found,

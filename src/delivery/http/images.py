@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from delivery.db.asset_names import NAME_PATTERN, get_named_asset
 from delivery.db.assets import Asset, get_asset
 from delivery.db.projects import get_project_by_slug
-from delivery.errors import NotFound
+from delivery.errors import UnknownAsset, UnknownName, UnknownProject
 from delivery.http.openapi import image_problems
 from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, etag_matches, image_response, not_modified
 from delivery.images.params import TransformParams, canonical_query, parse_query, parse_transform
@@ -65,7 +65,7 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
     services: Services = request.app.state.services
     parsed = _parse(services, request.scope["query_string"])
     if not _ASSET_ID.match(asset_id):
-        raise NotFound("asset not found")
+        raise UnknownAsset()
     accept = request.headers.get("accept", "")
     if parsed is not None:
         cached = cached_variant(services, asset_id, parsed[0], accept, parsed[1])
@@ -74,6 +74,8 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
             return image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings=timings)
     async with services.pool.acquire() as conn:
         asset = await get_asset(conn, id=asset_id)
+        if asset is None:
+            raise UnknownAsset()
         if parsed is None:  # a project preset can be redefined: cached like an alias
             params, policy = await _project_params(conn, asset.project_id, request.scope["query_string"]), ALIAS
         else:
@@ -94,9 +96,13 @@ async def serve_named_asset(request: Request, project: FromPath[str], alias: Fro
     parsed = _parse(services, request.scope["query_string"])
     match = _ALIAS.match(alias)
     if not match:
-        raise NotFound("asset not found")
+        raise UnknownAsset()
     async with services.pool.acquire() as conn:
         found = await get_project_by_slug(conn, slug=project)
+        if found is None:
+            raise UnknownProject()
         asset = await get_named_asset(conn, project_id=found.id, name=match[1])
+        if asset is None:
+            raise UnknownName(f"no asset is named @{match[1]}")
         params = parsed[0] if parsed else await _project_params(conn, found.id, request.scope["query_string"])
     return await _serve(request, services, asset, params, request.headers.get("accept", ""), ALIAS)

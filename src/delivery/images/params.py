@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote
 
 import msgspec
 
-from delivery.errors import BadRequest
+from delivery.errors import InvalidParam, UndefinedPreset
 from delivery.images.formats import OUTPUTS
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "GenerateParams",
     "Presets",
     "TransformParams",
+    "aspect_ratio",
     "canonical_query",
     "parse_generate",
     "parse_query",
@@ -82,9 +83,9 @@ def _int(name: str, low: int, high: int) -> Callable[[str], int]:
         try:
             number = int(value, 10)
         except ValueError:
-            raise BadRequest(f"`{name}` must be a whole number from {low} to {high}") from None
+            raise InvalidParam(f"`{name}` must be a whole number from {low} to {high}") from None
         if not low <= number <= high:
-            raise BadRequest(f"`{name}` must be from {low} to {high}, got {number}")
+            raise InvalidParam(f"`{name}` must be from {low} to {high}, got {number}")
         return number
 
     return parse
@@ -95,9 +96,9 @@ def _float(name: str, low: float, high: float) -> Callable[[str], float]:
         try:
             number = float(value)
         except ValueError:
-            raise BadRequest(f"`{name}` must be a number from {low:g} to {high:g}") from None
+            raise InvalidParam(f"`{name}` must be a number from {low:g} to {high:g}") from None
         if not math.isfinite(number) or not low <= number <= high:
-            raise BadRequest(f"`{name}` must be from {low:g} to {high:g}, got {value!r}")
+            raise InvalidParam(f"`{name}` must be from {low:g} to {high:g}, got {value!r}")
         return number
 
     return parse
@@ -109,7 +110,7 @@ def _choice(name: str, choices: Iterable[str], aliases: dict[str, str] | None = 
     def parse(value: str) -> str:
         value = (aliases or {}).get(value.lower(), value.lower())
         if value not in allowed:
-            raise BadRequest(f"`{name}` must be one of {', '.join(allowed)}, got {value!r}")
+            raise InvalidParam(f"`{name}` must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
     return parse
@@ -118,15 +119,26 @@ def _choice(name: str, choices: Iterable[str], aliases: dict[str, str] | None = 
 _RATIO = re.compile(r"^(\d{1,5})[:x](\d{1,5})$")
 
 
+def aspect_ratio(value: str) -> tuple[int, int] | None:
+    """`16:9` (or `16x9`) in lowest terms; None unless it is a ratio between 1:100 and 100:1."""
+    match = _RATIO.match(value)
+    if not match or int(match[1]) == 0 or int(match[2]) == 0:
+        return None
+    w, h = int(match[1]), int(match[2])
+    if not 1 / 100 <= w / h <= 100:
+        return None
+    gcd = math.gcd(w, h)
+    return w // gcd, h // gcd
+
+
 def _ratio(value: str) -> tuple[int, int]:
     match = _RATIO.match(value)
     if not match or int(match[1]) == 0 or int(match[2]) == 0:
-        raise BadRequest(f"`ar` must look like 16:9, got {value!r}")
-    w, h = int(match[1]), int(match[2])
-    if not 1 / 100 <= w / h <= 100:
-        raise BadRequest("`ar` must be between 1:100 and 100:1")
-    gcd = math.gcd(w, h)
-    return w // gcd, h // gcd
+        raise InvalidParam(f"`ar` must look like 16:9, got {value!r}")
+    ratio = aspect_ratio(value)
+    if ratio is None:
+        raise InvalidParam("`ar` must be between 1:100 and 100:1")
+    return ratio
 
 
 _HEX = re.compile(r"^(?:[0-9a-f]{6}|[0-9a-f]{8})$")
@@ -135,7 +147,7 @@ _HEX = re.compile(r"^(?:[0-9a-f]{6}|[0-9a-f]{8})$")
 def _colour(value: str) -> str:
     value = value.lower().removeprefix("#")
     if not _HEX.match(value):
-        raise BadRequest(f"`bg` must be a hex colour rrggbb or rrggbbaa, got {value!r}")
+        raise InvalidParam(f"`bg` must be a hex colour rrggbb or rrggbbaa, got {value!r}")
     return value
 
 
@@ -173,7 +185,7 @@ def query_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in pairs:
         if name in out:
-            raise BadRequest(f"`{name}` is given more than once")
+            raise InvalidParam(f"`{name}` is given more than once")
         out[name] = value
     return out
 
@@ -189,7 +201,7 @@ def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, 
         return query
     preset = (presets or {}).get(name)
     if preset is None:
-        raise BadRequest(f"`preset` {name!r} is not defined")
+        raise UndefinedPreset(f"`preset` {name!r} is not defined")
     merged = {**preset, **query}
     del merged["preset"]
     return merged
@@ -220,19 +232,19 @@ def parse_transform(
         if parser is not None:
             values[_ATTRIBUTES[name]] = parser(raw)
         elif name not in allowed_extra:
-            raise BadRequest(f"unknown parameter `{name}`")
+            raise InvalidParam(f"unknown parameter `{name}`")
     params = TransformParams(**values)
     if (params.fp_x is not None or params.fp_y is not None) and params.crop not in (None, "focalpoint"):
-        raise BadRequest(f"`fp-x` and `fp-y` only apply to crop=focalpoint, not crop={params.crop}")
+        raise InvalidParam(f"`fp-x` and `fp-y` only apply to crop=focalpoint, not crop={params.crop}")
     return _canonical(params)
 
 
 def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateParams:
     prompt = query.get("prompt", "").strip()
     if not prompt:
-        raise BadRequest("`prompt` is required")
+        raise InvalidParam("`prompt` is required")
     if len(prompt) > max_prompt_chars:
-        raise BadRequest(f"`prompt` is longer than {max_prompt_chars} characters")
+        raise InvalidParam(f"`prompt` is longer than {max_prompt_chars} characters")
     style = query.get("style") or None
     model = query.get("model") or None
     return GenerateParams(

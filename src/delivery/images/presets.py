@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from delivery.db.presets import get_preset
-from delivery.errors import BadRequest, NotFound
+from delivery.errors import UndefinedPreset
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
 __all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "names_project_preset", "project_transform", "srcset"]
@@ -64,8 +64,7 @@ async def project_transform(
 ) -> TransformParams:
     """Parse `query` whose `preset` is one of the project's own."""
     name = query["preset"]
-    try:
-        preset = await get_preset(conn, project_id=project_id, name=name)
-    except NotFound:
-        raise BadRequest(f"`preset` {name!r} is not defined") from None
+    preset = await get_preset(conn, project_id=project_id, name=name)
+    if preset is None:
+        raise UndefinedPreset(f"`preset` {name!r} is not defined")
     return parse_transform(query, allowed_extra=allowed_extra, presets={name: dict(parse_qsl(preset.query))})

@@ -17,7 +17,7 @@ import hashlib
 import msgspec
 
 from delivery.db.assets import Asset
-from delivery.errors import NotFound
+from delivery.errors import MasterMissing
 from delivery.images.cache import Master, Variant
 from delivery.images.formats import AUTO_FORMAT, FALLBACK, Format, by_mime, by_name
 from delivery.images.params import TransformParams, canonical_query
@@ -98,7 +98,7 @@ async def _master(services: Services, asset: Asset, key: str) -> Master | bytes:
     try:
         return await services.storage.get(asset.storage_key)
     except ObjectNotFound:
-        raise NotFound("asset master is missing", detail=asset.storage_key) from None
+        raise MasterMissing(detail=asset.storage_key) from None
 
 
 def _master_key(asset: Asset) -> str:

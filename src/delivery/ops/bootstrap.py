@@ -12,7 +12,6 @@ from delivery.db.billing import ensure_account
 from delivery.db.organizations import create_organization
 from delivery.db.projects import create_project, get_project_by_slug, set_link_policy
 from delivery.db.signing_secrets import add_signing_secret
-from delivery.errors import NotFound
 
 __all__ = ["DEMO_SLUG", "Demo", "ensure_demo"]
 
@@ -33,9 +32,8 @@ async def ensure_demo(conn: asyncpg.Connection) -> Demo:
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('promptpix-demo'))")
-        try:
-            project = await get_project_by_slug(conn, slug=DEMO_SLUG)
-        except NotFound:
+        project = await get_project_by_slug(conn, slug=DEMO_SLUG)
+        if project is None:
             org = await create_organization(conn, name="Demo")
             project = await create_project(conn, organization_id=org.id, slug=DEMO_SLUG, name="Demo project")
         await set_link_policy(conn, id=project.id, allow_unsigned=True, allowed_origins=["*"])

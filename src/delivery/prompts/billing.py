@@ -12,7 +12,7 @@ import logging
 import asyncpg
 
 from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation
-from delivery.errors import NotFound, PaymentRequired
+from delivery.errors import InsufficientCredits, NoBillingAccount
 from delivery.settings import Settings
 
 __all__ = ["price", "refund", "reserve"]
@@ -31,11 +31,9 @@ async def reserve(
     """Debit the organisation or raise 402; run in the transaction that created the generation row."""
     account = await debit_generation(conn, organization_id=organization_id, cost=cost, now=now, payer=payer)
     if account is None:
-        try:
-            await get_account(conn, organization_id=organization_id, now=now)
-        except NotFound:
-            raise PaymentRequired("this organisation has no billing account") from None
-        raise PaymentRequired("this organisation is out of credits for new images; cached images still work")
+        if await get_account(conn, organization_id=organization_id, now=now) is None:
+            raise NoBillingAccount()
+        raise InsufficientCredits()
     if account.low:
         log.warning(
             "billing account low",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncpg
 
 from delivery.db.connection import holds_session_state
-from delivery.errors import ServiceUnavailable
+from delivery.errors import GenerationPending
 from delivery.ops.metrics import Metrics
 
 __all__ = ["claim_generation", "release_generation"]
@@ -35,11 +35,7 @@ async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float
         try:
             await conn.execute(_WAIT, key, timeout=timeout)
         except TimeoutError:
-            raise ServiceUnavailable(
-                "this image is still being generated; retry shortly",
-                detail=f"claim wait over {timeout:g}s",
-                retry_after=RETRY_AFTER,
-            ) from None
+            raise GenerationPending(detail=f"claim wait over {timeout:g}s", retry_after=RETRY_AFTER) from None
 
 
 async def release_generation(conn: asyncpg.Connection, key: str) -> None:

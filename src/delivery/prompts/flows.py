@@ -14,7 +14,7 @@ import asyncpg
 from delivery.db.assets import get_live_assets
 from delivery.db.flows import Flow, FlowStep, get_flow, list_steps
 from delivery.db.projects import Project
-from delivery.errors import NotFound, Unprocessable
+from delivery.errors import UndefinedFlow
 from delivery.prompts.targets import EarlierSteps
 
 __all__ = ["earlier_steps", "step_name"]
@@ -29,10 +29,9 @@ async def earlier_steps(conn: asyncpg.Connection, project: Project, flow_id: int
 
     A step whose asset was deleted since is not offered: `@stepN` to it is an unknown name.
     """
-    try:
-        flow = await get_flow(conn, project_id=project.id, id=flow_id)
-    except NotFound:
-        raise Unprocessable(f"unknown flow {flow_id}") from None
+    flow = await get_flow(conn, project_id=project.id, id=flow_id)
+    if flow is None:
+        raise UndefinedFlow(f"unknown flow {flow_id}")
     steps: list[FlowStep] = await list_steps(conn, flow_id=flow.id)
     live = await get_live_assets(conn, project_id=project.id, ids=[s.asset_id for s in steps])
     assets = {step_name(s.position): live[s.asset_id] for s in steps if s.asset_id in live}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -29,27 +28,19 @@ from delivery.assets.masters import store_master
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
-from delivery.errors import ServiceUnavailable, TooManyRequests, Unprocessable
+from delivery.errors import ReferenceMissing
 from delivery.prompts import billing
 from delivery.prompts.claims import claim_generation, release_generation
 from delivery.prompts.targets import GenerationTarget
 from delivery.services import Services
 from delivery.storage import ObjectNotFound
-from generation import GeneratedImage, GenerationError, GenerationRequest, PromptRejected, ProviderRateLimited, ReferenceImage, generate
+from generation import GeneratedImage, GenerationError, GenerationRequest, ReferenceImage, generate
 
 __all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
 
 Admission = Callable[[asyncpg.Connection], Awaitable[None]]
 
 log = logging.getLogger("promptpix.ondemand")
-
-
-def _public_error(exc: GenerationError) -> Exception:
-    if isinstance(exc, PromptRejected):
-        return Unprocessable(f"the provider refused this prompt: {exc.message}")
-    if isinstance(exc, ProviderRateLimited):
-        return TooManyRequests("the image provider is over its rate limit", retry_after=math.ceil(exc.retry_after or 30))
-    return ServiceUnavailable("image generation is unavailable right now", detail=exc.message, retry_after=10)
 
 
 async def _with_references(services: Services, target: GenerationTarget) -> GenerationRequest:
@@ -59,7 +50,7 @@ async def _with_references(services: Services, target: GenerationTarget) -> Gene
         try:
             data = await services.storage.get(reference.asset.storage_key)
         except ObjectNotFound:
-            raise ServiceUnavailable(f"the master of @{reference.name} is missing", detail=reference.asset.storage_key) from None
+            raise ReferenceMissing(f"the master of @{reference.name} is missing", detail=reference.asset.storage_key) from None
         images.append(ReferenceImage(name=reference.name, data=data, mime=reference.asset.mime))
     return msgspec.structs.replace(target.request, references=tuple(images))
 
@@ -145,7 +136,7 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
     except GenerationError as exc:
         services.metrics.provider_errors.labels(services.provider.name, type(exc).__name__).inc()
         await _fail(conn, generation_id, started, exc.message)
-        raise _public_error(exc) from exc
+        raise  # its status is decided with every other error's (delivery.errors.public_error)
     except Exception as exc:
         # Storage or anything else: refund if the database still answers; if it does not,
         # the sweep settles the pending attempt (delivery.assets.sweep.settle_abandoned).

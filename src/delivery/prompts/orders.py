@@ -21,8 +21,8 @@ from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
-from delivery.errors import BadRequest, Forbidden
-from delivery.images.params import TransformParams, parse_generate, parse_transform
+from delivery.errors import InvalidParam, LinkKeyUnusable, NoLinkKey, NoSigningSecret
+from delivery.images.params import TransformParams, aspect_ratio, parse_generate, parse_transform
 from delivery.prompts.flows import earlier_steps
 from delivery.prompts.ondemand import master_for_prompt
 from delivery.prompts.targets import prompt_names, resolve_target
@@ -79,17 +79,16 @@ async def _signed_link(
     try:
         key = await default_link_key(conn, project=project, now=now)
         path = await sign_link(conn, keyring, project=project, key=key, params=params, expires=None, now=now)
-    except Forbidden:  # no publishable key, or none that can sign: the API answer stands without a link
+    except (NoLinkKey, LinkKeyUnusable, NoSigningSecret):  # nothing to sign with: the API answer stands without a link
         return None
     return services.settings.resolved_public_url + path
 
 
-def _aspect(aspect_ratio: str | None) -> TransformParams:
+def _aspect(given: str | None) -> TransformParams:
     """`aspect_ratio` read by the URL parser of `ar`, so the API and `/g/` links agree on every ratio."""
-    try:
-        return parse_transform({"ar": aspect_ratio} if aspect_ratio else {})
-    except BadRequest:
-        raise BadRequest(f"`aspect_ratio` must look like 16:9 (between 1:100 and 100:1), got {aspect_ratio!r}") from None
+    if given and aspect_ratio(given) is None:
+        raise InvalidParam(f"`aspect_ratio` must look like 16:9 (between 1:100 and 100:1), got {given!r}")
+    return parse_transform({"ar": given} if given else {})
 
 
 async def generate_for_api(services: Services, keyring: Keyring, project: Project, key: ApiKey, order: GenerationOrder) -> Generated:

@@ -20,7 +20,7 @@ from delivery.db.asset_names import NAME_PATTERN, named_assets
 from delivery.db.assets import Asset
 from delivery.db.projects import Project
 from delivery.db.styles import Style, get_style
-from delivery.errors import BadRequest, NotFound, Unprocessable
+from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle, UnknownModel
 from delivery.images.params import GenerateParams, TransformParams
 from delivery.services import Services
 from generation import GenerationRequest, nearest_aspect_class
@@ -61,7 +61,7 @@ class GenerationTarget:
         try:
             self.model = services.provider.resolve_model(params.model)
         except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+            raise UnknownModel(str(exc)) from None
         self.project = project
         self.key_id = params.key
         """The key that asked, named in the ledger for usage by key."""
@@ -108,10 +108,10 @@ async def _style(conn: asyncpg.Connection, project: Project, name: str | None) -
     name = name or project.default_style
     if name is None:
         return None
-    try:
-        return await get_style(conn, project_id=project.id, name=name.lower())
-    except NotFound:
-        raise Unprocessable(f"unknown style `{name}`") from None
+    style = await get_style(conn, project_id=project.id, name=name.lower())
+    if style is None:
+        raise UndefinedStyle(f"unknown style `{name}`")
+    return style
 
 
 async def _references(
@@ -120,11 +120,11 @@ async def _references(
     if not names:
         return ()
     if len(names) > limit:
-        raise Unprocessable(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
+        raise TooManyReferences(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
     found = {**await named_assets(conn, project_id=project.id, names=[n for n in names if n not in steps]), **steps}
     unknown = [f"@{n}" for n in names if n not in found]
     if unknown:
-        raise Unprocessable(f"unknown asset name {', '.join(unknown)} in the prompt")
+        raise UndefinedName(f"unknown asset name {', '.join(unknown)} in the prompt")
     return tuple(Reference(name=n, asset=found[n]) for n in names)
 
 

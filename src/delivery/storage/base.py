@@ -14,7 +14,7 @@ from typing import Protocol
 
 import msgspec
 
-from delivery.errors import ServiceUnavailable
+from delivery.errors import StorageUnavailable
 
 __all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "check_key", "check_prefix", "is_safe_key"]
 
@@ -23,13 +23,6 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 class ObjectNotFound(KeyError):
     """No object under that key (or a key that can never name one)."""
-
-
-class StorageUnavailable(ServiceUnavailable):
-    """The backend failed or cannot be reached; the caller may retry later."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("object storage is unavailable right now", detail=detail, retry_after=10)
 
 
 class StoredObject(msgspec.Struct, frozen=True):

@@ -19,7 +19,7 @@ from delivery.access.idempotency import fingerprint, idempotent
 from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, update_asset
-from delivery.errors import BadRequest
+from delivery.errors import InvalidCursor, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
@@ -66,7 +66,7 @@ def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
         created, asset_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[str, str])
         return dt.datetime.fromisoformat(created), asset_id
     except (ValueError, binascii.Error, msgspec.DecodeError):
-        raise BadRequest("`cursor` is not one this API returned") from None
+        raise InvalidCursor() from None
 
 
 async def _view(services: Services, project_id: int, asset: Asset) -> AssetView:
@@ -95,7 +95,10 @@ async def upload(
         asset = await upload_asset(services, project, content, name=data.name)
         if data.alt_text is not None:
             async with services.pool.acquire() as conn:
-                asset = await update_asset(conn, project_id=project.id, id=asset.id, alt_text=data.alt_text)
+                described = await update_asset(conn, project_id=project.id, id=asset.id, alt_text=data.alt_text)
+            if described is None:  # deleted by another request in between
+                raise UnknownAsset()
+            asset = described
         return await _view(services, project.id, asset)
 
     print_ = fingerprint("POST", "/v1/assets", hashlib.sha256(content).hexdigest(), data.name, data.alt_text)
@@ -128,6 +131,8 @@ async def read_asset(request: Request, principal: NamedDependency[Principal], as
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         asset = await get_project_asset(conn, project_id=principal.project.id, id=asset_id)
+    if asset is None:
+        raise UnknownAsset()
     return await _view(services, principal.project.id, asset)
 
 
@@ -142,8 +147,10 @@ async def edit_asset(
     focal = (data.focal_point.x, data.focal_point.y) if data.focal_point else None
     async with services.pool.acquire() as conn, conn.transaction():
         asset = await update_asset(conn, project_id=project_id, id=asset_id, focal=focal, alt_text=data.alt_text)
-        if data.name is not None:
-            await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id)
+        if asset is None:
+            raise UnknownAsset()
+        if data.name is not None and await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id) is None:
+            raise UnknownAsset("asset not found in this project")
     return await _view(services, project_id, asset)
 
 
@@ -151,4 +158,5 @@ async def edit_asset(
 async def delete_one_asset(request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str]) -> None:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        await delete_asset(conn, project_id=principal.project.id, id=asset_id)
+        if not await delete_asset(conn, project_id=principal.project.id, id=asset_id):
+            raise UnknownAsset()

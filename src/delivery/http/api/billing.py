@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from delivery.db.billing import Account, LedgerEntry, UsageRow, get_account, list_ledger, usage
-from delivery.errors import BadRequest
+from delivery.errors import InvalidParam, UnknownBillingAccount
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.services import Services
@@ -55,6 +55,8 @@ async def balance(request: Request, principal: NamedDependency[Principal]) -> Ba
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         account = await get_account(conn, organization_id=principal.project.organization_id, now=dt.datetime.now(dt.UTC))
+    if account is None:
+        raise UnknownBillingAccount()
     return Balance(account=account, remaining=account.remaining, low=account.low)
 
 
@@ -87,7 +89,7 @@ async def usage_statistics(
     until = until or today + dt.timedelta(days=1)
     since = since or (today.replace(day=1) if per == "day" else today.replace(month=1, day=1))
     if since >= until:
-        raise BadRequest("`since` must be before `until`")
+        raise InvalidParam("`since` must be before `until`")
     organization_id, start, end = principal.project.organization_id, _utc(since), _utc(until)
     async with services.pool.acquire() as conn:
         periods = await usage(conn, by=per, organization_id=organization_id, since=start, until=end)

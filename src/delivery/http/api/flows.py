@@ -13,6 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from delivery.access.idempotency import fingerprint, idempotent
 from delivery.db.assets import get_live_assets
 from delivery.db.flows import Flow, create_flow, get_flow, list_steps
+from delivery.errors import UnknownFlow
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, asset_views
@@ -79,4 +80,6 @@ async def read_flow(
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         flow = await get_flow(conn, project_id=principal.project.id, id=flow_id)
+    if flow is None:
+        raise UnknownFlow()
     return await _flow_view(services, flow)

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from delivery.access.keys import KeySpec, create_key, rotate_key
 from delivery.access.links import new_signing_secret
 from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, retire_api_key
-from delivery.errors import BadRequest, Forbidden, NotFound
+from delivery.errors import InvalidParam, KeyCannotSign, UnknownApiKey
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.services import Services
@@ -80,7 +80,7 @@ class SigningSecretView(msgspec.Struct, frozen=True):
 
 def _grace(rotation: Rotation) -> dt.timedelta:
     if not 0 <= rotation.grace_seconds <= 30 * _DAY:
-        raise BadRequest("`grace_seconds` must be from 0 to 2592000 (30 days)")
+        raise InvalidParam("`grace_seconds` must be from 0 to 2592000 (30 days)")
     return dt.timedelta(seconds=rotation.grace_seconds)
 
 
@@ -88,8 +88,8 @@ async def _own_key(services: Services, principal: NamedDependency[Principal], pr
     owner = principal.project_named(project)
     async with services.pool.acquire() as conn:
         key = await get_api_key(conn, id=key_id)
-    if key.project_id != owner.id:
-        raise NotFound("unknown API key")
+    if key is None or key.project_id != owner.id:  # another project's key is as unknown as a missing one
+        raise UnknownApiKey()
     return key
 
 
@@ -98,7 +98,7 @@ async def create_project_key(request: Request, project: FromPath[str], principal
     services: Services = request.app.state.services
     owner = principal.project_named(project)
     if data.expires_in is not None and data.expires_in <= 0:
-        raise BadRequest("`expires_in` must be a positive number of seconds")
+        raise InvalidParam("`expires_in` must be a positive number of seconds")
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=data.expires_in) if data.expires_in else None
     spec = KeySpec(
         kind=data.kind,
@@ -126,7 +126,10 @@ async def revoke_project_key(request: Request, project: FromPath[str], key_id: F
     services: Services = request.app.state.services
     key = await _own_key(services, principal, project, key_id)
     async with services.pool.acquire() as conn:
-        return KeyView.of(await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True))
+        revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
+    if revoked is None:
+        raise UnknownApiKey()
+    return KeyView.of(revoked)
 
 
 @post("/projects/{project:str}/keys/{key_id:str}/rotate", opt=_ADMIN, responses=problems(404), summary="Replace a key; the old one works for a grace period")
@@ -152,7 +155,7 @@ async def rotate_signing_secret(
     services: Services = request.app.state.services
     key = await _own_key(services, principal, project, key_id)
     if key.kind != "publishable":
-        raise Forbidden("only publishable keys sign links")
+        raise KeyCannotSign()
     retire_at = dt.datetime.now(dt.UTC) + _grace(data)
     async with services.pool.acquire() as conn:
         secret = await new_signing_secret(conn, request.app.state.keyring, key_id=key.id, retire_others_at=retire_at)

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from delivery.access.links import default_link_key, sign_link
 from delivery.db.api_keys import get_api_key
-from delivery.errors import BadRequest, Forbidden, NotFound
+from delivery.errors import InvalidParam, UnknownKey
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.images.params import GENERATE_NAMES, parse_generate, parse_transform
@@ -43,15 +43,14 @@ async def sign_project_link(request: Request, project: FromPath[str], principal:
     parse_transform(params, allowed_extra=GENERATE_NAMES)  # refuse a link that could only ever be a 400
     parse_generate(params, max_prompt_chars=services.settings.max_prompt_chars)
     if data.expires_in is not None and data.expires_in <= 0:
-        raise BadRequest("`expires_in` must be a positive number of seconds")
+        raise InvalidParam("`expires_in` must be a positive number of seconds")
     now = dt.datetime.now(dt.UTC)
     expires = int(now.timestamp()) + data.expires_in if data.expires_in else None
     async with services.pool.acquire() as conn:
         if data.key_id:
-            try:
-                key = await get_api_key(conn, id=data.key_id)
-            except NotFound:
-                raise Forbidden("unknown key") from None
+            key = await get_api_key(conn, id=data.key_id)
+            if key is None:
+                raise UnknownKey("unknown key")
         else:
             key = await default_link_key(conn, project=owner, now=now)
         path = await sign_link(

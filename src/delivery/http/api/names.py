@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from delivery.db.asset_names import AssetName, delete_name, list_names, set_name
+from delivery.errors import UnknownAsset, UnknownName
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.services import Services
@@ -47,6 +48,8 @@ async def put_name(request: Request, principal: NamedDependency[Principal], name
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         named = await set_name(conn, project_id=principal.project.id, name=name, asset_id=data.asset_id)
+    if named is None:
+        raise UnknownAsset("asset not found in this project")
     return _view(services, principal.project.slug, named)
 
 
@@ -54,4 +57,5 @@ async def put_name(request: Request, principal: NamedDependency[Principal], name
 async def remove_name(request: Request, principal: NamedDependency[Principal], name: FromPath[str]) -> None:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        await delete_name(conn, project_id=principal.project.id, name=name)
+        if not await delete_name(conn, project_id=principal.project.id, name=name):
+            raise UnknownName(f"no asset is named @{name}")

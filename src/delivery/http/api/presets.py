@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from delivery.db.presets import Preset, delete_preset, get_preset, list_presets, put_preset
-from delivery.errors import NotFound, Unprocessable
+from delivery.errors import EmptyPreset, ReservedName, UnknownPreset
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.images.params import canonical_query, parse_transform
@@ -44,7 +44,7 @@ def _view(preset: Preset) -> PresetView:
 def canonical_preset(params: dict[str, str]) -> str:
     query = canonical_query(parse_transform(params))
     if not query:
-        raise Unprocessable("a preset must set at least one parameter to something other than its default")
+        raise EmptyPreset()
     return query
 
 
@@ -61,11 +61,11 @@ async def list_project_presets(request: Request, principal: NamedDependency[Prin
 async def read_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str]) -> PresetView:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        try:
-            return _view(await get_preset(conn, project_id=principal.project.id, name=name))
-        except NotFound:
-            if name not in BUILTIN_PRESETS:
-                raise
+        preset = await get_preset(conn, project_id=principal.project.id, name=name)
+    if preset is not None:
+        return _view(preset)
+    if name not in BUILTIN_PRESETS:
+        raise UnknownPreset(f"no preset is named `{name}`")
     return PresetView(name=name, query=BUILTIN_PRESETS[name], builtin=True, updated_at=None)
 
 
@@ -73,7 +73,7 @@ async def read_preset(request: Request, principal: NamedDependency[Principal], n
 async def write_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[PresetBody]) -> PresetView:
     services: Services = request.app.state.services
     if name in BUILTIN_PRESETS:
-        raise Unprocessable(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
+        raise ReservedName(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
     query = canonical_preset(data.params)
     async with services.pool.acquire() as conn:
         return _view(await put_preset(conn, project_id=principal.project.id, name=name, query=query))
@@ -83,4 +83,5 @@ async def write_preset(request: Request, principal: NamedDependency[Principal], 
 async def remove_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str]) -> None:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        await delete_preset(conn, project_id=principal.project.id, name=name)
+        if not await delete_preset(conn, project_id=principal.project.id, name=name):
+            raise UnknownPreset(f"no preset is named `{name}`")

@@ -10,7 +10,7 @@ from litestar import Request
 from delivery.access.keys import authenticate_secret_key
 from delivery.db.api_keys import ApiKey
 from delivery.db.projects import Project, get_project
-from delivery.errors import Forbidden
+from delivery.errors import MissingScope, OtherProject, UnknownProject
 from delivery.services import Services
 
 __all__ = ["Principal", "provide_principal"]
@@ -23,7 +23,7 @@ class Principal(msgspec.Struct, frozen=True):
     def project_named(self, slug: str) -> Project:
         """The caller's own project; any other slug (existing or not) is 403, so nothing leaks."""
         if slug != self.project.slug:
-            raise Forbidden("this key belongs to another project")
+            raise OtherProject()
         return self.project
 
 
@@ -33,7 +33,9 @@ async def provide_principal(request: Request) -> Principal:
     async with services.pool.acquire() as conn:
         key = await authenticate_secret_key(conn, authorization=request.headers.get("authorization"), now=dt.datetime.now(dt.UTC))
         project = await get_project(conn, id=key.project_id)
+    if project is None:  # a key's project is a foreign key: only a race with deleting the project gets here
+        raise UnknownProject()
     scope = request.route_handler.opt.get("scope")
     if scope and scope not in key.scopes:
-        raise Forbidden(f"this key lacks the `{scope}` scope")
+        raise MissingScope(f"this key lacks the `{scope}` scope")
     return Principal(key=key, project=project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import asyncpg
 import msgspec
 from litestar import Request, delete, get, put
 from litestar.di import NamedDependency
@@ -12,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from delivery.db.projects import get_project
 from delivery.db.styles import Style, delete_style, get_style, list_styles, put_style, set_default_style
-from delivery.errors import Unprocessable
+from delivery.errors import InvalidField, UnknownStyle
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.services import Services
@@ -39,6 +40,12 @@ class StyleView(msgspec.Struct, frozen=True):
     updated_at: dt.datetime
 
 
+async def _default_style(conn: asyncpg.Connection, project_id: int) -> str | None:
+    """Read fresh, not from the principal: another request may have changed it since."""
+    project = await get_project(conn, id=project_id)
+    return project.default_style if project else None
+
+
 def _view(style: Style, default: str | None) -> StyleView:
     return StyleView(
         name=style.name,
@@ -54,16 +61,18 @@ def _view(style: Style, default: str | None) -> StyleView:
 async def list_project_styles(request: Request, principal: NamedDependency[Principal]) -> list[StyleView]:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        project = await get_project(conn, id=principal.project.id)
-        return [_view(s, project.default_style) for s in await list_styles(conn, project_id=project.id)]
+        default = await _default_style(conn, principal.project.id)
+        return [_view(s, default) for s in await list_styles(conn, project_id=principal.project.id)]
 
 
 @get("/styles/{name:str}", opt={"scope": "assets:read"}, summary="A style", responses=problems(404))
 async def read_style(request: Request, principal: NamedDependency[Principal], name: FromPath[str]) -> StyleView:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        project = await get_project(conn, id=principal.project.id)
-        return _view(await get_style(conn, project_id=project.id, name=name), project.default_style)
+        style = await get_style(conn, project_id=principal.project.id, name=name)
+        if style is None:
+            raise UnknownStyle(f"no style is named `{name}`")
+        return _view(style, await _default_style(conn, principal.project.id))
 
 
 @put(
@@ -75,11 +84,11 @@ async def read_style(request: Request, principal: NamedDependency[Principal], na
 async def write_style(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[StyleBody]) -> StyleView:
     services: Services = request.app.state.services
     if data.aspect_ratio is not None and data.aspect_ratio not in ASPECT_CLASSES:
-        raise Unprocessable(f"`aspect_ratio` must be one of {', '.join(ASPECT_CLASSES)}")
+        raise InvalidField(f"`aspect_ratio` must be one of {', '.join(ASPECT_CLASSES)}")
     project_id = principal.project.id
     async with services.pool.acquire() as conn, conn.transaction():
         style = await put_style(conn, project_id=project_id, name=name, prompt=data.prompt, aspect_class=data.aspect_ratio)
-        current = (await get_project(conn, id=project_id)).default_style
+        current = await _default_style(conn, project_id)
         if data.default and current != name:
             await set_default_style(conn, project_id=project_id, name=name)
         elif not data.default and current == name:
@@ -91,4 +100,5 @@ async def write_style(request: Request, principal: NamedDependency[Principal], n
 async def remove_style(request: Request, principal: NamedDependency[Principal], name: FromPath[str]) -> None:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        await delete_style(conn, project_id=principal.project.id, name=name)
+        if not await delete_style(conn, project_id=principal.project.id, name=name):
+            raise UnknownStyle(f"no style is named `{name}`")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 import pyvips
 
-from delivery.errors import PayloadTooLarge, Unprocessable, UnsupportedMedia
+from delivery.errors import SourceTooLarge, SourceTooManyFrames, SourceTooManyPixels, SourceUnreadable, UnsupportedSourceFormat
 from delivery.images.formats import JPG, LOADERS, by_loader, source_labels
 from delivery.images.transform.pillow_codecs import JpegHeader, jpeg_header
 
@@ -49,10 +49,10 @@ def _loader(data: bytes) -> str:
     found = pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data)) if data else pyvips.ffi.NULL
     if found == pyvips.ffi.NULL:
         pyvips.vips_lib.vips_error_clear()
-        raise UnsupportedMedia(_SUPPORTED)
+        raise UnsupportedSourceFormat(_SUPPORTED)
     loader = pyvips.nickname_find(pyvips.type_from_name(pyvips.ffi.string(found).decode()))
     if loader not in LOADERS:
-        raise UnsupportedMedia(f"source format {loader.removesuffix('load_buffer')} is not supported")
+        raise UnsupportedSourceFormat(f"source format {loader.removesuffix('load_buffer')} is not supported")
     return loader
 
 
@@ -73,7 +73,7 @@ def _stored(data: bytes, loader: str) -> Source:
     try:
         header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     except pyvips.Error as exc:
-        raise Unprocessable.unreadable_source(exc) from exc
+        raise SourceUnreadable(detail=str(exc)) from exc
     return Source(
         width=header.width,
         height=header.height,
@@ -87,12 +87,12 @@ def _stored(data: bytes, loader: str) -> Source:
 
 def inspect_source(data: bytes, limits: Limits) -> Source:
     if len(data) > limits.max_source_bytes:
-        raise PayloadTooLarge(f"source image is larger than {limits.max_source_bytes} bytes")
+        raise SourceTooLarge(f"source image is larger than {limits.max_source_bytes} bytes")
     source = _stored(data, _loader(data))
     if source.width * source.height > limits.max_source_pixels:
-        raise Unprocessable(f"source image is larger than {limits.max_source_pixels} pixels")
+        raise SourceTooManyPixels(f"source image is larger than {limits.max_source_pixels} pixels")
     if source.frames > limits.max_source_frames:
-        raise Unprocessable(f"source image has more than {limits.max_source_frames} frames")
+        raise SourceTooManyFrames(f"source image has more than {limits.max_source_frames} frames")
     if source.orientation in (5, 6, 7, 8):
         return msgspec.structs.replace(source, width=source.height, height=source.width)
     return source

@@ -18,7 +18,7 @@ import msgspec
 import pyvips
 from PIL import Image
 
-from delivery.errors import Unprocessable
+from delivery.errors import SourceTooManyPixels, SourceUnreadable
 
 __all__ = ["PILLOW_ERRORS", "JpegHeader", "Pixels", "configure_pillow", "jpeg_header", "materialise", "save"]
 
@@ -90,9 +90,9 @@ def jpeg_header(data: bytes) -> JpegHeader:
     try:
         header = Image.open(io.BytesIO(data), formats=["JPEG"])
     except Image.DecompressionBombError as exc:
-        raise Unprocessable("source image has too many pixels", detail=str(exc)) from exc
+        raise SourceTooManyPixels(detail=str(exc)) from exc
     except PILLOW_ERRORS as exc:
-        raise Unprocessable.unreadable_source(exc) from exc
+        raise SourceUnreadable(detail=str(exc)) from exc
     try:
         orientation = int(header.getexif().get(_ORIENTATION, 1))
     except PILLOW_ERRORS:

@@ -13,7 +13,7 @@ import time
 import msgspec
 import pyvips
 
-from delivery.errors import Unprocessable
+from delivery.errors import SourceUnreadable, UnencodableOutput
 from delivery.images.formats import by_name
 from delivery.images.params import TransformParams
 from delivery.images.transform.encode import encode
@@ -50,16 +50,16 @@ def transform(
         assert image is not None
         pixels = materialise(image)
     except pyvips.Error as exc:
-        raise Unprocessable.unreadable_source(exc) from exc
+        raise SourceUnreadable(detail=str(exc)) from exc
     transformed = time.perf_counter()
     output = by_name(fmt)
     refused = f"a {pixels.width}x{pixels.height} image cannot be encoded as {fmt}"
     if output.max_side is not None and max(pixels.width, pixels.height) > output.max_side:  # reachable with `dpr`
-        raise Unprocessable(refused, detail=f"{output.label} takes at most {output.max_side} px a side")
+        raise UnencodableOutput(refused, detail=f"{output.label} takes at most {output.max_side} px a side")
     try:
         body = encode(pixels, fmt, params.q)
     except (pyvips.Error, OSError, ValueError) as exc:  # any other limit of the codec
-        raise Unprocessable(refused, detail=str(exc)) from exc
+        raise UnencodableOutput(refused, detail=str(exc)) from exc
     done = time.perf_counter()
     return Encoded(
         data=body,
