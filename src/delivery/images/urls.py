@@ -17,9 +17,9 @@ from delivery.db.assets import Asset
 from delivery.images import presets
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
-__all__ = ["BUILTIN_PRESETS", "AssetUrls", "asset_urls", "preset_queries"]
+__all__ = ["BUILTIN_PRESET_QUERIES", "AssetUrls", "asset_urls", "preset_queries"]
 
-BUILTIN_PRESETS: dict[str, str] = {
+BUILTIN_PRESET_QUERIES: dict[str, str] = {
     name: canonical_query(parse_transform(dict(params))) for name, params in presets.BUILTIN_PRESETS.items()
 }
 """The built-in presets (delivery.images.presets) as canonical queries."""
@@ -35,7 +35,7 @@ class AssetUrls(msgspec.Struct, frozen=True):
 
 
 def preset_queries(project_presets: Mapping[str, str]) -> dict[str, str]:
-    return {**BUILTIN_PRESETS, **project_presets}
+    return {**BUILTIN_PRESET_QUERIES, **project_presets}
 
 
 def asset_urls(base: str, asset: Asset, project_presets: Mapping[str, str]) -> AssetUrls:

@@ -18,7 +18,7 @@ from delivery.errors import EmptyPreset, ReservedName, UnknownPreset
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.images.params import canonical_query, parse_transform
-from delivery.images.urls import BUILTIN_PRESETS
+from delivery.images.urls import BUILTIN_PRESET_QUERIES
 from delivery.services import Services
 
 __all__ = ["list_project_presets", "read_preset", "remove_preset", "write_preset"]
@@ -53,7 +53,7 @@ async def list_project_presets(request: Request, principal: NamedDependency[Prin
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         own = {p.name: _view(p) for p in await list_presets(conn, project_id=principal.project.id)}
-    builtins = {n: PresetView(name=n, query=q, builtin=True, updated_at=None) for n, q in BUILTIN_PRESETS.items()}
+    builtins = {n: PresetView(name=n, query=q, builtin=True, updated_at=None) for n, q in BUILTIN_PRESET_QUERIES.items()}
     return sorted({**builtins, **own}.values(), key=lambda p: p.name)
 
 
@@ -64,15 +64,15 @@ async def read_preset(request: Request, principal: NamedDependency[Principal], n
         preset = await get_preset(conn, project_id=principal.project.id, name=name)
     if preset is not None:
         return _view(preset)
-    if name not in BUILTIN_PRESETS:
+    if name not in BUILTIN_PRESET_QUERIES:
         raise UnknownPreset(f"no preset is named `{name}`")
-    return PresetView(name=name, query=BUILTIN_PRESETS[name], builtin=True, updated_at=None)
+    return PresetView(name=name, query=BUILTIN_PRESET_QUERIES[name], builtin=True, updated_at=None)
 
 
 @put("/presets/{name:str}", opt={"scope": "assets:write"}, summary="Create or redefine a project preset (built-in names are reserved)", responses=problems(422))
 async def write_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[PresetBody]) -> PresetView:
     services: Services = request.app.state.services
-    if name in BUILTIN_PRESETS:
+    if name in BUILTIN_PRESET_QUERIES:
         raise ReservedName(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
     query = canonical_preset(data.params)
     async with services.pool.acquire() as conn:
