@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-edge clean
+.PHONY: run test test-fast lint bench bench-edge clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,14 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The whole suite on xdist workers (pyproject's addopts); PYTEST_ARGS="-n 0" runs it in one process.
 test: lint
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# tests/unit only: no servers, no lint, seconds; in one process, as starting workers costs more than they save here.
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m unit -n 0 $(PYTEST_ARGS)
 
 # promptpix vs raw pyvips/Pillow, thumbor and ipx (installed into bench/.work by the bench; ipx needs node and npm); prints the tables.
 bench: $(VENV)/.bench-installed
