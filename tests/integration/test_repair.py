@@ -28,6 +28,7 @@ from delivery.storage.fs import FileStorage
 from tests.cli import Cli
 from tests.fakes import FaultyStorage, PricedProvider
 from tests.images import decode
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,8 +274,4 @@ async def test_the_service_sweeps_periodically_when_asked(settings: Settings, de
     orphan.write_bytes(b"z")
     periodic = msgspec.structs.replace(settings, sweep_interval=0.05, sweep_grace=0)
     async with AsyncTestClient(app=create_app(periodic, provider=PricedProvider())):
-        for _ in range(400):
-            if not orphan.exists():
-                break
-            await asyncio.sleep(0.05)
-    assert not orphan.exists()
+        await until(lambda: not orphan.exists(), "a periodic sweep deletes the orphan", timeout=20)
