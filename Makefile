@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint settings-docs bench bench-edge clean
+.PHONY: run test test-fast lint settings-docs bench bench-edge clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,14 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The whole suite on xdist workers (pyproject's addopts); PYTEST_ARGS="-n 0" runs it in one process.
 test: lint
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# tests/unit only: no servers, no lint, seconds; in one process, as starting workers costs more than they save here.
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m unit -n 0 $(PYTEST_ARGS)
 
 # docs/settings.md and .env.example, rendered from the fields of src/delivery/settings.py;
 # tests/unit/test_settings_reference.py fails until they are rewritten after a field changes.

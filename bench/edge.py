@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 import asyncpg  # noqa: E402
 
-from tests.processes import find_nginx, start_nginx, start_serve  # noqa: E402
+from harness.processes import find_nginx, start_nginx, start_serve  # noqa: E402
 
 COLD_SCRIPT = """
 local counter = 0

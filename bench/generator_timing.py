@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/generator_timing.py [--runs 30]
 
-1. Overhead with the fake Gemini server (tests/fake_gemini.py), the real
+1. Overhead with the fake Gemini server (harness/fake_gemini.py), the real
    google-genai client and no scripted delays. For every run and stage:
    stage time as the pipeline measured it, minus the time the fake spent
    handling that request (drawing, encoding, JSON). What remains is ours and
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fake_gemini
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for harness.fake_gemini
 
 import pyvips
 
@@ -35,7 +35,7 @@ from generation.pipeline import PipelineSettings, generate
 from generation.providers.base import Synthesis
 from generation.providers.gemini import GeminiProvider, GeminiSettings
 from generation.providers.offline import OfflineProvider, render
-from tests.fake_gemini import API_KEY, FakeGemini
+from harness.fake_gemini import API_KEY, FakeGemini
 
 STAGES = ("enhance", "synthesize", "analyze")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from tests.processes import find_nginx, free_port
+from harness.processes import find_nginx, free_port
 
 __all__ = ["Load", "balanced", "install_ipx", "install_thumbor", "serve", "tree_rss", "wrk"]
 

@@ -31,7 +31,7 @@ from bench.seed import MASTERS, make_masters, register
 from bench.servers import Load, balanced, install_ipx, install_thumbor, serve, wrk
 from delivery.ops.embedded import start_embedded_postgres
 from delivery.settings import Settings
-from tests.processes import free_port
+from harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"

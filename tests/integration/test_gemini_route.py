@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from generation.providers.gemini import GeminiProvider, GeminiSettings
-from tests.fake_gemini import API_KEY, FakeGemini, Reply
+from harness.fake_gemini import API_KEY, FakeGemini, Reply
 from tests.images import decode
 
 

@@ -10,7 +10,7 @@ import pytest
 from generation.models import GenerationRequest, ReferenceImage
 from generation.pipeline import generate
 from generation.providers.gemini import GeminiPrices, GeminiProvider, GeminiSettings
-from tests.fake_gemini import API_KEY, FakeGemini, Reply
+from harness.fake_gemini import API_KEY, FakeGemini, Reply
 from tests.images import decode, solid
 
 PRICES = GeminiPrices(per_image=0.04, per_million_input_tokens=1.0, per_million_output_tokens=10.0)

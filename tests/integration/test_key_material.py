@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.access.keys import parse_key
+from delivery.access.signing import load_master_secret
 from delivery.app import create_app
 from delivery.ops.logs import JsonFormatter
 from delivery.settings import Settings
@@ -75,8 +76,8 @@ async def test_no_key_material_reaches_the_database_or_the_logs(settings: Settin
         assert (await client.get(f"/g/acme?prompt=open+fox&key={tenant.publishable_id}")).status_code == 200
         assert (await client.get("/v1/billing/balance", headers={"Authorization": f"Bearer {created}"})).status_code == 200
         assert (await client.get("/v1/billing/balance", headers={"Authorization": f"Bearer {created}x"})).status_code == 401
-        master = client.app.state.keyring._master
 
+    master = load_master_secret(logged)  # the secret the app loaded: it made it in the data dir on start
     secrets_: list[bytes] = [master, base64.urlsafe_b64decode(signing + "=="), signing.encode()]
     for full in (tenant.secret_key, tenant.publishable_key, created):
         secrets_ += [full.encode(), parse_key(full)[1].encode()]

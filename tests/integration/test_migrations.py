@@ -5,8 +5,8 @@ import asyncpg
 from delivery.db.migrate import available, migrate
 
 
-async def test_migrations_apply_once_even_from_two_connections_at_once(database_url: str) -> None:
-    a, b = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+async def test_migrations_apply_once_even_from_two_connections_at_once(empty_database_url: str) -> None:
+    a, b = await asyncpg.connect(empty_database_url), await asyncpg.connect(empty_database_url)
     try:
         first, second = await asyncio.gather(migrate(a), migrate(b))
         versions = [v for v, _ in available()]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -23,9 +21,10 @@ from litestar.testing import AsyncTestClient
 from delivery.assets.ids import generation_key
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
+from harness.processes import Serve, metric, start_serve
 from tests.fakes import CountingProvider
 from tests.images import decode
-from tests.processes import Serve, metric, start_serve
+from tests.waiting import until
 
 _THIS_DB = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted)
@@ -34,13 +33,6 @@ ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NO
 
 def g_url(served: Serve, prompt: str) -> str:
     return f"{served.base}/g/demo?" + urlencode({"prompt": prompt, "w": 96, "h": 96, "fm": "png", "key": served.key_id})
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.05)
 
 
 async def fetch(conn: asyncpg.Connection, query: str) -> asyncpg.Record:

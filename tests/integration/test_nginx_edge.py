@@ -18,9 +18,9 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
 from tests.conftest import require
 from tests.images import decode
-from tests.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
 
 G_ROUTE = {"route": "/g/{project}"}
 I_ROUTE = {"route": "/i/{asset_id}"}

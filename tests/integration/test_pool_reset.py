@@ -24,13 +24,16 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def test_a_claim_left_behind_by_a_cancelled_request_is_released_on_return(pool: asyncpg.Pool) -> None:
+    claimed = asyncio.Event()
+
     async def cancelled_generation() -> None:
         async with pool.acquire() as conn:
             await claim_generation(conn, "a-key", timeout=1, metrics=Metrics())
-            await asyncio.sleep(60)  # generating, then the client goes away
+            claimed.set()
+            await asyncio.Event().wait()  # generating, until the client goes away
 
     task = asyncio.create_task(cancelled_generation())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(claimed.wait(), timeout=30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

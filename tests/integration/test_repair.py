@@ -22,12 +22,13 @@ from litestar.testing import AsyncTestClient
 from delivery.app import create_app, open_services
 from delivery.assets.masters import OBJECT_LOCK_SQL
 from delivery.assets.sweep import SWEEP_LOCK, SweepReport, sweep
-from delivery.cli.main import main as cli
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
+from tests.cli import Cli
 from tests.fakes import FaultyStorage, PricedProvider
 from tests.images import decode
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -249,24 +250,21 @@ async def test_one_sweep_at_a_time_and_once_per_interval(settings: Settings, dem
         assert (await sweep(services.pool, services.storage, apply=False, grace=0, pending_after=0)).ran
 
 
-def test_the_sweep_command_is_a_dry_run_unless_told_to_apply(
-    settings: Settings, demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_sweep_command_is_a_dry_run_unless_told_to_apply(settings: Settings, demo: Demo, cli: Cli) -> None:
     orphan = Path(settings.resolved_storage_url.removeprefix("file://")) / "masters/1/ef/orphan.png"
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"z")
-    monkeypatch.setenv("PROMPTPIX_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PROMPTPIX_DATA_DIR", settings.data_dir)
+    cli.env(PROMPTPIX_DATABASE_URL=settings.database_url or "", PROMPTPIX_DATA_DIR=settings.data_dir)
 
-    assert cli(["sweep"]) == 0
-    out = capsys.readouterr().out
-    assert "would delete object masters/1/ef/orphan.png" not in out and "nothing to repair" in out  # younger than the grace
-    assert cli(["sweep", "--grace", "0"]) == 0
-    out = capsys.readouterr().out
-    assert "would delete object masters/1/ef/orphan.png (1 bytes" in out and "--apply" in out
+    young = cli("sweep")
+    assert young.code == 0
+    assert "would delete object masters/1/ef/orphan.png" not in young.out and "nothing to repair" in young.out  # younger than the grace
+    dry = cli("sweep", "--grace", "0")
+    assert dry.code == 0
+    assert "would delete object masters/1/ef/orphan.png (1 bytes" in dry.out and "--apply" in dry.out
     assert orphan.exists()
-    assert cli(["sweep", "--grace", "0", "--apply"]) == 0
-    assert "deleted object masters/1/ef/orphan.png" in capsys.readouterr().out
+    applied = cli("sweep", "--grace", "0", "--apply")
+    assert applied.code == 0 and "deleted object masters/1/ef/orphan.png" in applied.out
     assert not orphan.exists()
 
 
@@ -276,8 +274,4 @@ async def test_the_service_sweeps_periodically_when_asked(settings: Settings, de
     orphan.write_bytes(b"z")
     periodic = msgspec.structs.replace(settings, sweep_interval=0.05, sweep_grace=0)
     async with AsyncTestClient(app=create_app(periodic, provider=PricedProvider())):
-        for _ in range(400):
-            if not orphan.exists():
-                break
-            await asyncio.sleep(0.05)
-    assert not orphan.exists()
+        await until(lambda: not orphan.exists(), "a periodic sweep deletes the orphan", timeout=20)

@@ -6,15 +6,12 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import cast
 
 import msgspec
 import pytest
 
 from delivery.settings import Settings
 from delivery.storage import ObjectNotFound, Storage, StorageUnavailable, StoredObject, open_storage
-from delivery.storage.fs import FileStorage
-from delivery.storage.s3 import S3Storage
 from tests.s3server import S3Server
 
 ESCAPES = [
@@ -37,6 +34,8 @@ class Backend(msgspec.Struct, frozen=True):
     storage: Storage
     outside: Callable[[], bytes | None]
     """What sits just outside this storage's root (None once it is gone)."""
+    put_by_hand: Callable[[str, bytes], None]
+    """Writes an object at a key under this storage's root without going through it, as an operator might."""
 
 
 def s3_settings(server: S3Server, url: str) -> Settings:
@@ -57,6 +56,10 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         def outside() -> bytes | None:
             return (tmp_path / "escape").read_bytes() if (tmp_path / "escape").exists() else None
 
+        def put_by_hand(key: str, data: bytes) -> None:
+            (tmp_path / "objects" / key).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "objects" / key).write_bytes(data)
+
     else:
         server: S3Server = request.getfixturevalue("seaweedfs")
         bucket = server.new_bucket()
@@ -74,8 +77,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             except client.exceptions.NoSuchKey:
                 return None
 
+        def put_by_hand(key: str, data: bytes) -> None:
+            prefix = url.removeprefix(f"s3://{bucket}").strip("/")
+            client.put_object(Bucket=bucket, Key=f"{prefix}/{key}" if prefix else key, Body=data)
+
     try:
-        yield Backend(storage=storage, outside=outside)
+        yield Backend(storage=storage, outside=outside, put_by_hand=put_by_hand)
     finally:
         await storage.close()
 
@@ -127,12 +134,9 @@ async def test_list_leaves_out_what_this_service_could_not_have_written(backend:
     """Keys put there by hand (spaces, `%`) are never offered to the sweep's delete."""
     storage = backend.storage
     await storage.put("masters/1/aa/ours.png", b"1", content_type="image/png")
-    if isinstance(storage, FileStorage):
-        (storage.root / "masters/1/aa/by hand%20.png").write_bytes(b"x")
-    else:
-        s3 = cast(S3Storage, storage)
-        await s3._client.put_object(Bucket=s3.bucket, Key=f"{s3.prefix}masters/1/aa/by hand%20.png", Body=b"x")
-    assert set(await listed(storage, "masters/")) == {"masters/1/aa/ours.png"}
+    backend.put_by_hand("masters/1/aa/by hand%20.png", b"x")
+    backend.put_by_hand("masters/1/aa/also-by-hand.png", b"y")  # a key the service could have written: listed
+    assert set(await listed(storage, "masters/")) == {"masters/1/aa/ours.png", "masters/1/aa/also-by-hand.png"}
 
 
 @pytest.mark.parametrize("key", ESCAPES)

@@ -28,6 +28,7 @@ from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
 from tests import corpus
 from tests.images import decode, pixel
+from tests.waiting import until
 
 Store = Callable[..., Awaitable[str]]
 
@@ -231,8 +232,7 @@ async def test_a_full_queue_sheds_load_with_503_and_retry_after(settings: Settin
         services = client.app.state.services
         release = threading.Event()
         occupying = asyncio.ensure_future(services.run_in_thread(release.wait, 10))
-        await asyncio.sleep(0)
-        assert services.transforms_in_flight == 1
+        await until(lambda: services.transforms_in_flight == 1, "the thread holds the one transform slot", timeout=10)
         try:
             busy = await client.get(f"/i/{asset}?w=50")
             assert_error_image(busy, 503)
@@ -240,10 +240,7 @@ async def test_a_full_queue_sheds_load_with_503_and_retry_after(settings: Settin
         finally:
             release.set()
             await occupying
-        for _ in range(100):  # the slot frees when the thread finishes
-            if services.transforms_in_flight == 0:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: services.transforms_in_flight == 0, "the slot frees when the thread finishes", timeout=10)
         served = await client.get(f"/i/{asset}?w=50")
         assert served.status_code == 200 and decode(served.content)[0].width == 50
 

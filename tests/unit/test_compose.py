@@ -1,20 +1,35 @@
-"""docker-compose.yml, Dockerfile and .env.example, checked by parsing (no Docker engine runs here)."""
+"""docker-compose.yml, Dockerfile and .env.example, checked by parsing (no Docker engine runs here).
+
+Each test states a property a deploy depends on and derives both sides from the
+files and the code (the settings the app reads, the routes it serves, the
+committed nginx.conf), so an edit that breaks the stack fails here, and an edit
+that keeps it working does not.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from delivery.app import create_app
 from delivery.settings import Settings
-from tests.processes import NGINX_DIR, REPO
+from harness.processes import NGINX_DIR, REPO
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "S3_BUCKET"}
 """Variables .env.example lists for docker compose that the app itself does not read."""
 
+_INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}")
 
-def compose() -> dict:
+
+def compose() -> dict[str, Any]:
     return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def services() -> dict[str, Any]:
+    return compose()["services"]
 
 
 def env_example() -> dict[str, str]:
@@ -22,78 +37,157 @@ def env_example() -> dict[str, str]:
     return {name: value for name, value in pairs}
 
 
-def test_the_stack_has_its_services_and_volumes() -> None:
-    services = compose()["services"]
-    assert set(services) == {"postgres", "minio", "minio-init", "app", "nginx"}
-    app, nginx = services["app"], services["nginx"]
-    assert app["deploy"]["replicas"] == 2
-    assert app["build"] == "."
-    assert app["expose"] == ["8080"]
-    assert app["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "minio-init": {"condition": "service_completed_successfully"},
-    }
-    assert "ports" not in app  # reachable only through nginx
-    assert nginx["ports"] == ["80:80"]
-    assert nginx["depends_on"] == {"app": {"condition": "service_healthy"}}
-    assert {name for service in services.values() for name in _named_volumes(service)} == set(compose()["volumes"])
-    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
-    assert "minio-data:/data" in services["minio"]["volumes"]
-    assert "nginx-cache:/var/cache/nginx" in nginx["volumes"]
+def interpolate(value: object, env: dict[str, str]) -> str:
+    """What docker compose makes of a value with `env` as the .env file: `${X}`, `${X:-default}`, `${X:?error}`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if env.get(name):
+            return env[name]
+        assert kind != "?", f"compose refuses to start without {name}: {rest}"
+        return rest if kind == "-" else ""
+
+    return _INTERPOLATION.sub(one, str(value))
 
 
-def _named_volumes(service: dict) -> list[str]:
-    return [v.split(":", 1)[0] for v in service.get("volumes", []) if not v.startswith((".", "/"))]
+def deploy_env() -> dict[str, str]:
+    """.env.example with its "change me" secrets filled in, as an operator's .env would be."""
+    return {**env_example(), "POSTGRES_PASSWORD": "pg-secret"}
 
 
-def test_minio_gets_its_bucket_before_the_app_starts() -> None:
-    services = compose()["services"]
-    script = " ".join(services["minio-init"]["entrypoint"])
-    assert 'mc mb --ignore-existing "local/$$S3_BUCKET"' in script
-    assert services["minio-init"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
-    assert services["app"]["environment"]["PROMPTPIX_STORAGE_URL"] == "s3://${S3_BUCKET:-promptpix}"
-    assert services["app"]["environment"]["PROMPTPIX_S3_ENDPOINT"] == "http://minio:9000"
+def app_settings() -> Settings:
+    """The settings an app replica starts with: .env (env_file) overridden by the service's environment."""
+    env = deploy_env()
+    app_env = {name: interpolate(value, env) for name, value in services()["app"]["environment"].items()}
+    return Settings.from_env({k: v for k, v in {**env, **app_env}.items() if k not in COMPOSE_ONLY})
 
 
-def test_nginx_runs_the_committed_config_against_the_app_service() -> None:
-    nginx = compose()["services"]["nginx"]
-    assert "./nginx:/etc/nginx/promptpix:ro" in nginx["volumes"]
-    assert nginx["command"][:3] == ["nginx", "-c", "/etc/nginx/promptpix/nginx.conf"]
-    conf = (NGINX_DIR / "nginx.conf").read_text()
-    port = compose()["services"]["app"]["environment"]["PROMPTPIX_PORT"]
-    assert f"server app:{port} " in conf
-    for include in re.findall(r"^\s*include\s+([^;]+);", conf + (NGINX_DIR / "image-cache.conf").read_text(), re.M):
-        assert (NGINX_DIR / include).is_file(), include
+def app_routes() -> set[str]:
+    return {route.path for route in create_app(Settings()).routes}
 
 
-def test_app_env_names_are_settings_and_env_example_lists_every_setting() -> None:
+def waits_for(service: dict[str, Any], condition: str) -> set[str]:
+    return {name for name, spec in service.get("depends_on", {}).items() if spec["condition"] == condition}
+
+
+def test_every_promptpix_variable_in_compose_is_a_setting_the_app_reads() -> None:
+    names = set(Settings.env_names())
+    for service_name, service in services().items():
+        set_here = set(service.get("environment", {}))
+        assert {n for n in set_here if n.startswith("PROMPTPIX_")} <= names, service_name
+    app_env = set(services()["app"]["environment"])
+    assert {n for n in app_env if n.startswith(("GEMINI_", "AWS_"))} <= names  # unprefixed settings
+    assert "env_file" in services()["app"]  # the rest of the settings, secrets included, come from .env
+
+
+def test_env_example_lists_every_setting_and_every_interpolated_variable() -> None:
     settings_names = set(Settings.env_names())
-    app_env = compose()["services"]["app"]["environment"]
-    assert {n for n in app_env if n.startswith(("PROMPTPIX_", "GEMINI_", "AWS_"))} <= settings_names
     example = env_example()
     assert settings_names <= set(example), sorted(settings_names - set(example))
     assert set(example) - settings_names == COMPOSE_ONLY
-    interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)", (REPO / "docker-compose.yml").read_text()))
-    assert interpolated <= set(example), sorted(interpolated - set(example))
+    interpolated = set(_INTERPOLATION.findall((REPO / "docker-compose.yml").read_text()))
+    assert {name for name, _, _ in interpolated} <= set(example), sorted(interpolated)
 
 
-def test_env_example_and_compose_values_are_valid_settings() -> None:
+def test_env_example_values_are_valid_settings() -> None:
     example = {k: v for k, v in env_example().items() if k not in COMPOSE_ONLY}
     assert Settings.from_env(example) == Settings(aws_access_key_id="promptpix", aws_secret_access_key="change-me-minio-secret")
-    app_env = {k: str(v) for k, v in compose()["services"]["app"]["environment"].items()}
-    settings = Settings.from_env({**example, **app_env})
-    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 8080, 2)
-    grace = int(compose()["services"]["app"]["stop_grace_period"].removesuffix("s"))
-    assert grace > settings.shutdown_timeout  # an in-flight generation finishes before SIGKILL
 
 
-def test_dockerfile_is_slim_non_root_and_health_checked() -> None:
+def test_the_app_is_configured_for_the_services_compose_runs() -> None:
+    settings, all_services = app_settings(), services()
+    app = all_services["app"]
+    database = urlsplit(settings.database_url or "")
+    assert database.hostname in all_services and database.port == 5432
+    postgres_env = {k: interpolate(v, deploy_env()) for k, v in all_services["postgres"]["environment"].items()}
+    assert (database.username, database.password, database.path.lstrip("/")) == (
+        postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"], postgres_env["POSTGRES_DB"],
+    )  # fmt: skip
+    s3 = urlsplit(settings.s3_endpoint or "")
+    assert s3.hostname in all_services and s3.hostname == "minio"
+    assert settings.storage_url and settings.storage_url.startswith("s3://")
+    bucket = settings.storage_url.removeprefix("s3://").split("/", 1)[0]
+    init = all_services["minio-init"]
+    init_env = {k: interpolate(v, deploy_env()) for k, v in init["environment"].items()}
+    script = " ".join(init["entrypoint"]).replace("$$", "$")
+    made = re.search(r'mc mb --ignore-existing "local/\$S3_BUCKET"', script)
+    assert made and init_env["S3_BUCKET"] == bucket  # the bucket the app writes to is the one created
+    assert f"http://{s3.hostname}:{s3.port}" in script
+    # started in order: the database healthy and the bucket made before the app, MinIO healthy before the bucket
+    assert database.hostname in waits_for(app, "service_healthy")
+    assert "minio-init" in waits_for(app, "service_completed_successfully")
+    assert "minio" in waits_for(init, "service_healthy")
+    assert (settings.host, settings.workers) == ("0.0.0.0", 2)  # reachable from nginx's container, both cores used
+
+
+def test_whatever_a_service_waits_on_to_be_healthy_has_a_health_check() -> None:
+    all_services = services()
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["python:3.11-slim", "python:3.11-slim"]
-    assert re.search(r"^USER promptpix$", dockerfile, re.M)
-    assert "useradd --system --uid 10001" in dockerfile
-    assert re.search(r"^HEALTHCHECK .*\n.*/healthz", dockerfile, re.M)
+    for name, service in all_services.items():
+        for needed in waits_for(service, "service_healthy"):
+            built_with_healthcheck = all_services[needed].get("build") == "." and "\nHEALTHCHECK " in dockerfile
+            assert "healthcheck" in all_services[needed] or built_with_healthcheck, f"{name} waits on {needed}"
+
+
+def test_the_image_health_check_asks_a_route_the_app_serves_on_its_port() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    check = re.search(r"^HEALTHCHECK .*\n(.*)$", dockerfile, re.M)
+    assert check
+    urls = re.findall(r"http://127\.0\.0\.1:%s(/\w+)' % os\.environ\.get\('PROMPTPIX_PORT', '(\d+)'\)", check[1])
+    assert urls, check[1]
+    for path, default_port in urls:
+        assert path in app_routes()
+        assert int(default_port) == Settings().port
+
+
+def test_nginx_runs_the_committed_config_against_the_app_replicas() -> None:
+    nginx, app = services()["nginx"], services()["app"]
+    config = nginx["command"][nginx["command"].index("-c") + 1]
+    mounts = dict(volume.split(":")[:2] for volume in nginx["volumes"])
+    mounted_from = next(source for source, target in mounts.items() if config.startswith(target + "/"))
+    committed = REPO / mounted_from / config.removeprefix(mounts[mounted_from] + "/")
+    assert committed.resolve() == (NGINX_DIR / "nginx.conf").resolve()
+    conf = committed.read_text()
+    port = app_settings().port
+    assert re.search(rf"^\s*server app:{port}\b", conf, re.M)  # the upstream is the app service on its port
+    assert str(port) in [str(p) for p in app.get("expose", [])]
+    assert "ports" not in app  # reachable only through nginx
+    listens = {int(m) for m in re.findall(r"^\s*listen (\d+)\b", conf, re.M)}
+    published = {int(str(p).rsplit(":", 1)[1]) for p in nginx["ports"]}
+    assert published and published <= listens
+    for include in re.findall(r"^\s*include\s+([^;]+);", conf + (NGINX_DIR / "image-cache.conf").read_text(), re.M):
+        assert (NGINX_DIR / include).is_file(), include
+    assert "app" in waits_for(nginx, "service_healthy")
+
+
+def test_stateful_services_keep_their_data_on_named_volumes() -> None:
+    declared = set(compose()["volumes"])
+    all_services = services()
+
+    def named_volume_at(service: str, target: str) -> bool:
+        return any(v.split(":")[0] in declared and v.split(":")[1] == target for v in all_services[service].get("volumes", []))
+
+    assert named_volume_at("postgres", "/var/lib/postgresql/data")  # the postgres image's PGDATA
+    minio_command = all_services["minio"]["command"]
+    assert named_volume_at("minio", minio_command[minio_command.index("server") + 1])  # the directory MinIO serves
+    assert named_volume_at("nginx", "/var/cache/nginx")
+    assert "/var/cache/nginx/" in (NGINX_DIR / "nginx.conf").read_text()  # where the config keeps its cache
+
+
+def test_compose_stops_the_app_later_than_the_app_finishes_in_flight_work() -> None:
+    grace = int(services()["app"]["stop_grace_period"].removesuffix("s"))
+    assert grace > app_settings().shutdown_timeout  # an in-flight generation finishes before SIGKILL
+
+
+def test_dockerfile_is_slim_non_root_and_runs_the_service() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert all(image.endswith("-slim") for image in re.findall(r"^FROM (\S+)", dockerfile, re.M))
+    user = re.search(r"^USER (\S+)$", dockerfile, re.M)
+    assert user and user[1] not in ("root", "0")
+    created = re.search(rf"useradd (.*) {user[1]}$", dockerfile, re.M)
+    home = created and re.search(r"--home-dir (\S+)", created[1])
+    assert home and home[1] == app_settings().data_dir  # the data directory is the service user's own, so writable
     assert re.search(r'^CMD \["promptpix", "serve"\]$', dockerfile, re.M)
     assert "pyvips-binary" in (REPO / "pyproject.toml").read_text()  # libvips from the wheel, no OS package
     ignored = (REPO / ".dockerignore").read_text().splitlines()
-    assert ignored[1:4] == ["*", "!pyproject.toml", "!README.md"] and "!src/" in ignored
+    assert "*" in ignored and {"!pyproject.toml", "!README.md", "!src/"} <= set(ignored)

@@ -15,7 +15,7 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.processes import REPO
+from harness.processes import REPO
 
 OPTIONAL = {"aiohttp"}
 """Imported inside a function, only when google-genai itself runs on aiohttp."""

@@ -1,9 +1,12 @@
+import re
+
 import msgspec
 import pytest
 
 from delivery.settings import Settings, SettingsError, reference
 from delivery.storage import open_storage
 from delivery.storage.s3 import S3Storage
+from tests.s3server import recording_404
 
 
 def test_defaults_are_the_embedded_run() -> None:
@@ -200,21 +203,24 @@ def test_rules_name_their_variables() -> None:
 
 
 async def test_s3_settings_reach_the_client() -> None:
-    """Opening makes no request: bucket, prefix, endpoint and region come from the environment."""
-    settings = Settings.from_env(
-        {
-            "PROMPTPIX_STORAGE_URL": "s3://media/deploy/a/",
-            "PROMPTPIX_S3_ENDPOINT": "http://127.0.0.1:8333",
-            "PROMPTPIX_S3_REGION": "eu-central-1",
-            "AWS_ACCESS_KEY_ID": "id",
-            "AWS_SECRET_ACCESS_KEY": "secret",
-        }
-    )
-    storage = await open_storage(settings)
-    try:
-        assert isinstance(storage, S3Storage)
-        assert (storage.bucket, storage.prefix) == ("media", "deploy/a/")
-        assert storage._client.meta.endpoint_url == "http://127.0.0.1:8333"
-        assert storage._client.meta.region_name == "eu-central-1"
-    finally:
-        await storage.close()
+    """Bucket, prefix, endpoint, region and access key from the environment are what a request carries."""
+    with recording_404() as (endpoint, received):
+        settings = Settings.from_env(
+            {
+                "PROMPTPIX_STORAGE_URL": "s3://media/deploy/a/",
+                "PROMPTPIX_S3_ENDPOINT": endpoint,
+                "PROMPTPIX_S3_REGION": "eu-central-1",
+                "AWS_ACCESS_KEY_ID": "id",
+                "AWS_SECRET_ACCESS_KEY": "secret",
+            }
+        )
+        storage = await open_storage(settings)
+        try:
+            assert received == []  # opening makes no request
+            assert isinstance(storage, S3Storage)
+            assert not await storage.exists("masters/1/aa/x.png")
+        finally:
+            await storage.close()
+    (head,) = received
+    assert (head.method, head.path) == ("HEAD", "/media/deploy/a/masters/1/aa/x.png")
+    assert re.search(r"Credential=id/\d{8}/eu-central-1/s3/aws4_request", head.authorization), head.authorization

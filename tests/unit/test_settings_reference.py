@@ -10,7 +10,7 @@ import pytest
 from delivery.cli.main import main
 from delivery.cli.reference import render_env, render_markdown
 from delivery.settings import RULES, Settings, reference
-from tests.processes import REPO
+from harness.processes import REPO
 
 
 @pytest.mark.parametrize(("path", "render"), [("docs/settings.md", render_markdown), (".env.example", render_env)])

@@ -1,4 +1,4 @@
-"""Real processes for tests and bench/edge.py: `promptpix serve` and nginx.
+"""Real processes for tests and bench: `promptpix serve` and nginx, on free ports.
 
 Everything runs on free loopback ports under a temporary directory; nginx runs
 the committed production `nginx/nginx.conf` with only its addresses and paths
@@ -23,6 +23,14 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parents[1]
 NGINX_DIR = REPO / "nginx"
 PROMPTPIX = str(Path(sys.executable).with_name("promptpix"))
+
+
+def find_program(name: str, *extra_paths: str) -> str | None:
+    """`name` on PATH, else the first of `extra_paths` that is executable."""
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((p for p in extra_paths if os.access(p, os.X_OK)), None)
 
 
 def free_port() -> int:
@@ -154,8 +162,7 @@ class Nginx:
 
 
 def find_nginx() -> str | None:
-    found = shutil.which("nginx")
-    return found or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    return find_program("nginx", "/usr/sbin/nginx")
 
 
 def start_nginx(binary: str, root: Path, upstreams: list[int]) -> Nginx:

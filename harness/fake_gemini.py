@@ -21,18 +21,16 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import msgspec
-import pytest
 import pyvips
 
 from generation.analysis import thumbnail
 from generation.models import ASPECT_CLASSES
 
-__all__ = ["API_KEY", "FakeGemini", "Received", "Reply", "fake_gemini"]
+__all__ = ["API_KEY", "FakeGemini", "Received", "Reply"]
 
 API_KEY = "test-key"
 Stage = Literal["enhance", "synthesize", "analyze"]
@@ -248,9 +246,3 @@ class FakeGemini:
                 pass
 
         return Handler
-
-
-@pytest.fixture
-def fake_gemini() -> Iterator[FakeGemini]:
-    with FakeGemini() as fake:
-        yield fake
