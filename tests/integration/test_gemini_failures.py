@@ -50,12 +50,16 @@ async def test_retryable_errors_are_retried_until_success(gemini: GeminiProvider
 
 
 @pytest.mark.parametrize(
-    ("reply", "error"),
-    [(Reply.error(429), ProviderRateLimited), (Reply.error(500), ProviderUnavailable), (Reply.error(503), ProviderUnavailable)],
+    ("reply", "error", "message"),
+    [
+        (Reply.error(429), ProviderRateLimited, "over its rate limit"),
+        (Reply.error(500), ProviderUnavailable, r"failed \(500\)"),
+        (Reply.error(503), ProviderUnavailable, r"failed \(503\)"),
+    ],
 )
-async def test_giving_up_raises_the_typed_error(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply, error: type) -> None:
+async def test_giving_up_raises_the_typed_error(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply, error: type, message: str) -> None:
     fake_gemini.script("synthesize", reply, reply, reply)
-    with pytest.raises(error) as raised:
+    with pytest.raises(error, match=message) as raised:
         await generate(gemini, REQUEST, FAST)
     assert type(raised.value) is error and raised.value.stage == "synthesize"
     assert len(fake_gemini.of("synthesize")) == FAST.attempts
@@ -73,7 +77,7 @@ async def test_the_providers_retry_after_is_honoured(gemini: GeminiProvider, fak
 
 async def test_a_retry_after_longer_than_we_wait_is_passed_on(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
     fake_gemini.script("synthesize", Reply.error(429, retry_delay="37s"))
-    with pytest.raises(ProviderRateLimited) as raised:
+    with pytest.raises(ProviderRateLimited, match="over its rate limit") as raised:
         await generate(gemini, REQUEST, FAST)
     assert raised.value.retry_after == 37.0
     assert len(fake_gemini.of("synthesize")) == 1
@@ -90,7 +94,7 @@ async def test_a_slow_attempt_times_out_and_is_retried(gemini: GeminiProvider, f
 
 async def test_a_stage_that_always_times_out_raises_stage_timeout(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
     fake_gemini.script("synthesize", Reply.delayed(3.0), Reply.delayed(3.0))
-    with pytest.raises(StageTimeout) as raised:
+    with pytest.raises(StageTimeout, match=r"synthesize took longer than 0.3s") as raised:
         await generate(gemini, REQUEST, PipelineSettings(synthesize_timeout=0.3, attempts=2, backoff=0.01))
     assert raised.value.stage == "synthesize" and len(fake_gemini.of("synthesize")) == 2
 
@@ -107,7 +111,7 @@ async def test_a_blocked_prompt_is_rejected_before_synthesis(gemini: GeminiProvi
 @pytest.mark.parametrize("reply", [Reply.finished("IMAGE_SAFETY"), Reply.finished("PROHIBITED_CONTENT"), Reply.blocked("IMAGE_SAFETY")])
 async def test_a_refused_image_is_rejected_without_retry(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply) -> None:
     fake_gemini.script("synthesize", reply)
-    with pytest.raises(PromptRejected) as raised:
+    with pytest.raises(PromptRejected, match=r"blocked|refused this prompt") as raised:
         await generate(gemini, REQUEST, FAST)
     assert type(raised.value) is PromptRejected and raised.value.stage == "synthesize"
     assert len(fake_gemini.of("synthesize")) == 1
@@ -115,7 +119,7 @@ async def test_a_refused_image_is_rejected_without_retry(gemini: GeminiProvider,
 
 async def test_a_bad_request_is_the_prompts_fault(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
     fake_gemini.script("synthesize", Reply.error(400))
-    with pytest.raises(PromptRejected):
+    with pytest.raises(PromptRejected, match=r"\S"):  # the provider's own message, passed on
         await generate(gemini, REQUEST, FAST)
     assert len(fake_gemini.of("synthesize")) == 1
 
@@ -123,7 +127,7 @@ async def test_a_bad_request_is_the_prompts_fault(gemini: GeminiProvider, fake_g
 @pytest.mark.parametrize("reply", [Reply.error(403), Reply.error(404), Reply.error(400, reason="API_KEY_INVALID")])
 async def test_our_misconfiguration_is_not_the_prompts_fault(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply) -> None:
     fake_gemini.script("synthesize", reply)
-    with pytest.raises(ProviderMisconfigured):
+    with pytest.raises(ProviderMisconfigured, match="refused our credentials or model"):
         await generate(gemini, REQUEST, FAST)
     assert len(fake_gemini.of("synthesize")) == 1
 
@@ -131,7 +135,7 @@ async def test_our_misconfiguration_is_not_the_prompts_fault(gemini: GeminiProvi
 async def test_a_wrong_api_key_is_misconfiguration(fake_gemini: FakeGemini) -> None:
     provider = GeminiProvider(GeminiSettings(api_key="not-the-key", base_url=fake_gemini.url))
     try:
-        with pytest.raises(ProviderMisconfigured):
+        with pytest.raises(ProviderMisconfigured, match="refused our credentials or model"):
             await provider.synthesize(REQUEST, "a heron")
     finally:
         await provider.aclose()
@@ -143,7 +147,7 @@ async def test_a_wrong_api_key_is_misconfiguration(fake_gemini: FakeGemini) -> N
 )
 async def test_an_empty_image_answer_is_retried_then_rejected(gemini: GeminiProvider, fake_gemini: FakeGemini, reply: Reply) -> None:
     fake_gemini.script("synthesize", reply, reply, reply)
-    with pytest.raises(NoImage) as raised:
+    with pytest.raises(NoImage, match="answered without an image") as raised:
         await generate(gemini, REQUEST, FAST)
     assert isinstance(raised.value, PromptRejected)  # a caller answers 422 when it persists
     assert len(fake_gemini.of("synthesize")) == FAST.attempts
@@ -208,7 +212,7 @@ async def test_an_unreachable_provider_is_unavailable() -> None:
     provider = GeminiProvider(GeminiSettings(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}"))
     try:
         started = time.perf_counter()
-        with pytest.raises(ProviderUnavailable) as raised:
+        with pytest.raises(ProviderUnavailable, match="could not reach the provider") as raised:
             await generate(provider, REQUEST, PipelineSettings(attempts=2, backoff=0.01))
         assert type(raised.value) is ProviderUnavailable and raised.value.stage == "synthesize"
         assert time.perf_counter() - started < 5  # the SDK's own reconnect loop (1-10 s sleeps) is off

@@ -47,7 +47,7 @@ def test_tags_and_alt_text_are_bounded() -> None:
 
 @pytest.mark.parametrize("text", ["", "[]", '{"focal_point": {"x": "left", "y": 0}, "alt_text": "a", "tags": []}'])
 def test_malformed_answers_raise(text: str) -> None:
-    with pytest.raises(MalformedResponse):
+    with pytest.raises(MalformedResponse, match="analyze answer did not match its schema"):
         decode_answer(text, AnalysisAnswer, stage="analyze")
 
 
