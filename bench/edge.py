@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-import asyncpg  # noqa: E402
+import asyncpg  # noqa: E402 (after the sys.path lines above, so a plain `python bench/edge.py` finds the repo)
 
-from harness.processes import find_nginx, start_nginx, start_serve  # noqa: E402
+from harness.processes import find_nginx, start_nginx, start_serve  # noqa: E402 (as above)
 
 COLD_SCRIPT = """
 local counter = 0
@@ -63,7 +63,9 @@ def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
         raise SystemExit(f"{url}: {non_2xx[1]} error responses\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert found is not None, output
+    return float(found[1])
 
 
 def get(url: str) -> dict[str, str]:

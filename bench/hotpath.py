@@ -30,7 +30,9 @@ async def hit_cost(settings: Settings, path: str, query: str, *, log: Path, requ
     results = {}
     configure_logging("INFO")  # access lines are formatted and written, as in production, to a file
     stream = log.open("w")
-    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
     for label, log_requests in (("with access log", True), ("without access log", False)):
         app = create_app(msgspec.structs.replace(settings, log_requests=log_requests))
         async with AsyncTestClient(app=app) as client:

@@ -115,7 +115,10 @@ def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[st
     if kind in ("pyvips", "pillow"):
         rps, latencies = raw.measure(kind, masters[name].read_bytes(), fmt, processes=workers, seconds=seconds)
         latencies.sort()
-        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+
+        def pick(q: float) -> float:
+            return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
         return Load(rps=rps, p50_ms=pick(0.5), p99_ms=pick(0.99), requests=len(latencies), errors=0)
     base, pid = bases[kind]
     if kind in PEERS:

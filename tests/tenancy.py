@@ -40,7 +40,7 @@ async def make_tenant(
     conn = await asyncpg.connect(url)
     try:
         org = await create_organization(conn, name=slug.title())
-        await create_account(conn, organization_id=org.id, plan=plan, **account)  # type: ignore[arg-type]
+        await create_account(conn, organization_id=org.id, plan=plan, **account)  # type: ignore[arg-type]  # a table of account fields, checked by the query
         if credits:
             await post_entry(conn, organization_id=org.id, kind="grant", credits=credits, note="test", now=dt.datetime.now(dt.UTC))
         project = await create_project(

@@ -165,7 +165,7 @@ async def test_a_failed_generation_is_refunded_exactly_once(settings: Settings) 
 
 async def _account(conn: asyncpg.Connection, plan: str, **fields: object) -> tuple[int, int]:
     org = await create_organization(conn, name=plan)
-    await create_account(conn, organization_id=org.id, plan=plan, **fields)  # type: ignore[arg-type]
+    await create_account(conn, organization_id=org.id, plan=plan, **fields)  # type: ignore[arg-type]  # a table of account fields, checked by the query
     project = await create_project(conn, organization_id=org.id, slug=f"p-{org.id}", name=plan)
     return org.id, project.id
 

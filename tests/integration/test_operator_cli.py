@@ -41,7 +41,7 @@ async def test_an_operator_bootstraps_a_paying_tenant(
     project = await ok(cli, settings, "projects", "create", "acme", "--org", org[1], "--origin", "https://shop.example")
     assert "created project 'acme'" in project and "signed links only" in project
     key_out = await ok(cli, settings, "keys", "create", "--project", "acme", "--kind", "publishable", "--name", "site")
-    key_id = re.search(r"created publishable key (pk_\w+)", key_out)[1]  # type: ignore[index]
+    key_id = re.search(r"created publishable key (pk_\w+)", key_out)[1]  # type: ignore[index]  # None fails the test, as it should
     assert f"pp_{key_id}_" in key_out.splitlines()[-1]
     granted = await ok(cli, settings, "credits", "grant", org[1], "3", "--note", "welcome")
     assert "granted 3 credits" in granted and "balance is now 3" in granted
@@ -66,7 +66,7 @@ async def test_refused_operations_say_why_without_a_traceback(client: AsyncTestC
     missing = await promptpix(cli, settings, "projects", "create", "acme", "--org", "999")
     assert missing.code == 1 and "organization not found" in missing.err and "Traceback" not in missing.err
     bad_slug = await promptpix(cli, settings, "orgs", "create", "X")
-    org = re.search(r"organisation (\d+)", bad_slug.out)[1]  # type: ignore[index]
+    org = re.search(r"organisation (\d+)", bad_slug.out)[1]  # type: ignore[index]  # None fails the test, as it should
     refused = await promptpix(cli, settings, "projects", "create", "Not A Slug", "--org", org)
     assert refused.code == 1 and "refused by the database" in refused.err
     negative = await promptpix(cli, settings, "credits", "grant", org, "-5")

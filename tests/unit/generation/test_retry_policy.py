@@ -32,7 +32,7 @@ def test_no_retry_for_the_prompts_fault_or_after_the_last_attempt() -> None:
 
 def test_retry_after_sets_the_floor_or_ends_the_attempts() -> None:
     assert _retry_delay(ProviderRateLimited("busy", retry_after=7.5), 1, SETTINGS) == 7.5
-    assert _retry_delay(ProviderRateLimited("busy", retry_after=0.1), 3, SETTINGS) >= 1.5  # type: ignore[operator]
+    assert _retry_delay(ProviderRateLimited("busy", retry_after=0.1), 3, SETTINGS) >= 1.5  # type: ignore[operator]  # a delay, not None: the attempts are not over
     assert _retry_delay(ProviderRateLimited("busy", retry_after=11), 1, SETTINGS) is None
 
 
