@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, Router
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.response import Template
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -52,8 +52,8 @@ schema_page = SwaggerRenderPlugin(
 
 
 def _sign_in(request: Request, exc: ConsoleSignInRequired) -> Response[Any]:
-    if request.method == "GET":
-        return Template(template_name="signin.html", context={"console": None, "path": request.url.path, "refused": False}, status_code=401)
+    if request.method == "GET":  # a browser: to the page that says how to get a sign-in link
+        return Redirect("/console/signin", status_code=303, headers={"Cache-Control": "no-store"})
     return Response(escape(exc.message), status_code=401, media_type="text/plain", headers={"Cache-Control": "no-store"})
 
 

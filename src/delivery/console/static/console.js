@@ -75,7 +75,8 @@ function setUpFocal() {
     marker.style.left = (100 * x) + "%"; marker.style.top = (100 * y) + "%";
     fx.value = x.toFixed(3); fy.value = y.toFixed(3);
     if (!preview) return;
-    document.querySelectorAll("img.crop").forEach((crop) => {
+    // Presets that crop by attention or entropy ignore the focal point (and refuse fp-x/fp-y): they keep their image.
+    document.querySelectorAll("img.crop[data-base]").forEach((crop) => {
       crop.src = crop.dataset.base + "&fp-x=" + x.toFixed(3) + "&fp-y=" + y.toFixed(3);
     });
   };
