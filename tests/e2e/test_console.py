@@ -225,7 +225,10 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     page.goto(base + "/console/usage")
     charts = page.locator("svg.chart")
     assert charts.count() == 2
-    assert page.locator("svg.chart").first.locator("rect.bar").count() == 30
+    bars = charts.first.locator("rect.bar")
+    assert bars.count() == 30
+    heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(30)]
+    assert heights[-1] > 0 and sum(heights[:-1]) == 0  # today's generations (the landing's example and the playground's)
     assert charts.first.bounding_box()["width"] > 300  # type: ignore[index]
     shoot(page, "08-usage")
 

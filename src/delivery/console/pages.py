@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, FormMultiDict, UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from delivery.access.console import COOKIE_NAME, open_session, sign_out
@@ -91,7 +91,7 @@ async def landing(request: Request) -> Template:
 
 
 @get("/console/signin", include_in_schema=False)
-async def signin(request: Request, token: str = "") -> Response[Any]:
+async def signin(request: Request, token: FromQuery[str] = "") -> Response[Any]:
     services = _services(request)
     settings = services.settings
     async with services.pool.acquire() as conn:
@@ -117,7 +117,7 @@ async def signout(request: Request, console: NamedDependency[Console]) -> Redire
     await checked_form(request, console)
     async with _services(request).pool.acquire() as conn:
         await sign_out(conn, request.app.state.keyring, cookie=request.cookies.get(COOKIE_NAME))
-    return Redirect("/console/signin", cookies=[Cookie(key=COOKIE_NAME, value="", path="/", max_age=0, httponly=True, samesite="lax")])
+    return Redirect("/console/signin", status_code=303, cookies=[Cookie(key=COOKIE_NAME, value="", path="/", max_age=0, httponly=True, samesite="lax")])
 
 
 # Projects ---------------------------------------------------------------------------------------
@@ -141,14 +141,14 @@ async def new_project(request: Request, console: NamedDependency[Console]) -> Re
         await create_project(
             conn, organization_id=console.organization.id, slug=slug, name=_text(form, "name", limit=200) or slug, allowed_origins=origins, allow_unsigned=bool(origins)
         )
-    return Redirect(f"/console/p/{slug}/keys")
+    return Redirect(f"/console/p/{slug}/keys", status_code=303)
 
 
 # Playground -------------------------------------------------------------------------------------
 
 
 class PlaygroundForm(msgspec.Struct, frozen=True, kw_only=True):
-    project: str = ""
+    project: FromQuery[str] = ""
     prompt: str = ""
     style: str = ""
     aspect: str = "16:9"
@@ -170,7 +170,7 @@ async def _playground_context(request: Request, console: Console, form: Playgrou
 
 
 @get("/console/playground", include_in_schema=False)
-async def playground(request: Request, console: NamedDependency[Console], project: str = "") -> Template:
+async def playground(request: Request, console: NamedDependency[Console], project: FromQuery[str] = "") -> Template:
     form = PlaygroundForm(project=project or (console.projects[0].slug if console.projects else ""))
     return _page("playground.html", request, console, **await _playground_context(request, console, form))
 
@@ -233,11 +233,11 @@ async def library(
     request: Request,
     console: NamedDependency[Console],
     slug: FromPath[str],
-    source: str = "",
-    tag: str = "",
-    name: str = "",
-    flow: str = "",
-    after: str = "",
+    source: FromQuery[str] = "",
+    tag: FromQuery[str] = "",
+    name: FromQuery[str] = "",
+    flow: FromQuery[str] = "",
+    after: FromQuery[str] = "",
 ) -> Template:
     project = console.project(slug)
     services = _services(request)
@@ -305,12 +305,12 @@ async def edit_asset(request: Request, console: NamedDependency[Console], slug: 
         if action == "delete":
             if not await delete_asset(conn, project_id=project.id, id=asset_id):
                 raise UnknownAsset()
-            return Redirect(f"/console/p/{slug}/assets/{asset_id}/deleted")
+            return Redirect(f"/console/p/{slug}/assets/{asset_id}/deleted", status_code=303)
         if action == "restore":
             owned = await conn.fetchval("SELECT 1 FROM assets WHERE id = $1 AND project_id = $2", asset_id, project.id)
             if not owned or await restore_asset(conn, id=asset_id) is None:
                 raise UnknownAsset()
-            return Redirect(f"/console/p/{slug}/assets/{asset_id}")
+            return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
         focal = None
         if _text(form, "focal_x", limit=20):
             try:
@@ -326,7 +326,7 @@ async def edit_asset(request: Request, console: NamedDependency[Console], slug: 
         if name := _text(form, "name", limit=100).lstrip("@").lower():
             check_name(name)
             await set_name(conn, project_id=project.id, name=name, asset_id=asset.id)
-    return Redirect(f"/console/p/{slug}/assets/{asset_id}")
+    return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
 
 
 @get("/console/p/{slug:str}/assets/{asset_id:str}/deleted", include_in_schema=False)
@@ -394,9 +394,11 @@ async def usage_page(request: Request, console: NamedDependency[Console]) -> Tem
         per_day = {r.group: r for r in await usage(conn, organization_id=org, by="day", since=since, until=until)}
         groups = {by: await usage(conn, organization_id=org, by=by, since=since, until=until) for by in ("project", "model", "key")}
     days = [(today - dt.timedelta(days=_DAYS - 1 - i)).isoformat() for i in range(_DAYS)]
-    generations = bar_chart([(d, per_day[d].generations if d in per_day else 0) for d in days], title=f"Generations per day, last {_DAYS} days")
-    credits = bar_chart([(d, per_day[d].credits if d in per_day else 0) for d in days], title=f"Credits per day, last {_DAYS} days")
-    return _page("usage.html", request, console, account=account, ledger=ledger, charts=[generations, credits], groups=groups)
+    charts = [
+        (title, bar_chart([(d, getattr(per_day[d], field) if d in per_day else 0) for d in days], title=f"{title}, last {_DAYS} days"))
+        for title, field in (("Generations per day", "generations"), ("Credits per day", "credits"))
+    ]
+    return _page("usage.html", request, console, account=account, ledger=ledger, charts=charts, groups=groups)
 
 
 HANDLERS = [
