@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 
 from delivery.access.signing import Keyring, load_master_secret
 from delivery.assets.sweep import run_periodically
+from delivery.console import TEMPLATES, console_router, schema_page, static_router
 from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
 from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, public_error
@@ -222,7 +223,7 @@ def create_app(settings: Settings, *, provider: Provider | None = None, storage:
             yield
 
     return Litestar(
-        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router],
+        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router, console_router, static_router],
         lifespan=[lifespan],
         exception_handlers={
             # Litestar picks the handler of the nearest class in the exception's MRO.
@@ -235,7 +236,10 @@ def create_app(settings: Settings, *, provider: Provider | None = None, storage:
         },
         middleware=[DefineMiddleware(MetricsMiddleware)]
         + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
-        openapi_config=OpenAPIConfig(title="promptpix", version="0.1.0", path="/schema", components=API_COMPONENTS),
+        openapi_config=OpenAPIConfig(
+            title="promptpix", version="0.1.0", path="/schema", components=API_COMPONENTS, render_plugins=[schema_page]
+        ),
+        template_config=TEMPLATES,
         request_max_body_size=settings.max_source_bytes + _FORM_OVERHEAD,  # uploads: the delivery limit decides
         logging_config=None,
         debug=False,

@@ -263,6 +263,18 @@ class MissingScope(ServiceError):
     status, message = 403, "this key lacks the scope"  # raised with the scope's name
 
 
+class ConsoleSignInRequired(ServiceError):
+    """A console page without a live session cookie (missing, forged, expired or signed out)."""
+
+    status, message = 401, "sign in to the console with a link from `promptpix console-link`"
+
+
+class CrossSiteForm(ServiceError):
+    """A console form post without this session's CSRF token, or from another site's page."""
+
+    status, message = 403, "this form did not come from the console; reload the page and try again"
+
+
 # 404: a path names something that does not exist.
 class UnknownProject(ServiceError):
     status, message = 404, "project not found"

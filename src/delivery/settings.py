@@ -58,6 +58,7 @@ _TRANSFORMS: dict[str, Any] = {"group": "Transforms and caches"}
 _SECURITY: dict[str, Any] = {"group": "Security and billing (docs/security.md)"}
 _API: dict[str, Any] = {"group": "REST API (docs/api.md)"}
 _REPAIR: dict[str, Any] = {"group": "Assets and repair (docs/assets.md)"}
+_CONSOLE: dict[str, Any] = {"group": "Web console (docs/console.md)"}
 _PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
 _LOGS: dict[str, Any] = {"group": "Logs"}
 
@@ -205,6 +206,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         ),
     ] = 600.0
     api_page_size: Annotated[int, Meta(ge=1, le=200, description="Items per page of `/v1` lists when the request names no `limit`.", extra=_API)] = 50
+
+    # Web console
+    console_link_seconds: Annotated[
+        _PositiveSeconds, Meta(le=86400, description="Seconds a one-time console sign-in link stays usable.", extra=_CONSOLE)
+    ] = 900.0
+    console_session_seconds: Annotated[
+        _PositiveSeconds, Meta(le=30 * 86400, description="Seconds a console session lasts after sign-in.", extra=_CONSOLE)
+    ] = 43200.0
+    console_page_size: Annotated[int, Meta(ge=1, le=200, description="Assets per page of the console's library grid.", extra=_CONSOLE)] = 24
 
     # Assets and repair
     sweep_interval: Annotated[

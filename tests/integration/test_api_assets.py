@@ -101,6 +101,18 @@ async def test_patch_sets_focal_point_alt_text_and_name(client: AsyncTestClient,
     assert (await client.patch(f"/v1/assets/{'0' * 32}", json={"alt_text": "x"}, headers=bearer(tenant))).status_code == 404
 
 
+async def test_patch_replaces_tags_and_leaves_them_when_absent(client: AsyncTestClient, tenant: Tenant) -> None:
+    asset = await upload(client, tenant, two_tone(MAGENTA, CYAN))
+    tagged = await client.patch(f"/v1/assets/{asset['id']}", json={"tags": ["brand", "logo"]}, headers=bearer(tenant))
+    assert tagged.status_code == 200 and tagged.json()["tags"] == ["brand", "logo"]
+    kept = await client.patch(f"/v1/assets/{asset['id']}", json={"alt_text": "x"}, headers=bearer(tenant))
+    assert kept.json()["tags"] == ["brand", "logo"]
+    listed = await client.get("/v1/assets?tag=logo", headers=bearer(tenant))
+    assert [a["id"] for a in listed.json()["items"]] == [asset["id"]]
+    for tags in (["x" * 101], [""], ["t"] * 51):
+        assert (await client.patch(f"/v1/assets/{asset['id']}", json={"tags": tags}, headers=bearer(tenant))).status_code == 400
+
+
 async def test_delete_hides_an_asset_and_reuploading_restores_it(
     client: AsyncTestClient, tenant: Tenant, settings: Settings, provider: CountingProvider
 ) -> None:

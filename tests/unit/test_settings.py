@@ -68,6 +68,9 @@ EPSILON = "0.001"
 BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_PORT": ("1", "65535"),
     "PROMPTPIX_API_PAGE_SIZE": ("1", "200"),
+    "PROMPTPIX_CONSOLE_PAGE_SIZE": ("1", "200"),
+    "PROMPTPIX_CONSOLE_LINK_SECONDS": (EPSILON, "86400"),
+    "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",

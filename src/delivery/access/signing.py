@@ -39,6 +39,10 @@ class Keyring:
     def link_secret(self, key_id: str, salt: bytes) -> bytes:
         return hmac.new(self._master, b"promptpix/link/v1\x00" + key_id.encode() + b"\x00" + salt, hashlib.sha256).digest()
 
+    def console_cookie_secret(self) -> bytes:
+        """Signs console session cookies; a purpose of its own, so no link secret can forge a cookie."""
+        return hmac.new(self._master, b"promptpix/console-cookie/v1", hashlib.sha256).digest()
+
     def __repr__(self) -> str:
         return "Keyring(<hidden>)"
 

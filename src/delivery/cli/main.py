@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from delivery.app import create_app, migrated_connection
-from delivery.cli import assets, credits, generate, keys, orgs, projects, reference, sweep
+from delivery.cli import assets, console, credits, generate, keys, orgs, projects, reference, sweep
 from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.ops.logs import configure_logging
@@ -27,18 +27,22 @@ def example_urls(settings: Settings, demo: Demo) -> list[str]:
     return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
 
 
-async def _prepare(settings: Settings) -> Demo | None:
-    """Migrate; outside production, also make sure the demo tenancy exists."""
+async def _prepare(settings: Settings) -> tuple[Demo, str] | None:
+    """Migrate; outside production, also make sure the demo tenancy exists and mint a console sign-in link for it."""
     async with migrated_connection(settings) as (conn, applied):
         if applied:
             print(f"applied migrations: {', '.join(applied)}")
-        return None if settings.production else await ensure_demo(conn)
+        if settings.production:
+            return None
+        demo = await ensure_demo(conn)
+        return demo, await console.console_link(conn, settings, demo.organization_id)
 
 
-def _announce(settings: Settings, demo: Demo | None) -> None:
-    if demo is None:
+def _announce(settings: Settings, prepared: tuple[Demo, str] | None) -> None:
+    if prepared is None:
         print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
         return
+    demo, console_link = prepared
     database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
     generated, variant, docs = example_urls(settings, demo)
     print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
@@ -47,6 +51,9 @@ def _announce(settings: Settings, demo: Demo | None) -> None:
     print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
     print(generated)
     print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
+    print(f"\nSign in to the web console (one-time link, {round(settings.console_link_seconds / 60)} minutes):\n")
+    print(console_link)
+    print()
     print(f"API docs:\n  {docs}\n", flush=True)
 
 
@@ -77,8 +84,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if workers > 1:
 
         def prepare(ready: Settings) -> Callable[[], None]:
-            demo = asyncio.run(_prepare(ready))
-            return lambda: _announce(settings, demo)
+            prepared = asyncio.run(_prepare(ready))
+            return lambda: _announce(settings, prepared)
 
         return serve_workers(settings, workers, prepare=prepare)
     asyncio.run(_serve(settings))
@@ -102,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
-    for module in (orgs, projects, keys, credits, generate, assets, sweep, reference):
+    for module in (orgs, projects, keys, credits, generate, assets, sweep, console, reference):
         module.register(commands)
     return parser
 

@@ -162,16 +162,19 @@ async def update_asset(
     id: str,
     focal: tuple[float, float] | None = None,
     alt_text: str | None = None,
+    tags: list[str] | None = None,
 ) -> Asset | None:
     """Set what is given (None leaves a field as it is); None when the project has no such live asset."""
     row = await conn.fetchrow(
-        """UPDATE assets SET focal_x = coalesce($3, focal_x), focal_y = coalesce($4, focal_y), alt_text = coalesce($5, alt_text)
+        """UPDATE assets SET focal_x = coalesce($3, focal_x), focal_y = coalesce($4, focal_y), alt_text = coalesce($5, alt_text),
+                             tags = coalesce($6::text[], tags)
            WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING *""",
         id,
         project_id,
         focal[0] if focal else None,
         focal[1] if focal else None,
         alt_text,
+        tags,
     )
     return None if row is None else Asset(**row)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "set_link_policy"]
+__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "list_projects", "set_link_policy"]
 
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,3 +63,8 @@ async def set_link_policy(
         allowed_origins,
     )
     return None if row is None else Project(**row)
+
+
+async def list_projects(conn: asyncpg.Connection, *, organization_id: int) -> list[Project]:
+    rows = await conn.fetch("SELECT * FROM projects WHERE organization_id = $1 ORDER BY slug", organization_id)
+    return [Project(**r) for r in rows]

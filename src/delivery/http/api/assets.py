@@ -46,6 +46,8 @@ class AssetPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     alt_text: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
     name: str | None = None
     """Point `@name` at this asset (moving the name if another asset had it)."""
+    tags: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=50)] | None = None
+    """Replace the asset's tags."""
 
 
 class AssetPage(msgspec.Struct, frozen=True):
@@ -136,7 +138,7 @@ async def read_asset(request: Request, principal: NamedDependency[Principal], as
     return await _view(services, principal.project.id, asset)
 
 
-@patch("/assets/{asset_id:str}", opt=_WRITE, summary="Set an asset's focal point, alt text or name", responses=problems(404, 422))
+@patch("/assets/{asset_id:str}", opt=_WRITE, summary="Set an asset's focal point, alt text, tags or name", responses=problems(404, 422))
 async def edit_asset(
     request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str], data: JSONBody[AssetPatch]
 ) -> AssetView:
@@ -146,7 +148,7 @@ async def edit_asset(
         check_name(data.name)
     focal = (data.focal_point.x, data.focal_point.y) if data.focal_point else None
     async with services.pool.acquire() as conn, conn.transaction():
-        asset = await update_asset(conn, project_id=project_id, id=asset_id, focal=focal, alt_text=data.alt_text)
+        asset = await update_asset(conn, project_id=project_id, id=asset_id, focal=focal, alt_text=data.alt_text, tags=data.tags)
         if asset is None:
             raise UnknownAsset()
         if data.name is not None and await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id) is None:
