@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from generation import GenerationError, PromptRejected, ProviderRateLimited
+from generation import GenerationError, PromptBlocked, PromptRejected, ProviderRateLimited
 
 __all__ = [
     "BadSignature",
@@ -422,6 +422,10 @@ class PromptRefused(ServiceError):
     status, message = 422, "the provider refused this prompt"  # with the provider's reason
 
 
+class PromptNotAllowed(ServiceError):
+    status, message = 422, "this prompt is not allowed"  # with the policy's or the moderator's public reason
+
+
 class ProviderOverLimit(ServiceError):
     status, message = 429, "the image provider is over its rate limit"
 
@@ -438,6 +442,8 @@ def public_error(exc: ServiceError | GenerationError) -> ServiceError:
     """
     if isinstance(exc, ServiceError):
         return exc
+    if isinstance(exc, PromptBlocked):
+        return PromptNotAllowed(f"this prompt is not allowed: {exc.message}")
     if isinstance(exc, PromptRejected):
         return PromptRefused(f"the provider refused this prompt: {exc.message}")
     if isinstance(exc, ProviderRateLimited):

@@ -21,7 +21,7 @@ from delivery.images.transform import Limits
 from delivery.ops.metrics import Metrics
 from delivery.settings import Settings
 from delivery.storage import Storage
-from generation import PipelineSettings, Provider
+from generation import Moderator, PipelineSettings, PromptPolicy, Provider, terms
 
 __all__ = ["Busy", "Services"]
 
@@ -43,12 +43,16 @@ class Services:
         storage: Storage,
         provider: Provider,
         executor: ThreadPoolExecutor,
+        moderator: Moderator | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.storage = storage
         self.provider = provider
         self.executor = executor
+        self.moderator = moderator
+        """The safety gate's classifier (PROMPTPIX_MODERATION); None: local checks only."""
+        self.prompt_policy = PromptPolicy(blocklist=terms(settings.prompt_blocklist), allowlist=terms(settings.prompt_allowlist), max_chars=settings.max_prompt_chars)
         self.limits = Limits(
             max_output_pixels=settings.max_output_pixels,
             max_source_pixels=settings.max_source_pixels,

@@ -7,7 +7,7 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "set_link_policy"]
+__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "set_link_policy", "set_prompt_policy"]
 
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,6 +20,9 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
     allow_unsigned: bool = False
     """Whether `/g/` links without `sig` are served (to the allowed origins only)."""
+    prompt_blocklist: list[str] = []
+    """Terms refused in this project's prompts, besides the deployment's (generation.safety)."""
+    prompt_allowlist: list[str] = []
 
 
 async def create_project(
@@ -62,4 +65,9 @@ async def set_link_policy(
         allow_unsigned,
         allowed_origins,
     )
+    return None if row is None else Project(**row)
+
+
+async def set_prompt_policy(conn: asyncpg.Connection, *, id: int, blocklist: list[str], allowlist: list[str]) -> Project | None:
+    row = await conn.fetchrow("UPDATE projects SET prompt_blocklist = $2, prompt_allowlist = $3 WHERE id = $1 RETURNING *", id, blocklist, allowlist)
     return None if row is None else Project(**row)

@@ -67,6 +67,12 @@ class Metrics:
             "promptpix_provider_errors", "Generations that failed, by provider and error type.",
             ["provider", "error"], registry=own,
         )
+        self.prompts_blocked = Counter(
+            "promptpix_prompts_blocked",
+            "New prompts the safety gate refused before any spend, by check (safety, moderation).",
+            ["check"],
+            registry=own,
+        )
         self.credits_spent = Counter(
             "promptpix_credits_spent", "Credits debited for generations (incremented where billing debits).",
             registry=own,

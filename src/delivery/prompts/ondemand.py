@@ -7,9 +7,14 @@ crashed holder never blocks the key). One pooled connection holds the claim
 and runs every query of the generation: a second acquire while holding the
 first could deadlock a busy pool.
 
+Safety (docs/generation.md): a miss passes the prompt policy and, when
+configured, the moderator before anything is claimed, recorded or reserved,
+so a refused prompt leaves no row, no debit and no provider call.
+
 Billing (docs/security.md): the price is reserved in the transaction that
 records the attempt, before the provider is called; a failed attempt is
-refunded exactly once. Write order (docs/design.md §7, delivery.assets.masters): the
+refunded exactly once. Offline images are never charged: with the offline
+generator the attempt is recorded and nothing is reserved. Write order (docs/design.md §7, delivery.assets.masters): the
 object is stored first, then the row, so a row never points at a missing object.
 """
 
@@ -34,7 +39,7 @@ from delivery.prompts.claims import claim_generation, release_generation
 from delivery.prompts.targets import GenerationTarget
 from delivery.services import Services
 from delivery.storage import ObjectNotFound
-from generation import GeneratedImage, GenerationError, GenerationRequest, ReferenceImage, generate
+from generation import GeneratedImage, GenerationError, GenerationRequest, PromptBlocked, ReferenceImage, generate, screen_prompt
 
 __all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
 
@@ -85,12 +90,31 @@ def _ms_since(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+async def _screen(services: Services, target: GenerationTarget) -> None:
+    """The safety gate, before any spend: the deployment's and the project's terms, then the moderator."""
+    project = target.project
+    policy = services.prompt_policy.merged(blocklist=project.prompt_blocklist, allowlist=project.prompt_allowlist)
+    try:
+        await screen_prompt(target.request.prompt, policy, services.moderator)
+    except PromptBlocked as exc:
+        services.metrics.prompts_blocked.labels(exc.stage).inc()
+        log.info("prompt blocked", extra={"project": project.slug, "stage": exc.stage, "reason": exc.message})
+        raise
+
+
+def _charged(services: Services) -> bool:
+    """Offline placeholders are never paid for, whatever the plan."""
+    return not services.provider.offline
+
+
 async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
     """Record the attempt and debit its price together: refused payment leaves no row behind."""
     async with conn.transaction():
         generation_id = await start_generation(
             conn, project_id=target.project.id, generation_key=target.key, provider=services.provider.name, model=target.model
         )
+        if not _charged(services):
+            return generation_id
         payer = Attribution(generation_id=generation_id, project_id=target.project.id, key_id=target.key_id, model=target.model)
         cost = billing.price(services.settings, target.model)
         await billing.reserve(
@@ -142,7 +166,8 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
         # the sweep settles the pending attempt (delivery.assets.sweep.settle_abandoned).
         await _fail(conn, generation_id, started, f"{type(exc).__name__}: {getattr(exc, 'detail', '') or exc}")
         raise
-    services.metrics.credits_spent.inc(billing.price(services.settings, target.model))
+    if _charged(services):
+        services.metrics.credits_spent.inc(billing.price(services.settings, target.model))
     return asset, True
 
 
@@ -150,6 +175,7 @@ async def _generate(services: Services, target: GenerationTarget, admit: Admissi
     async with services.pool.acquire() as conn:
         if admit is not None:
             await admit(conn)
+        await _screen(services, target)
         await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
             return await _generate_claimed(services, conn, target)
