@@ -2,10 +2,18 @@
 
 from urllib.parse import urlencode
 
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from delivery.ops.bootstrap import Demo
+from tests.fakes import PaidProvider
+
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module counts charges."""
+    return PaidProvider()
 
 
 async def test_health_and_readiness(client: AsyncTestClient) -> None:
