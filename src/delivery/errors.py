@@ -411,6 +411,12 @@ class ReferenceMissing(Unavailable):
     message = "the master of a referenced asset is missing"  # raised with the name
 
 
+class ModelUnavailable(Unavailable):
+    """A catalogue model's provider is not configured on this deployment."""
+
+    message = "this model is not available right now"  # raised with the model and provider
+
+
 class GenerationPending(Unavailable):
     """Another process holds the generation claim past the wait limit."""
 

@@ -155,6 +155,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     replicate_poll_interval: Annotated[
         _PositiveSeconds, Meta(description="Seconds between polls of a Replicate prediction that is still running.", extra=_GENERATION)
     ] = 0.5
+    breaker_threshold: Annotated[
+        int, Meta(ge=1, description="Consecutive failed generations (after retries) that open a provider's circuit breaker.", extra=_GENERATION)
+    ] = 5
+    breaker_cooldown: Annotated[
+        _PositiveSeconds, Meta(description="Seconds an open circuit refuses calls before one probe call is let through.", extra=_GENERATION)
+    ] = 30.0
     generation_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one synthesis attempt may take.", extra=_GENERATION)] = 120.0
     enhance_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one prompt-enhancement attempt may take.", extra=_GENERATION)] = 20.0
     analyze_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one image-analysis attempt may take.", extra=_GENERATION)] = 20.0

@@ -21,7 +21,7 @@ async def test_health_and_readiness(client: AsyncTestClient) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert ready.json() == {"status": "ok", "database": "ok", "storage": "ok", "provider:offline": "closed", "provider:paid-stand-in": "closed"}
     assert ready.headers["cache-control"] == "no-store"
 
 

@@ -23,6 +23,10 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     prompt_blocklist: list[str] = []
     """Terms refused in this project's prompts, besides the deployment's (generation.safety)."""
     prompt_allowlist: list[str] = []
+    default_model: str | None = None
+    """A catalogue model (delivery.db.models) used when `model=` is absent; None: the deployment's default."""
+    allowed_models: list[str] = []
+    """Catalogue models `model=` may name; empty: every enabled one."""
 
 
 async def create_project(

@@ -85,6 +85,10 @@ class Metrics:
             "promptpix_generations_in_flight", "Provider calls running now.",
             multiprocess_mode="livesum", registry=own,
         )
+        self.provider_circuit = Gauge(
+            "promptpix_provider_circuit_state", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open (the worst of the live processes).",
+            ["provider"], multiprocess_mode="livemax", registry=own,
+        )
         self.generation_waiters = Gauge(
             "promptpix_generation_waiters", "Requests waiting for another process's generation of the same key.",
             multiprocess_mode="livesum", registry=own,

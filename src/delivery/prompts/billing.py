@@ -13,16 +13,10 @@ import asyncpg
 
 from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation
 from delivery.errors import InsufficientCredits, NoBillingAccount
-from delivery.settings import Settings
 
-__all__ = ["price", "refund", "reserve"]
+__all__ = ["refund", "reserve"]
 
 log = logging.getLogger("promptpix.billing")
-
-
-def price(settings: Settings, model: str) -> int:
-    """Credits one generation with `model` costs; one flat price per deployment for now."""
-    return settings.generation_price
 
 
 async def reserve(

@@ -139,7 +139,7 @@ class ReplicateProvider:
         return body
 
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
-        model = self.resolve_model(request.model)
+        model = request.model or self.settings.model  # the caller chose it (a catalogue entry or resolve_model)
         body = self._input(request, prompt, model)
         _retry_after.set(None)
         try:
