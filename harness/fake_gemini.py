@@ -188,6 +188,11 @@ class FakeGemini:
         with self._lock:
             self._scripts[stage].extend(replies)
 
+    def unscript(self, stage: Stage) -> None:
+        """Drop what is left of `stage`'s script: its next requests are answered normally."""
+        with self._lock:
+            self._scripts[stage].clear()
+
     def of(self, stage: Stage) -> list[Received]:
         return [r for r in self.received if r.stage == stage]
 

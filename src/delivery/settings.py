@@ -240,6 +240,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         ),
     ] = None
     generation_price: Annotated[int, Meta(ge=1, description="Credits one generation costs, reserved before the provider call.", extra=_SECURITY)] = 1
+    billing_mode: Annotated[
+        Literal["fixed", "cost"],
+        Meta(
+            description="`fixed` charges each generation its model's price; `cost` reserves that price and, once the image is stored,"
+            " gives back what the provider's recorded cost × `PROMPTPIX_CREDITS_PER_COST_UNIT` (rounded up) does not use.",
+            extra=_SECURITY,
+        ),
+    ] = "fixed"
+    credits_per_cost_unit: Annotated[
+        _Credits, Meta(description="Credits one unit of provider cost (USD at list prices) is billed as, in `cost` billing mode.", extra=_SECURITY)
+    ] = 100.0
     free_monthly_allowance: Annotated[
         int, Meta(ge=0, description="Generations a new `free` organisation may make per calendar month (UTC).", extra=_SECURITY)
     ] = 100

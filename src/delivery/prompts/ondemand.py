@@ -157,6 +157,14 @@ async def _store(
             provider=image.provider,
             model=image.model,
         )
+        if services.settings.billing_mode == "cost":
+            await billing.settle(
+                conn,
+                generation_id=generation_id,
+                cost=image.usage.cost,
+                credits_per_cost_unit=services.settings.credits_per_cost_unit,
+                now=dt.datetime.now(dt.UTC),
+            )
     log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
     return asset
 

@@ -29,3 +29,10 @@ CREATE TABLE models (
 ALTER TABLE projects
     ADD COLUMN default_model text REFERENCES models (name) ON DELETE SET NULL,
     ADD COLUMN allowed_models text[] NOT NULL DEFAULT '{}';
+
+-- Settlement (PROMPTPIX_BILLING_MODE=cost): after a generation succeeds, the part of its reservation
+-- that its provider cost does not use is given back, once, as a `settle` entry.
+ALTER TABLE ledger DROP CONSTRAINT ledger_kind_check;
+ALTER TABLE ledger ADD CONSTRAINT ledger_kind_check CHECK (kind IN ('grant', 'debit', 'refund', 'adjustment', 'settle'));
+ALTER TABLE ledger DROP CONSTRAINT ledger_check;
+ALTER TABLE ledger ADD CONSTRAINT ledger_check CHECK ((kind IN ('debit', 'refund', 'settle')) = (generation_id IS NOT NULL));
