@@ -25,6 +25,7 @@ from delivery.db.projects import get_project_by_slug
 from delivery.settings import Settings
 from harness.fake_gemini import API_KEY, FakeGemini, Reply
 from harness.fake_replicate import API_TOKEN, FakeReplicate
+from harness.fake_replicate import Reply as ReplicateReply
 from tests.cli import Cli
 from tests.images import decode
 from tests.integration.test_billing import balance, ledger_rows
@@ -216,3 +217,22 @@ async def test_cost_billing_settles_at_the_providers_cost_up_to_the_reservation(
     assert {r["group"]: (r["generations"], r["credits"]) for r in usage["by_provider"]} == {"replicate": (1, 1), "gemini": (1, 4)}
     [gemini] = await fetch(url, "SELECT cost FROM generations WHERE provider = 'gemini'")
     assert 3 < float(gemini["cost"]) * 100 <= 4
+
+
+async def test_an_offline_stand_in_at_the_end_of_a_family_is_never_charged(
+    client: AsyncTestClient, settings: Settings, tenant: Tenant, fake_gemini: FakeGemini, fake_replicate: FakeReplicate, cli: Cli
+) -> None:
+    url = settings.database_url or ""
+    done = await asyncio.to_thread(cli, "models", "put", "preview", "--provider", "offline", "--version", "offline-render-1",
+                                   "--price", "0", "--family", "draw", "--rank", "9")
+    assert done.code == 0, done
+    fake_gemini.script("synthesize", Reply.error(503))
+    fake_replicate.script(ReplicateReply.http_error(503))
+    response = await client.get(await link(client, settings, tenant, "a windmill", "nano"))
+    assert response.status_code == 200
+    assert len(fake_gemini.of("synthesize")) == 1 and len(fake_replicate.creates) == 1  # both tried, in family order
+    [row] = await fetch(url, "SELECT status, provider, model FROM generations")
+    assert (row["status"], row["provider"], row["model"]) == ("succeeded", "offline", "offline-render-1")
+    [asset] = await fetch(url, "SELECT offline FROM assets")
+    assert asset["offline"] is True
+    assert [(r["kind"], r["credits"]) for r in await ledger_rows(url, tenant.org)] == [("grant", 100), ("debit", -4), ("refund", 4)]

@@ -6,8 +6,9 @@ provider; refusals and rate limits do not, since the provider answered. After
 `PROMPTPIX_BREAKER_THRESHOLD` consecutive failures the circuit opens: calls
 fail at once (and a model with a family falls back to the next one,
 delivery.prompts.ondemand) until `PROMPTPIX_BREAKER_COOLDOWN` seconds have
-passed; then one call is let through (half-open), and its outcome closes or
-reopens the circuit.
+passed; then calls go through again (half-open: purgatory does not hold back
+the ones that arrive while the first is in flight), and the first outcome
+closes or reopens the circuit.
 
 purgatory over aiobreaker: it is async-native, maintained, has per-exception
 exclusion with a predicate, and exposes its state; state is in memory, so each

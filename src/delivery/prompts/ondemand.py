@@ -157,7 +157,9 @@ async def _store(
             provider=image.provider,
             model=image.model,
         )
-        if services.settings.billing_mode == "cost":
+        if image.offline:  # a family's offline stand-in drew it: placeholders are never paid for
+            await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
+        elif services.settings.billing_mode == "cost":
             await billing.settle(
                 conn,
                 generation_id=generation_id,
@@ -214,7 +216,7 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
         # the sweep settles the pending attempt (delivery.assets.sweep.settle_abandoned).
         await _fail(conn, generation_id, started, f"{type(exc).__name__}: {getattr(exc, 'detail', '') or exc}")
         raise
-    if _charged(services, target):
+    if _charged(services, target) and not image.offline:
         services.metrics.credits_spent.inc(target.choice.price)
     return asset, True
 
