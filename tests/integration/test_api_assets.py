@@ -11,10 +11,17 @@ from litestar.testing import AsyncTestClient
 from delivery.app import create_app
 from delivery.db.presets import project_presets
 from delivery.settings import Settings
-from tests.fakes import CountingProvider
+from tests.fakes import CountingProvider, PaidProvider
 from tests.images import decode, pixel, solid
 from tests.integration.test_api_generations import CYAN, MAGENTA, bearer, close_to, two_tone, upload
 from tests.tenancy import Tenant, make_tenant
+
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module counts charges."""
+    return PaidProvider()
+
 
 
 @pytest.fixture

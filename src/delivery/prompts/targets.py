@@ -20,8 +20,9 @@ from delivery.db.asset_names import NAME_PATTERN, named_assets
 from delivery.db.assets import Asset
 from delivery.db.projects import Project
 from delivery.db.styles import Style, get_style
-from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle, UnknownModel
+from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle
 from delivery.images.params import GenerateParams, TransformParams
+from delivery.prompts.models import ModelChoice, choose_model, default_choice
 from delivery.services import Services
 from generation import GenerationRequest, nearest_aspect_class
 
@@ -57,11 +58,11 @@ class GenerationTarget:
         style: Style | None = None,
         references: tuple[Reference, ...] = (),
         context: tuple[str, ...] = (),
+        choice: ModelChoice | None = None,
     ) -> None:
-        try:
-            self.model = services.provider.resolve_model(params.model)
-        except ValueError as exc:
-            raise UnknownModel(str(exc)) from None
+        self.choice = choice or default_choice(services)
+        """Who draws it and at what price; the pinned version is part of the key."""
+        self.model = self.choice.version
         self.project = project
         self.key_id = params.key
         """The key that asked, named in the ledger for usage by key."""
@@ -145,4 +146,7 @@ async def resolve_target(
     references = await _references(conn, project, names, services.settings.max_references, steps)
     master_aspect = aspect_class(transform, style.aspect_class if style else None)
     context = earlier.prompts if earlier else ()
-    return GenerationTarget(services, project, params, master_aspect, style=style, references=references, context=context)
+    choice = await choose_model(services, conn, project, params.model, references=len(references))
+    return GenerationTarget(
+        services, project, params, master_aspect, style=style, references=references, context=context, choice=choice
+    )
