@@ -28,7 +28,7 @@ from generation import FocalPoint
 
 __all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
 
-TRANSFORM_VERSION = "4"
+TRANSFORM_VERSION = "5"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
 
