@@ -1,11 +1,10 @@
 """Health, readiness, the OpenAPI document and Prometheus metrics of one app process."""
 
-from urllib.parse import urlencode
-
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from delivery.ops.bootstrap import Demo
+from harness.urls import urlencode
 
 
 async def test_health_and_readiness(client: AsyncTestClient) -> None:

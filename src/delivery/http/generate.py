@@ -62,7 +62,7 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
     if not any(name == "sig" for name, _ in pairs):  # a signature covers the link as written
         spelled = canonical_spelling(request.scope["query_string"], _KNOWN)
         if spelled is not None:
-            return redirect_to_spelling(request.scope.get("raw_path", request.scope["path"].encode()).decode("latin-1"), spelled)
+            return redirect_to_spelling(request.scope["path"], spelled)
     now = dt.datetime.now(dt.UTC)
     # The link is checked before its parameters: a tampered link is a 403, with nothing written.
     async with services.pool.acquire() as conn:

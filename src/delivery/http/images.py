@@ -77,7 +77,7 @@ def _respell(request: Request, services: Services) -> tuple[TransformParams, str
     try:
         return _parse(services, request.scope["query_string"])
     except Respelled as respelled:
-        return redirect_to_spelling(request.scope.get("raw_path", request.scope["path"].encode()).decode("latin-1"), respelled.spelled)
+        return redirect_to_spelling(request.scope["path"], respelled.spelled)
 
 
 @route(

@@ -8,6 +8,8 @@ request; that halves the Python cost of a hit (bench/hotpath.py measures it).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pyvips
 from litestar import Request
 from litestar.response.base import ASGIResponse
@@ -71,8 +73,9 @@ def server_timing(timings: dict[str, float]) -> str:
 def redirect_to_spelling(path: str, spelled: str) -> ImageResponse:
     """301 to the one spelling of this query (`params.canonical_spelling`), cacheable for a year like the image.
 
-    `path` is the request's raw (still percent-encoded) path.
+    `path` is the request's decoded path; it is percent-encoded again here.
     """
+    path = quote(path, safe="/@:!$&'()*+,;=-._~")
     location = f"{path}?{spelled}" if spelled else path
     headers = [*_COMMON, (b"cache-control", IMMUTABLE.encode()), (b"location", location.encode("latin-1")), (b"content-length", b"0")]
     return ImageResponse(301, headers)
