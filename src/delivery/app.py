@@ -26,7 +26,7 @@ from delivery.http.generate import generate_image
 from delivery.http.images import serve_asset, serve_named_asset
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
 from delivery.http.ops import healthz, metrics, readyz
-from delivery.http.responses import NO_STORE, error_image, wants_image
+from delivery.http.responses import NO_STORE, error_image, header_text, wants_image
 from delivery.images.formats import PNG
 from delivery.images.transform import configure_vips
 from delivery.images.transform.pillow_codecs import configure_pillow
@@ -144,7 +144,7 @@ def _problem(request: Request, status: int, title: str, message: str, retry_afte
     if request.url.path.startswith(_IMAGE_PATHS) and wants_image(request):
         services: Services | None = getattr(request.app.state, "services", None)
         body = error_image(status, services.error_images if services else {})
-        headers["X-Error"] = message[:200]
+        headers["X-Error"] = header_text(message)[:200]
         return Response(body, status_code=status, media_type=PNG.mime, headers=headers)
     return Response(problem_details(status, title, message), status_code=status, media_type="application/problem+json", headers=headers)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -22,6 +21,7 @@ from delivery.assets.ids import generation_key
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from harness.processes import Serve, metric, start_serve
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
 from tests.waiting import until

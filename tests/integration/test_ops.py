@@ -1,12 +1,11 @@
 """Health, readiness, the OpenAPI document and Prometheus metrics of one app process."""
 
-from urllib.parse import urlencode
-
 import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from delivery.ops.bootstrap import Demo
+from harness.urls import urlencode
 from tests.fakes import PaidProvider
 
 

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from delivery.app import create_app, migrated_connection
 from delivery.cli import assets, console, credits, generate, keys, models, orgs, projects, reference, sweep
@@ -22,8 +22,9 @@ __all__ = ["main"]
 def example_urls(settings: Settings, demo: Demo) -> list[str]:
     base = settings.resolved_public_url
     prompt = "a red fox at dawn in a misty forest"
-    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id}, safe=":")
-    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id}, safe=":")
+    # Spelled as the routes spell queries (%20 for spaces, reserved characters escaped): no redirect on first use.
+    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fit": "crop", "fm": "webp", "key": demo.key_id}, quote_via=quote)
+    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fit": "crop", "fm": "jpg", "key": demo.key_id}, quote_via=quote)
     return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
 
 

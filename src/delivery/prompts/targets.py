@@ -91,11 +91,12 @@ class GenerationTarget:
         )
 
 
-def aspect_class(params: TransformParams, default: str | None = None) -> str:
-    """The master's aspect: from `ar`, else from `w:h`, else the style's default, else square."""
-    if params.ar:
-        return nearest_aspect_class(*params.ar)
-    if params.w and params.h:
+def aspect_class(params: TransformParams, default: str | None = None, ar: tuple[int, int] | None = None) -> str:
+    """The master's aspect: from `ar` (the URL's, whatever its fit), else from `w:h` in pixels, else the style's default, else square."""
+    ar = ar or params.ar
+    if ar:
+        return nearest_aspect_class(*ar)
+    if isinstance(params.w, int) and isinstance(params.h, int):  # fractions of a source not yet drawn say nothing
         return nearest_aspect_class(params.w, params.h)
     return default or "1:1"
 
@@ -138,13 +139,15 @@ async def resolve_target(
     *,
     also: Iterable[str] = (),
     earlier: EarlierSteps | None = None,
+    ar: tuple[int, int] | None = None,
 ) -> GenerationTarget:
-    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps."""
+    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps;
+    `ar`: the aspect the URL asks for, which picks the master even when its fit does not cut."""
     style = await _style(conn, project, params.style)
     names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
     steps = earlier.assets if earlier else {}
     references = await _references(conn, project, names, services.settings.max_references, steps)
-    master_aspect = aspect_class(transform, style.aspect_class if style else None)
+    master_aspect = aspect_class(transform, style.aspect_class if style else None, ar)
     context = earlier.prompts if earlier else ()
     choice = await choose_model(services, conn, project, params.model, references=len(references))
     return GenerationTarget(
