@@ -116,10 +116,11 @@ async def list_project_assets(
     tag: Annotated[str | None, QueryParameter(description="only assets with this tag")] = None,
     source: FromQuery[Literal["generated", "uploaded"] | None] = None,
     flow: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="only steps of this flow")] = None,
+    q: Annotated[str | None, QueryParameter(max_length=500, description="words each found in the prompt, alt text, tags or names")] = None,
 ) -> AssetPage:
     services: Services = request.app.state.services
     size = limit or services.settings.api_page_size
-    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
+    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow, text=q)
     async with services.pool.acquire() as conn:
         found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
         views = await asset_views(conn, services.settings.resolved_public_url, principal.project.id, found[:size])
