@@ -33,7 +33,8 @@ TOOLS = {"generate_image", "image_url", "search_assets", "get_asset", "name_asse
 
 @pytest.fixture
 def live(tmp_path: Path, database_url: str) -> Iterator[Serve]:
-    env = {"PROMPTPIX_GENERATOR": "offline", "GEMINI_API_KEY": ""}
+    # A 1 MB source limit makes the /mcp body limit (base64 of it, plus 1 MiB) small enough to cross in a test.
+    env = {"PROMPTPIX_GENERATOR": "offline", "GEMINI_API_KEY": "", "PROMPTPIX_MAX_SOURCE_BYTES": "1000000"}
     served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
     yield served
     served.stop()
@@ -153,6 +154,18 @@ async def test_a_wrong_or_missing_key_is_refused_and_scopes_are_enforced(live: S
             response = await client.post(f"{live.base}/mcp", json=initialize, headers={**accept, **headers})
             assert response.status_code == status, (headers, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
+
+        auth = {"Authorization": f"Bearer {tenant.secret_key}", **accept, "Content-Type": "application/json"}
+        huge = b'{"pad": "' + b"x" * 2_500_000 + b'"}'
+        response = await client.post(f"{live.base}/mcp", content=huge, headers=auth)
+        assert response.status_code == 413 and "larger than 2381909 bytes" in response.json()["detail"]
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the body is counted as it arrives
+            for _ in range(50):
+                yield b"x" * 100_000
+
+        response = await client.post(f"{live.base}/mcp", content=chunks(), headers=auth)
+        assert response.status_code == 413, response.text
 
     conn = await asyncpg.connect(database_url)
     try:

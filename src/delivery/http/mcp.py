@@ -44,7 +44,18 @@ from delivery.db.billing import get_account, usage
 from delivery.db.presets import project_presets
 from delivery.db.projects import Project, get_project
 from delivery.db.styles import list_styles
-from delivery.errors import InvalidParam, MissingScope, OtherProject, ServiceError, UnknownAsset, UnknownBillingAccount, UnknownName, UnknownProject, public_error
+from delivery.errors import (
+    InvalidParam,
+    MessageTooLarge,
+    MissingScope,
+    OtherProject,
+    ServiceError,
+    UnknownAsset,
+    UnknownBillingAccount,
+    UnknownName,
+    UnknownProject,
+    public_error,
+)
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
 from delivery.images.params import GENERATE_NAMES, canonical_query, parse_generate, parse_transform
 from delivery.images.presets import names_project_preset, project_transform
@@ -549,6 +560,27 @@ def mcp_server() -> Server[Any, Any]:
     return _SERVER
 
 
+def message_limit(max_source_bytes: int) -> int:
+    """The largest `/mcp` body: an upload of the largest allowed source in base64, plus room for the JSON around it."""
+    return max_source_bytes * 4 // 3 + (1 << 20)
+
+
+def bounded(receive: Receive, limit: int) -> Receive:
+    """`receive` that refuses a body growing past `limit` (a chunked body has no Content-Length to check first)."""
+    seen = 0
+
+    async def read() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise MessageTooLarge(f"the MCP message is larger than {limit} bytes")
+        return message
+
+    return read
+
+
 class McpEndpoint:
     """The session manager of one app; `run()` belongs in the app's lifespan."""
 
@@ -563,6 +595,10 @@ class McpEndpoint:
         async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             request: Request[Any, Any, Any] = Request(scope, receive)
             services: Services = request.app.state.services
+            limit = message_limit(services.settings.max_source_bytes)
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise MessageTooLarge(f"the MCP message is larger than {limit} bytes")
             async with services.pool.acquire() as conn:
                 key = await authenticate_secret_key(conn, authorization=request.headers.get("authorization"), now=dt.datetime.now(dt.UTC))
                 project = await get_project(conn, id=key.project_id)
@@ -570,6 +606,6 @@ class McpEndpoint:
                 raise UnknownProject()
             caller = Caller(key=key, project=project, services=services, keyring=request.app.state.keyring)
             scope[PRINCIPAL_SCOPE_KEY] = caller  # type: ignore[literal-required]  # our own key in the scope dict, read back by _caller
-            await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]  # Litestar's and Starlette's ASGI types are the same dicts
+            await manager.handle_request(scope, bounded(receive, limit), send)  # type: ignore[arg-type]  # Litestar's and Starlette's ASGI types are the same dicts
 
         return mcp_endpoint
