@@ -21,6 +21,7 @@ import base64
 import binascii
 import datetime as dt
 import html
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -65,6 +66,8 @@ from delivery.services import Services
 from generation import GenerationError
 
 __all__ = ["PRINCIPAL_SCOPE_KEY", "McpEndpoint", "mcp_server"]
+
+log = logging.getLogger("promptpix.mcp")
 
 PRINCIPAL_SCOPE_KEY = "promptpix.mcp.principal"
 """Where the authenticated caller waits in the ASGI scope for the tool handlers (which see the request)."""
@@ -532,6 +535,10 @@ async def _call_tool(name: str, arguments: dict[str, Any]) -> dict[str, Any] | t
         result = await tool.run(_caller(), args)
     except (ServiceError, GenerationError) as exc:
         return _error(exc)
+    except Exception:  # the SDK would show the exception's text: keep internals in the log, as app.py does for HTTP
+        log.exception("unhandled error in MCP tool", extra={"tool": name})
+        problem = {"status": 500, "title": "Internal Server Error", "detail": "internal error"}
+        return types.CallToolResult(content=[types.TextContent(type="text", text="internal error")], structuredContent=problem, isError=True)
     built: dict[str, Any] = msgspec.to_builtins(result)
     return built
 
