@@ -82,6 +82,9 @@ def test_every_resource_round_trips(live: Serve, tenant: Tenant) -> None:
         assert [a.id for a in pp.list_assets(source="uploaded").items] == [logo.id]
         assert [a.id for a in pp.list_assets(q="POSTER logo").items] == [made.asset.id]
         assert [a.id for a in pp.iter_assets(limit=1)] == [made.asset.id, logo.id]
+        with pytest.raises(PromptpixError) as nul:
+            pp.list_assets(q="logo\x00")
+        assert (nul.value.status, nul.value.detail) == (400, "`q` must not contain NUL characters")
 
         # keys, signing secrets and links
         created = pp.create_key(slug, "publishable", name="site")

@@ -330,6 +330,8 @@ async def image_url(caller: Caller, args: ImageUrlArgs) -> ImageUrl:
 
 async def search_assets(caller: Caller, args: SearchAssetsArgs) -> SearchResult:
     caller.need("assets:read")
+    if any("\x00" in (v or "") for v in (args.query, args.tag, args.name)):  # PostgreSQL text cannot hold NUL
+        raise InvalidParam("search terms must not contain NUL characters")
     where = AssetFilter(name=args.name, tag=args.tag, text=args.query)
     async with caller.services.pool.acquire() as conn:
         found = await list_assets(conn, project_id=caller.project.id, where=where, limit=args.limit)

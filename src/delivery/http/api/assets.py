@@ -19,7 +19,7 @@ from delivery.access.idempotency import fingerprint, idempotent
 from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, update_asset
-from delivery.errors import InvalidCursor, UnknownAsset
+from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
@@ -120,6 +120,8 @@ async def list_project_assets(
 ) -> AssetPage:
     services: Services = request.app.state.services
     size = limit or services.settings.api_page_size
+    if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
+        raise InvalidParam("`q` must not contain NUL characters")
     where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow, text=q)
     async with services.pool.acquire() as conn:
         found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
