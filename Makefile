@@ -12,12 +12,13 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+$(VENV)/.bench-installed: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]' -e clients/python
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+# The Python SDK is its own package (clients/python); the tests drive it against a live service.
+$(VENV)/.test-installed: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' -e clients/python
 	touch $@
 
 run: $(VENV)/.run-installed
@@ -27,6 +28,7 @@ run: $(VENV)/.run-installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict clients/python/src
 	$(BIN)/lint-imports --no-cache
 
 # The whole suite on xdist workers (pyproject's addopts); PYTEST_ARGS="-n 0" runs it in one process.

@@ -24,6 +24,7 @@ from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, 
 from delivery.http.api import api_router
 from delivery.http.generate import generate_image
 from delivery.http.images import serve_asset, serve_named_asset
+from delivery.http.mcp import McpEndpoint
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
 from delivery.http.ops import healthz, metrics, readyz
 from delivery.http.responses import NO_STORE, error_image, header_text, wants_image
@@ -290,16 +291,21 @@ def create_app(
 ) -> Litestar:
     settings.validate()  # settings built in code get the same refusal of unsafe values as the env
     keyring = Keyring(load_master_secret(settings))
+    mcp = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services, periodic_sweep(services):
+        async with (
+            open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services,
+            periodic_sweep(services),
+            mcp.manager.run(),
+        ):
             app.state.keyring = keyring
             app.state.services = services
             yield
 
     return Litestar(
-        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router, console_router, static_router],
+        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router, mcp.handler(), console_router, static_router],
         lifespan=[lifespan],
         exception_handlers={
             # Litestar picks the handler of the nearest class in the exception's MRO.

@@ -44,6 +44,7 @@ __all__ = [
     "MalformedApiKey",
     "MalformedExpiry",
     "MasterMissing",
+    "MessageTooLarge",
     "MissingBearer",
     "MissingLinkKey",
     "MissingScope",
@@ -330,6 +331,12 @@ class IdempotencyKeyBusy(ServiceError):
 # 413, 415, 422: the source image cannot be used.
 class SourceTooLarge(ServiceError):
     status, message = 413, "source image is too large"  # raised with the limit in bytes
+
+
+class MessageTooLarge(ServiceError):
+    """An `/mcp` request body over the limit: MCP's transport would otherwise buffer any size."""
+
+    status, message = 413, "the MCP message is too large"  # raised with the limit in bytes
 
 
 class UnsupportedSourceFormat(ServiceError):

@@ -19,7 +19,7 @@ from delivery.access.idempotency import fingerprint, idempotent
 from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, update_asset
-from delivery.errors import InvalidCursor, UnknownAsset
+from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
@@ -118,10 +118,13 @@ async def list_project_assets(
     tag: Annotated[str | None, QueryParameter(description="only assets with this tag")] = None,
     source: FromQuery[Literal["generated", "uploaded"] | None] = None,
     flow: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="only steps of this flow")] = None,
+    q: Annotated[str | None, QueryParameter(max_length=500, description="words each found in the prompt, alt text, tags or names")] = None,
 ) -> AssetPage:
     services: Services = request.app.state.services
     size = limit or services.settings.api_page_size
-    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
+    if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
+        raise InvalidParam("`q` must not contain NUL characters")
+    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow, text=q)
     async with services.pool.acquire() as conn:
         found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
         views = await asset_views(conn, services.settings.resolved_public_url, principal.project.id, found[:size])

@@ -1,0 +1,20 @@
+// Compiled with `tsc --noEmit` only: what a TypeScript user writes must type-check, and misuse must not.
+import { imageUrl, PromptpixClient, signLink, srcset, transform, type Asset, type Transform } from "../src/index.js";
+
+const params: Transform = { w: 800, fit: "crop", fm: "webp", "fp-x": 0.3, custom: "passes through" };
+const url: string = imageUrl("https://img.example.com", "abc", params);
+const set: string = srcset(url, { fm: "avif" }, { maxWidth: 1024 });
+const resized: string = transform(url, { width: 400, height: 300, format: "auto" });
+const signed: Promise<string> = signLink("https://img.example.com", "site", "a fox", { keyId: "pk_x", signingSecret: "c2VjcmV0", expiresIn: 60 });
+
+async function use(client: PromptpixClient): Promise<Asset> {
+  const made = await client.createGeneration({ prompt: "a fox", aspect_ratio: "16:9" });
+  const width: number = made.asset.width;
+  for await (const asset of client.iterAssets({ q: "fox" })) void asset.urls.srcset;
+  // @ts-expect-error fit takes only the documented values
+  imageUrl("https://img.example.com", "abc", { fit: "cover" });
+  // @ts-expect-error a generation needs a prompt
+  await client.createGeneration({ seed: 1 });
+  return width > 0 ? made.asset : client.getAsset(made.asset.id);
+}
+void [set, resized, signed, use];
