@@ -7,6 +7,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.settings import Settings
+from tests.images import solid
 from tests.tenancy import Tenant, make_tenant
 
 
@@ -110,6 +111,37 @@ async def test_projects_need_projects_admin_and_stay_in_the_organisation(client:
     assert (await client.get("/v1/projects/other", headers=bearer(other.secret_key))).json()["name"] == "other"
 
     limited = await _secret(client, tenant, ["assets:read", "assets:write", "keys:admin"])
-    for method, path, body in [("GET", "/v1/projects", None), ("POST", "/v1/projects", {"slug": "sneaky"}), ("GET", "/v1/projects/acme", None), ("PATCH", "/v1/projects/acme", {"name": "x"})]:
+    admin_only = [
+        ("GET", "/v1/projects", None),
+        ("POST", "/v1/projects", {"slug": "sneaky"}),
+        ("GET", "/v1/projects/acme", None),
+        ("PATCH", "/v1/projects/acme", {"name": "x"}),
+    ]
+    for method, path, body in admin_only:
         response = await client.request(method, path, json=body, headers=bearer(limited))
         assert response.status_code == 403 and "projects:admin" in response.json()["detail"], (method, path)
+
+
+async def test_a_projects_admin_key_equips_a_new_project(client: AsyncTestClient, tenant: Tenant, settings: Settings) -> None:
+    """A new project starts without keys: a `projects:admin` key makes them (and signs its links), as the console does."""
+    assert (await client.post("/v1/projects", json={"slug": "shop"}, headers=bearer(tenant.secret_key))).status_code == 201
+    made = await client.post("/v1/projects/shop/keys", json={"kind": "secret", "name": "shop server"}, headers=bearer(tenant.secret_key))
+    assert made.status_code == 201, made.text
+    shop_key = made.json()["secret"]
+    assert [k["name"] for k in (await client.get("/v1/projects/shop/keys", headers=bearer(tenant.secret_key))).json()] == ["shop server"]
+    # The new key works for its own project: an upload lands in shop, not acme.
+    uploaded = await client.post("/v1/assets", files={"file": ("x.png", solid(40, 30, (0, 90, 200)), "image/png")}, headers=bearer(shop_key))
+    assert uploaded.status_code == 201, uploaded.text
+    assert [a["id"] for a in (await client.get("/v1/assets", headers=bearer(shop_key))).json()["items"]] == [uploaded.json()["id"]]
+    assert (await client.get("/v1/assets", headers=bearer(tenant.secret_key))).json()["items"] == []
+    assert (await client.get("/v1/organization", headers=bearer(shop_key))).json()["projects"] == 2
+    assert (await client.post("/v1/projects/shop/keys", json={"kind": "publishable"}, headers=bearer(tenant.secret_key))).status_code == 201
+    link = await client.post("/v1/projects/shop/links", json={"params": {"prompt": "a red fox"}}, headers=bearer(tenant.secret_key))
+    assert link.status_code == 200 and link.json()["path"].startswith("/g/shop?"), link.text
+
+    keys_only = await _secret(client, tenant, ["keys:admin"])
+    assert (await client.get("/v1/projects/shop/keys", headers=bearer(keys_only))).status_code == 403
+    assert (await client.get("/v1/projects/acme/keys", headers=bearer(keys_only))).status_code == 200
+    other = await make_tenant(settings.database_url or "", slug="other")
+    response = await client.post("/v1/projects/shop/keys", json={"kind": "secret"}, headers=bearer(other.secret_key))
+    assert response.status_code == 403 and "another project" in response.json()["detail"]

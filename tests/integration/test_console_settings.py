@@ -63,7 +63,8 @@ async def test_styles_presets_and_the_default_style(client: AsyncTestClient, set
 
         # A new project with a default style: the style is made with it.
         assert await post("/console/projects", slug="shop", name="Shop", style_name="house", style_prompt="warm light") == 303
-        assert tuple(await conn.fetchrow("SELECT p.default_style, s.prompt FROM projects p JOIN styles s ON s.project_id = p.id WHERE p.slug = 'shop'")) == ("house", "warm light")
+        made = await conn.fetchrow("SELECT p.default_style, s.prompt FROM projects p JOIN styles s ON s.project_id = p.id WHERE p.slug = 'shop'")
+        assert tuple(made) == ("house", "warm light")
         assert await post("/console/projects", slug="shop") == 409
 
         # Another organisation's project is as unknown as a missing one, on every settings form.
@@ -71,6 +72,11 @@ async def test_styles_presets_and_the_default_style(client: AsyncTestClient, set
         await create_project(conn, organization_id=other.id, slug="other-site", name="Other site")
     finally:
         await conn.close()
-    for path, data in [("/console/p/other-site/styles", {"name": "x", "prompt": "x"}), ("/console/p/other-site/presets", {"name": "x", "params": "w=10"}), ("/console/p/other-site/settings", {"name": "mine"})]:
+    forms = [
+        ("/console/p/other-site/styles", {"name": "x", "prompt": "x"}),
+        ("/console/p/other-site/presets", {"name": "x", "params": "w=10"}),
+        ("/console/p/other-site/settings", {"name": "mine"}),
+    ]
+    for path, data in forms:
         assert await post(path, **data) == 404, path
     assert (await client.get("/console/p/other-site/settings", headers=headers)).status_code == 404
