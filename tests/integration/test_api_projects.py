@@ -92,6 +92,7 @@ async def test_bad_project_input_is_a_clear_error(client: AsyncTestClient, tenan
         ({"slug": "ok", "name": "n" * 201}, 422, "longer"),
         ({"slug": "ok", "default_style": {"name": "Bad Name"}}, 422, "name"),
         ({"slug": "ok", "default_style": {"name": "house", "aspect_ratio": "7:5"}}, 422, "aspect_ratio"),
+        ({"slug": "ok", "default_style": {"name": "house", "prompt": "a\x00b"}}, 422, "NUL"),
         ({"slug": "ok", "owner": 1}, 400, "owner"),
     ]
     for body, status, words in cases:

@@ -30,6 +30,8 @@ async def save_style(conn: asyncpg.Connection, *, project_id: int, name: str, pr
         raise InvalidField(f"`aspect_ratio` must be one of {', '.join(ASPECT_CLASSES)}")
     if len(prompt) > MAX_STYLE_PROMPT:
         raise InvalidField(f"`prompt` is longer than {MAX_STYLE_PROMPT} characters")
+    if "\x00" in prompt:  # PostgreSQL text cannot hold NUL: refused here rather than failing in the query
+        raise InvalidField("`prompt` cannot contain NUL characters")
     async with conn.transaction():
         style = await put_style(conn, project_id=project_id, name=name, prompt=prompt, aspect_class=aspect_ratio)
         current = await default_style(conn, project_id)
