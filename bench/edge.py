@@ -26,7 +26,8 @@ import sys
 import tempfile
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
+
+from harness.urls import urlencode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

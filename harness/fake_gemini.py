@@ -10,7 +10,8 @@ real client sent, and each test scripts what it answers, per stage.
 
 The stage of a request is read from its shape: image output requested
 (`responseModalities` has IMAGE) is synthesis, an image in the contents is
-analysis, anything else is enhancement.
+analysis, a JSON schema with an `allowed` verdict is moderation, anything else
+is enhancement. Moderation refuses prompts containing one of `unsafe_words`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from generation.models import ASPECT_CLASSES
 __all__ = ["API_KEY", "FakeGemini", "Received", "Reply"]
 
 API_KEY = "test-key"
-Stage = Literal["enhance", "synthesize", "analyze"]
+Stage = Literal["enhance", "synthesize", "analyze", "moderate"]
 _PATH = re.compile(r"^/(v1beta|v1)/models/([^/:]+):generateContent$")
 _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
            500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -114,8 +115,15 @@ def _decode(path_version: str, model: str, api_key: str | None, body: dict[str, 
     )
     config = body.get("generationConfig", {})
     system = body.get("systemInstruction")
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
     stage: Stage = (
-        "synthesize" if "IMAGE" in config.get("responseModalities", []) else "analyze" if images else "enhance"
+        "synthesize"
+        if "IMAGE" in config.get("responseModalities", [])
+        else "analyze"
+        if images
+        else "moderate"
+        if "allowed" in schema.get("properties", {})
+        else "enhance"
     )
     return Received(
         stage=stage,
@@ -153,6 +161,8 @@ class FakeGemini:
         self.handled: list[float] = []
         """Seconds the fake spent on each request (scripted delays included), in completion order."""
         self.focal_point = (0.3, 0.7)
+        self.unsafe_words = {"forbidden"}
+        """Moderation refuses a prompt containing one of these."""
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -178,6 +188,11 @@ class FakeGemini:
         with self._lock:
             self._scripts[stage].extend(replies)
 
+    def unscript(self, stage: Stage) -> None:
+        """Drop what is left of `stage`'s script: its next requests are answered normally."""
+        with self._lock:
+            self._scripts[stage].clear()
+
     def of(self, stage: Stage) -> list[Received]:
         return [r for r in self.received if r.stage == stage]
 
@@ -198,6 +213,10 @@ class FakeGemini:
             prompt = received.texts[-1].rsplit("Prompt: ", 1)[-1]
             answer = {"focal_point": {"x": x, "y": y}, "alt_text": f"A picture of {prompt}.", "tags": ["Fake", "fake", "picture"]}
             parts = [{"text": json.dumps(answer)}]
+        elif received.stage == "moderate":
+            unsafe = set(received.texts[0].lower().split()) & self.unsafe_words
+            verdict = {"allowed": not unsafe, "reason": "fake unsafe category" if unsafe else ""}
+            parts = [{"text": json.dumps(verdict)}]
         else:
             parts = [{"text": json.dumps({"prompt": f"{received.texts[0]}, detailed, cinematic light"})}]
         candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}

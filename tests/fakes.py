@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,25 @@ class CountingProvider(OfflineProvider):
 
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
         self.synthesized.append(request)
+        return await super().synthesize(request, prompt)
+
+
+class PaidProvider(CountingProvider):
+    """The offline renderer standing in for a paid model: not offline, so its generations are charged.
+
+    `delay` slows each drawing, as PROMPTPIX_OFFLINE_DELAY slows the offline provider.
+    """
+
+    name = "paid-stand-in"
+    offline = False
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return await super().synthesize(request, prompt)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -26,7 +26,7 @@ from delivery.http.generate import generate_image
 from delivery.http.images import serve_asset, serve_named_asset
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
 from delivery.http.ops import healthz, metrics, readyz
-from delivery.http.responses import NO_STORE, error_image, wants_image
+from delivery.http.responses import NO_STORE, error_image, header_text, wants_image
 from delivery.images.formats import PNG
 from delivery.images.transform import configure_vips
 from delivery.images.transform.pillow_codecs import configure_pillow
@@ -36,9 +36,21 @@ from delivery.ops.metrics import MetricsMiddleware
 from delivery.services import Services
 from delivery.settings import Settings
 from delivery.storage import Storage, open_storage
-from generation import GeminiPrices, GeminiSettings, GenerationError, OfflineProvider, Provider, gemini_provider, with_offline_delay
+from generation import (
+    GeminiPrices,
+    GeminiSettings,
+    GenerationError,
+    Moderator,
+    OfflineProvider,
+    Provider,
+    ReplicateSettings,
+    gemini_moderator,
+    gemini_provider,
+    replicate_provider,
+    with_offline_delay,
+)
 
-__all__ = ["app_from_env", "create_app", "make_provider", "migrated_connection", "open_services"]
+__all__ = ["app_from_env", "create_app", "make_moderator", "make_other_providers", "make_provider", "migrated_connection", "open_services"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/")
@@ -46,9 +58,25 @@ _FORM_OVERHEAD = 1 << 20
 """Room for multipart boundaries and fields around an upload of the largest allowed image."""
 
 
-def make_provider(settings: Settings) -> Provider:
-    if settings.generator_name == "offline":
+def make_provider(settings: Settings, name: str | None = None) -> Provider:
+    """The provider called `name` (default: the deployment's generator), built from its settings."""
+    name = name or settings.generator_name
+    if name == "offline":
         return OfflineProvider()
+    if name == "replicate":
+        assert settings.replicate_api_token  # Settings.validate refuses replicate without a token
+        return replicate_provider(
+            ReplicateSettings(
+                api_token=settings.replicate_api_token,
+                base_url=settings.replicate_base_url,
+                model=settings.replicate_model,
+                price_per_image=settings.replicate_price_per_image,
+                price_per_second=settings.replicate_price_per_second,
+                max_output_bytes=settings.replicate_max_output_bytes,
+                download_timeout=settings.replicate_download_timeout,
+                poll_interval=settings.replicate_poll_interval,
+            )
+        )
     assert settings.gemini_api_key  # Settings.validate refuses gemini without a key
     prices = GeminiPrices(
         per_image=settings.gemini_price_per_image,
@@ -63,6 +91,33 @@ def make_provider(settings: Settings) -> Provider:
             text_model=settings.gemini_text_model,
             prices=prices,
         )
+    )
+
+
+def make_other_providers(settings: Settings, default: str) -> dict[str, Provider]:
+    """Providers besides the default that catalogue models may name: each one whose credentials are set;
+    offline too outside production (in production it serves only when it is the generator, by name)."""
+    names = [
+        name
+        for name, configured in (
+            ("gemini", bool(settings.gemini_api_key)),
+            ("replicate", bool(settings.replicate_api_token)),
+            ("offline", not settings.production),
+        )
+        if configured and name != default
+    ]
+    return {name: make_provider(settings, name) for name in names}
+
+
+def make_moderator(settings: Settings) -> Moderator | None:
+    if settings.moderation == "off":
+        return None
+    assert settings.gemini_api_key  # Settings.validate refuses gemini moderation without a key
+    return gemini_moderator(
+        api_key=settings.gemini_api_key,
+        base_url=settings.gemini_base_url,
+        model=settings.moderation_model,
+        timeout=settings.moderation_timeout,
     )
 
 
@@ -89,7 +144,7 @@ def _problem(request: Request, status: int, title: str, message: str, retry_afte
     if request.url.path.startswith(_IMAGE_PATHS) and wants_image(request):
         services: Services | None = getattr(request.app.state, "services", None)
         body = error_image(status, services.error_images if services else {})
-        headers["X-Error"] = message[:200]
+        headers["X-Error"] = header_text(message)[:200]
         return Response(body, status_code=status, media_type=PNG.mime, headers=headers)
     return Response(problem_details(status, title, message), status_code=status, media_type="application/problem+json", headers=headers)
 
@@ -144,11 +199,16 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None
+    settings: Settings,
+    *,
+    provider: Provider | None = None,
+    storage: Storage | None = None,
+    moderator: Moderator | None = None,
+    providers: Mapping[str, Provider] | None = None,
 ) -> AsyncIterator[Services]:
     """Pools and clients for one process (the app's lifespan, or a CLI command).
 
-    A provider or storage passed in stays the caller's to close.
+    A provider, storage, moderator or set of other providers passed in stays the caller's to close.
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
     configure_pillow(max_source_pixels=settings.max_source_pixels)
@@ -166,6 +226,8 @@ async def open_services(
             log.info("migrations applied", extra={"versions": applied})
         store = storage or await open_storage(settings)
         active_provider = provider or make_provider(settings)
+        active_moderator = moderator or make_moderator(settings)
+        others = dict(providers) if providers is not None else make_other_providers(settings, active_provider.name)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
         services = Services(
             settings=settings,
@@ -173,6 +235,8 @@ async def open_services(
             storage=store,
             provider=with_offline_delay(active_provider, settings.offline_delay),
             executor=executor,
+            moderator=active_moderator,
+            providers=others,
         )
         try:
             yield services
@@ -180,6 +244,11 @@ async def open_services(
             executor.shutdown(wait=True, cancel_futures=True)
             if provider is None:
                 await active_provider.aclose()
+            if moderator is None and active_moderator is not None:
+                await active_moderator.aclose()
+            if providers is None:
+                for other in others.values():
+                    await other.aclose()
             if storage is None:
                 await store.close()
             services.metrics.close()
@@ -211,13 +280,20 @@ async def periodic_sweep(services: Services) -> AsyncIterator[None]:
             await task
 
 
-def create_app(settings: Settings, *, provider: Provider | None = None, storage: Storage | None = None) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    provider: Provider | None = None,
+    storage: Storage | None = None,
+    moderator: Moderator | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> Litestar:
     settings.validate()  # settings built in code get the same refusal of unsafe values as the env
     keyring = Keyring(load_master_secret(settings))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings, provider=provider, storage=storage) as services, periodic_sweep(services):
+        async with open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services, periodic_sweep(services):
             app.state.keyring = keyring
             app.state.services = services
             yield

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from generation import GenerationError, PromptRejected, ProviderRateLimited
+from generation import GenerationError, PromptBlocked, PromptRejected, ProviderRateLimited
 
 __all__ = [
     "BadSignature",
@@ -429,6 +429,12 @@ class ReferenceMissing(Unavailable):
     message = "the master of a referenced asset is missing"  # raised with the name
 
 
+class ModelUnavailable(Unavailable):
+    """A catalogue model's provider is not configured on this deployment."""
+
+    message = "this model is not available right now"  # raised with the model and provider
+
+
 class GenerationPending(Unavailable):
     """Another process holds the generation claim past the wait limit."""
 
@@ -438,6 +444,10 @@ class GenerationPending(Unavailable):
 # What a generation failure shows the client, by its class in the generation package.
 class PromptRefused(ServiceError):
     status, message = 422, "the provider refused this prompt"  # with the provider's reason
+
+
+class PromptNotAllowed(ServiceError):
+    status, message = 422, "this prompt is not allowed"  # with the policy's or the moderator's public reason
 
 
 class ProviderOverLimit(ServiceError):
@@ -456,6 +466,8 @@ def public_error(exc: ServiceError | GenerationError) -> ServiceError:
     """
     if isinstance(exc, ServiceError):
         return exc
+    if isinstance(exc, PromptBlocked):
+        return PromptNotAllowed(f"this prompt is not allowed: {exc.message}")
     if isinstance(exc, PromptRejected):
         return PromptRefused(f"the provider refused this prompt: {exc.message}")
     if isinstance(exc, ProviderRateLimited):

@@ -7,7 +7,7 @@ reach it through `request.app.state.services`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -19,9 +19,10 @@ from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
 from delivery.images.transform import Limits
 from delivery.ops.metrics import Metrics
+from delivery.prompts.circuits import Circuits
 from delivery.settings import Settings
 from delivery.storage import Storage
-from generation import PipelineSettings, Provider
+from generation import Moderator, PipelineSettings, PromptPolicy, Provider, terms
 
 __all__ = ["Busy", "Services"]
 
@@ -43,12 +44,20 @@ class Services:
         storage: Storage,
         provider: Provider,
         executor: ThreadPoolExecutor,
+        moderator: Moderator | None = None,
+        providers: Mapping[str, Provider] | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.storage = storage
         self.provider = provider
+        """The deployment's default provider (PROMPTPIX_GENERATOR)."""
+        self.providers: dict[str, Provider] = {**(providers or {}), provider.name: provider}
+        """Every configured provider by name: catalogue models may name any of them."""
         self.executor = executor
+        self.moderator = moderator
+        """The safety gate's classifier (PROMPTPIX_MODERATION); None: local checks only."""
+        self.prompt_policy = PromptPolicy(blocklist=terms(settings.prompt_blocklist), allowlist=terms(settings.prompt_allowlist), max_chars=settings.max_prompt_chars)
         self.limits = Limits(
             max_output_pixels=settings.max_output_pixels,
             max_source_pixels=settings.max_source_pixels,
@@ -68,6 +77,7 @@ class Services:
         self.request_flights: SingleFlight[Any] = SingleFlight()
         """Concurrent retries of one idempotent API request (delivery.access.idempotency)."""
         self.metrics = Metrics()
+        self.circuits = Circuits(threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown, metrics=self.metrics)
         self.error_images: dict[int, bytes] = {}
 
     async def run_in_thread(self, fn: Callable[..., T], *args: Any, fetch: Callable[[], Awaitable[Any]] | None = None) -> T:

@@ -32,6 +32,7 @@ _UNPREFIXED = {
     "gemini_api_key": "GEMINI_API_KEY",
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "replicate_api_token": "REPLICATE_API_TOKEN",
 }
 
 
@@ -61,6 +62,7 @@ _REPAIR: dict[str, Any] = {"group": "Assets and repair (docs/assets.md)"}
 _CONSOLE: dict[str, Any] = {"group": "Web console (docs/console.md)"}
 _PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
 _LOGS: dict[str, Any] = {"group": "Logs"}
+_SAFETY: dict[str, Any] = {"group": "Prompt safety (docs/generation.md)"}
 
 _Seconds = Annotated[float, Meta(ge=0)]
 _PositiveSeconds = Annotated[float, Meta(gt=0)]
@@ -109,8 +111,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
 
     # Generation
     generator: Annotated[
-        Literal["auto", "offline", "gemini"],
-        Meta(description="`offline` draws locally, `gemini` calls Google; `auto` is gemini when `GEMINI_API_KEY` is set, else offline.", extra=_GENERATION),
+        Literal["auto", "offline", "gemini", "replicate"],
+        Meta(
+            description="`offline` draws placeholders locally, `gemini` calls Google, `replicate` calls Replicate;"
+            " `auto` is gemini when `GEMINI_API_KEY` is set, else replicate when `REPLICATE_API_TOKEN` is set, else offline"
+            " (refused in production: placeholders there need `offline` set explicitly).",
+            extra=_GENERATION,
+        ),
     ] = "auto"
     gemini_api_key: Annotated[str | None, Meta(description="Google API key of the gemini generator.", extra=_GENERATION)] = None
     gemini_base_url: Annotated[str | None, Meta(description="Base URL of the Gemini API; unset is Google's.", extra=_GENERATION)] = None
@@ -127,6 +134,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     gemini_price_per_million_output_tokens: Annotated[
         _Credits, Meta(description="Credits per million text-model output tokens; Google's list price in USD.", extra=_GENERATION)
     ] = 2.50
+    replicate_api_token: Annotated[str | None, Meta(description="API token of the replicate generator.", extra=_GENERATION)] = None
+    replicate_base_url: Annotated[str | None, Meta(description="Base URL of the Replicate API; unset is Replicate's.", extra=_GENERATION)] = None
+    replicate_model: Annotated[
+        str,
+        Meta(
+            description="Replicate image model: `owner/name:version` pins a version, `owner/name` runs an official model's current version.",
+            extra=_GENERATION,
+        ),
+    ] = "black-forest-labs/flux-schnell"
+    replicate_price_per_image: Annotated[
+        _Credits, Meta(description="Credits one Replicate image costs in the usage figures; the model's list price in USD.", extra=_GENERATION)
+    ] = 0.003
+    replicate_price_per_second: Annotated[
+        _Credits, Meta(description="Credits per second of prediction time, for models Replicate bills by time (added to the per-image price).", extra=_GENERATION)
+    ] = 0.0
+    replicate_max_output_bytes: Annotated[
+        int, Meta(ge=1, description="Largest Replicate output downloaded, in bytes; a larger one fails the attempt.", extra=_GENERATION)
+    ] = 20 * 1024 * 1024
+    replicate_download_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds downloading one Replicate output may take.", extra=_GENERATION)] = 30.0
+    replicate_poll_interval: Annotated[
+        _PositiveSeconds, Meta(description="Seconds between polls of a Replicate prediction that is still running.", extra=_GENERATION)
+    ] = 0.5
+    breaker_threshold: Annotated[
+        int, Meta(ge=1, description="Consecutive failed generations (after retries) that open a provider's circuit breaker.", extra=_GENERATION)
+    ] = 5
+    breaker_cooldown: Annotated[
+        _PositiveSeconds, Meta(description="Seconds an open circuit refuses calls before one probe call is let through.", extra=_GENERATION)
+    ] = 30.0
     generation_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one synthesis attempt may take.", extra=_GENERATION)] = 120.0
     enhance_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one prompt-enhancement attempt may take.", extra=_GENERATION)] = 20.0
     analyze_timeout: Annotated[_PositiveSeconds, Meta(description="Seconds one image-analysis attempt may take.", extra=_GENERATION)] = 20.0
@@ -140,6 +175,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     offline_delay: Annotated[
         _Seconds, Meta(description="Seconds the offline generator sleeps before drawing; for development and tests of concurrent misses.", extra=_GENERATION)
     ] = 0.0
+
+    # Prompt safety: checked on a cache miss, before any reservation or provider call.
+    prompt_blocklist: Annotated[
+        str,
+        Meta(
+            description="Comma-separated words and phrases refused in every prompt (whole words, any case); projects add their own.",
+            extra=_SAFETY,
+        ),
+    ] = ""
+    prompt_allowlist: Annotated[
+        str,
+        Meta(description="Comma-separated phrases that never count as blocked, even when they contain a blocked word; projects add their own.", extra=_SAFETY),
+    ] = ""
+    moderation: Annotated[
+        Literal["off", "gemini"],
+        Meta(description="`gemini` asks a Gemini text model to classify each new prompt before any spend (needs `GEMINI_API_KEY`).", extra=_SAFETY),
+    ] = "off"
+    moderation_model: Annotated[str, Meta(description="Gemini model that classifies prompts.", extra=_SAFETY)] = "gemini-2.5-flash"
+    moderation_timeout: Annotated[
+        _PositiveSeconds, Meta(description="Seconds one moderation call may take; a failed call refuses the generation with a 503.", extra=_SAFETY)
+    ] = 10.0
 
     # Request and image limits: every one has a safe default and can be tightened per deployment.
     max_prompt_chars: Annotated[int, Meta(ge=1, description="Longest prompt accepted, in characters.", extra=_LIMITS)] = 2000
@@ -185,6 +241,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         ),
     ] = None
     generation_price: Annotated[int, Meta(ge=1, description="Credits one generation costs, reserved before the provider call.", extra=_SECURITY)] = 1
+    billing_mode: Annotated[
+        Literal["fixed", "cost"],
+        Meta(
+            description="`fixed` charges each generation its model's price; `cost` reserves that price and, once the image is stored,"
+            " gives back what the provider's recorded cost × `PROMPTPIX_CREDITS_PER_COST_UNIT` (rounded up) does not use.",
+            extra=_SECURITY,
+        ),
+    ] = "fixed"
+    credits_per_cost_unit: Annotated[
+        _Credits, Meta(description="Credits one unit of provider cost (USD at list prices) is billed as, in `cost` billing mode.", extra=_SECURITY)
+    ] = 100.0
     free_monthly_allowance: Annotated[
         int, Meta(ge=0, description="Generations a new `free` organisation may make per calendar month (UTC).", extra=_SECURITY)
     ] = 100
@@ -285,9 +352,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
-    def generator_name(self) -> Literal["offline", "gemini"]:
+    def generator_name(self) -> Literal["offline", "gemini", "replicate"]:
         if self.generator == "auto":
-            return "gemini" if self.gemini_api_key else "offline"
+            return "gemini" if self.gemini_api_key else "replicate" if self.replicate_api_token else "offline"
         return self.generator
 
     @property
@@ -393,6 +460,19 @@ def gemini_has_a_key(settings: Settings) -> bool:
     return settings.generator != "gemini" or bool(settings.gemini_api_key)
 
 
+def replicate_has_a_token(settings: Settings) -> bool:
+    return settings.generator != "replicate" or bool(settings.replicate_api_token)
+
+
+def moderation_has_a_key(settings: Settings) -> bool:
+    return settings.moderation != "gemini" or bool(settings.gemini_api_key)
+
+
+def production_has_a_real_generator(settings: Settings) -> bool:
+    """Placeholders served (and cached for a year) as if real: only when asked for by name."""
+    return not settings.production or settings.generator != "auto" or settings.generator_name != "offline"
+
+
 def s3_names_a_bucket(settings: Settings) -> bool:
     storage = settings.resolved_storage_url
     return not storage.startswith("s3://") or bool(urlsplit(storage).netloc)
@@ -409,11 +489,18 @@ def production_secret_is_strong(settings: Settings) -> bool:
 
 RULES = (
     Rule("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY", gemini_has_a_key),
+    Rule("PROMPTPIX_GENERATOR=replicate needs REPLICATE_API_TOKEN", replicate_has_a_token),
+    Rule("PROMPTPIX_MODERATION=gemini needs GEMINI_API_KEY", moderation_has_a_key),
     Rule("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]", s3_names_a_bucket),
     Rule(
         f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters,"
         f" 16 of them distinct, with no placeholder ({', '.join(PLACEHOLDER_MARKS)})",
         production_secret_is_strong,
         hint=" (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)",
+    ),
+    Rule(
+        "PROMPTPIX_ENV=production needs a real generator: set GEMINI_API_KEY or REPLICATE_API_TOKEN,"
+        " or PROMPTPIX_GENERATOR=offline to serve offline placeholders on purpose",
+        production_has_a_real_generator,
     ),
 )

@@ -34,6 +34,8 @@ from generation.providers.base import Provider, Synthesis
 from generation.providers.delayed import DelayedProvider, with_offline_delay
 from generation.providers.gemini_settings import GeminiPrices, GeminiSettings
 from generation.providers.offline import OFFLINE_MODEL, OfflineProvider
+from generation.providers.replicate_settings import ReplicateSettings
+from generation.safety import Moderator, PromptBlocked, PromptPolicy, Verdict, check_prompt, screen_prompt, terms
 
 __all__ = [
     "ASPECT_CLASSES",
@@ -48,24 +50,34 @@ __all__ = [
     "GenerationError",
     "GenerationRequest",
     "MalformedResponse",
+    "Moderator",
     "NoImage",
     "OfflineProvider",
     "PipelineSettings",
+    "PromptBlocked",
+    "PromptPolicy",
     "PromptRejected",
     "Provider",
     "ProviderMisconfigured",
     "ProviderRateLimited",
     "ProviderUnavailable",
     "ReferenceImage",
+    "ReplicateSettings",
     "StageEvent",
     "StageTimeout",
     "Synthesis",
     "Usage",
+    "Verdict",
     "analyze_offline",
+    "check_prompt",
+    "gemini_moderator",
     "gemini_provider",
     "generate",
     "nearest_aspect_class",
     "normalize_prompt",
+    "replicate_provider",
+    "screen_prompt",
+    "terms",
     "with_offline_delay",
 ]
 
@@ -75,3 +87,17 @@ def gemini_provider(settings: GeminiSettings) -> Provider:
     from generation.providers.gemini import GeminiProvider
 
     return GeminiProvider(settings)
+
+
+def replicate_provider(settings: ReplicateSettings) -> Provider:
+    """Replicate through its official client, imported only when a deployment uses it."""
+    from generation.providers.replicate import ReplicateProvider
+
+    return ReplicateProvider(settings)
+
+
+def gemini_moderator(*, api_key: str, base_url: str | None, model: str, timeout: float) -> Moderator:
+    """The safety gate's classifier: a Gemini text model through google-genai."""
+    from generation.providers.gemini_moderation import GeminiModerator
+
+    return GeminiModerator(api_key=api_key, base_url=base_url, model=model, timeout=timeout)

@@ -65,7 +65,7 @@ def test_run_prints_urls_a_browser_shows_and_restarts_keep(data_dir: Path, tmp_p
     served = serve(data_dir, port)
     try:
         url = served.generate_url
-        assert url.startswith(f"http://127.0.0.1:{port}/g/demo?") and "w=800" in url and "ar=16:9" in url
+        assert url.startswith(f"http://127.0.0.1:{port}/g/demo?") and "w=800" in url and "ar=16%3A9" in url
         assert any(line.endswith("/schema") for line in served.lines)
 
         shot = screenshot(url, tmp_path / "generated.png", tmp_path / "profile")

@@ -12,8 +12,15 @@ from delivery.access.keys import _checksum, parse_key
 from delivery.db.billing import Attribution, debit_generation, refund_generation
 from delivery.db.generations import start_generation
 from delivery.settings import Settings
-from tests.fakes import CountingProvider
+from tests.fakes import CountingProvider, PaidProvider
 from tests.tenancy import Tenant, make_tenant
+
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module counts charges."""
+    return PaidProvider()
+
 
 
 @pytest.fixture

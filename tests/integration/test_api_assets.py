@@ -11,10 +11,17 @@ from litestar.testing import AsyncTestClient
 from delivery.app import create_app
 from delivery.db.presets import project_presets
 from delivery.settings import Settings
-from tests.fakes import CountingProvider
+from tests.fakes import CountingProvider, PaidProvider
 from tests.images import decode, pixel, solid
 from tests.integration.test_api_generations import CYAN, MAGENTA, bearer, close_to, two_tone, upload
 from tests.tenancy import Tenant, make_tenant
+
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module counts charges."""
+    return PaidProvider()
+
 
 
 @pytest.fixture
@@ -202,10 +209,10 @@ async def test_styles_crud_and_default(client: AsyncTestClient, tenant: Tenant, 
 async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls(
     client: AsyncTestClient, tenant: Tenant, settings: Settings
 ) -> None:
-    put = await client.put("/v1/presets/banner", json={"params": {"w": "300", "fm": "webp", "h": "100"}}, headers=bearer(tenant))
+    put = await client.put("/v1/presets/banner", json={"params": {"w": "300", "fm": "webp", "h": "100", "fit": "crop"}}, headers=bearer(tenant))
     assert put.status_code == 200, put.text
-    assert put.json()["query"] == "fm=webp&h=100&w=300" and put.json()["builtin"] is False
-    for params, status in [({"w": "0"}, 400), ({"colour": "red"}, 400), ({}, 422), ({"fit": "clip"}, 422)]:
+    assert put.json()["query"] == "fit=crop&fm=webp&h=100&w=300" and put.json()["builtin"] is False
+    for params, status in [({"w": "0"}, 400), ({"fit": "cover"}, 400), ({"colour": "red"}, 422), ({}, 422), ({"fit": "clip"}, 422)]:
         response = await client.put("/v1/presets/bad", json={"params": params}, headers=bearer(tenant))
         assert response.status_code == status, (params, response.text)
     reserved = await client.put("/v1/presets/thumb", json={"params": {"w": "50", "h": "50"}}, headers=bearer(tenant))
@@ -214,7 +221,7 @@ async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls
     listed = {p["name"]: p for p in (await client.get("/v1/presets", headers=bearer(tenant))).json()}
     assert set(listed) == {"thumb", "card", "og", "hero", "avatar", "banner"}
     assert listed["thumb"]["builtin"] is True and listed["banner"]["builtin"] is False
-    assert (await client.get("/v1/presets/card", headers=bearer(tenant))).json()["query"] == "h=400&w=600"
+    assert (await client.get("/v1/presets/card", headers=bearer(tenant))).json()["query"] == "fit=crop&h=400&w=600"
 
     asset = await upload(client, tenant, two_tone(MAGENTA, CYAN))
     banner = await client.get(asset["urls"]["presets"]["banner"].removeprefix("http://127.0.0.1:8080"))
@@ -237,7 +244,7 @@ async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls
 
     conn = await asyncpg.connect(settings.database_url)
     try:
-        assert await project_presets(conn, tenant.project.id) == {"banner": "fm=webp&h=100&w=300"}
+        assert await project_presets(conn, tenant.project.id) == {"banner": "fit=crop&fm=webp&h=100&w=300"}
     finally:
         await conn.close()
     assert (await client.delete("/v1/presets/banner", headers=bearer(tenant))).status_code == 204

@@ -18,11 +18,17 @@ from delivery.db.billing import post_entry
 from delivery.settings import Settings
 from generation.models import GenerationRequest
 from generation.providers.base import Synthesis
-from tests.fakes import CountingProvider
+from tests.fakes import CountingProvider, PaidProvider
 from tests.images import decode, pixel
 from tests.tenancy import Tenant, make_tenant
 
 MAGENTA, CYAN, YELLOW = (255, 0, 255), (0, 255, 255), (255, 255, 0)
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module is about what is."""
+    return PaidProvider()
+
 
 
 @pytest.fixture
@@ -207,16 +213,16 @@ async def test_a_payment_refusal_is_not_stored(client: AsyncTestClient, settings
 
 
 async def test_fifty_concurrent_replays_make_one_generation_across_two_processes(
-    settings: Settings, provider: CountingProvider, database_url: str
+    settings: Settings, provider: PaidProvider, database_url: str
 ) -> None:
     """Two app instances (as two processes would) on one database; 25 identical requests to each, at once.
 
     Requests go through sync test clients from 50 threads: the async test client runs each
     request to completion before the next starts, so it could not show concurrency.
     """
-    slow = msgspec.structs.replace(settings, offline_delay=0.5)
+    provider.delay = 0.5
     body = {"prompt": "a burst of identical retries", "name": "burst"}
-    with TestClient(app=create_app(slow, provider=provider)) as one, TestClient(app=create_app(slow, provider=provider)) as two:
+    with TestClient(app=create_app(settings, provider=provider)) as one, TestClient(app=create_app(settings, provider=provider)) as two:
         tenant = await make_tenant(database_url, credits=100)  # once the apps have migrated
         headers = bearer(tenant, **{"Idempotency-Key": "burst"})
         with ThreadPoolExecutor(50) as pool:
@@ -359,8 +365,9 @@ async def test_a_retry_in_another_process_waits_then_gets_409_while_the_first_ru
     assert len(gated.synthesized) == 1
 
 
-async def test_concurrent_steps_of_one_flow_get_distinct_positions(settings: Settings, provider: CountingProvider, database_url: str) -> None:
-    with TestClient(app=create_app(msgspec.structs.replace(settings, offline_delay=0.2), provider=provider)) as client:
+async def test_concurrent_steps_of_one_flow_get_distinct_positions(settings: Settings, provider: PaidProvider, database_url: str) -> None:
+    provider.delay = 0.2
+    with TestClient(app=create_app(settings, provider=provider)) as client:
         tenant = await make_tenant(database_url, credits=100)
         flow_id = client.post("/v1/flows", json={}, headers=bearer(tenant)).json()["id"]
         with ThreadPoolExecutor(6) as pool:

@@ -7,7 +7,6 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
-import msgspec
 import pytest
 from litestar.testing import AsyncTestClient, TestClient
 
@@ -22,11 +21,17 @@ from delivery.settings import Settings
 from generation.errors import PromptRejected
 from generation.models import GenerationRequest
 from generation.providers.base import Synthesis
-from tests.fakes import CountingProvider
+from tests.fakes import CountingProvider, PaidProvider
 from tests.images import decode
 from tests.tenancy import Tenant, make_tenant
 
 UTC = dt.UTC
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module is about what is."""
+    return PaidProvider()
+
 
 
 async def signed_links(
@@ -70,8 +75,8 @@ async def test_a_balance_for_ten_generations_buys_exactly_ten_of_a_hundred_concu
     # The async test client runs requests one after another; a sync client driven from
     # threads makes the hundred misses really overlap inside the app (and the provider is
     # slowed so the reservations race while generations are in flight).
-    racing = msgspec.structs.replace(settings, offline_delay=0.2)
-    with TestClient(app=create_app(racing, provider=provider)) as concurrent, ThreadPoolExecutor(50) as pool:
+    provider.delay = 0.2
+    with TestClient(app=create_app(settings, provider=provider)) as concurrent, ThreadPoolExecutor(50) as pool:
         responses = await asyncio.to_thread(lambda: list(pool.map(concurrent.get, links)))
 
     statuses = sorted(r.status_code for r in responses)
@@ -124,7 +129,7 @@ async def test_hits_need_no_quota_misses_do(client: AsyncTestClient, settings: S
     assert len(provider.synthesized) == 1
 
 
-class RefusingProvider(CountingProvider):
+class RefusingProvider(PaidProvider):
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
         self.synthesized.append(request)
         raise PromptRejected("blocked by the fake's safety filter")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import asyncpg
 import pytest
@@ -14,6 +13,7 @@ from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from generation.providers.gemini import GeminiProvider, GeminiSettings
 from harness.fake_gemini import API_KEY, FakeGemini, Reply
+from harness.urls import urlencode
 from tests.images import decode
 
 
@@ -39,7 +39,7 @@ def g_url(demo: Demo, **params: object) -> str:
 async def test_a_gemini_master_is_stored_with_its_metadata(
     client: AsyncTestClient, demo: Demo, settings: Settings, fake_gemini: FakeGemini
 ) -> None:
-    response = await client.get(g_url(demo, prompt="a heron in reeds", w=600, ar="16:9", fm="webp"))
+    response = await client.get(g_url(demo, prompt="a heron in reeds", w=600, ar="16:9", fit="crop", fm="webp"))
     assert response.status_code == 200, response.text
     assert response.headers["x-cache-status"] == "GENERATED"
     image, fmt = decode(response.content)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import asyncpg
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
 
@@ -21,7 +20,7 @@ def g_url(demo: Demo, **params: object) -> str:
 async def test_miss_generates_then_hit_serves_without_the_generator(
     client: AsyncTestClient, demo: Demo, provider: CountingProvider
 ) -> None:
-    url = g_url(demo, prompt="a fox at dawn", w=640, h=360, fm="webp")
+    url = g_url(demo, prompt="a fox at dawn", w=640, h=360, fit="crop", fm="webp")
     first = await client.get(url)
     assert first.status_code == 200, first.text
     assert first.headers["x-cache-status"] == "GENERATED"
@@ -44,7 +43,7 @@ async def test_another_variant_of_the_same_master_is_a_transform_not_a_generatio
     client: AsyncTestClient, demo: Demo, provider: CountingProvider
 ) -> None:
     await client.get(g_url(demo, prompt="a fox at dawn", w=640, h=360, fm="webp"))
-    other = await client.get(g_url(demo, prompt="a  fox at dawn ", w=320, ar="16:9", fm="jpg"))
+    other = await client.get(g_url(demo, prompt="a  fox at dawn ", w=320, ar="16:9", fit="crop", fm="jpg"))
     assert other.headers["x-cache-status"] == "MISS"
     image, fmt = decode(other.content)
     assert (image.width, image.height, fmt) == (320, 180, "jpg")
@@ -104,7 +103,7 @@ async def test_errors_on_image_urls_are_small_images_that_are_never_cached(
         (f"/g/{demo.project_slug}?prompt=x&key=pk_nope", 403),
         ("/g/nope?prompt=x&key=" + demo.key_id, 404),
         (g_url(demo, prompt="x", w=100000), 400),
-        (g_url(demo, prompt="x", colour="red"), 400),
+        (g_url(demo, prompt="x", fit="cover"), 400),
         (g_url(demo, w=10), 400),
         ("/i/" + "0" * 32, 404),
         ("/i/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import asyncpg
 import msgspec
@@ -21,6 +21,7 @@ from delivery.errors import InvalidName, ReservedName, SourceTooLarge, SourceUnr
 from delivery.ops.bootstrap import Demo
 from delivery.services import Services
 from delivery.settings import Settings
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode, pixel
 from tests.s3server import S3Server

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 import pytest
 
 from harness.processes import Nginx, Serve, find_nginx, metric, start_nginx, start_serve
+from harness.urls import urlencode
 from tests.conftest import require
 from tests.images import decode
 
@@ -45,12 +45,12 @@ def edge(app: Serve, tmp_path: Path) -> Iterator[Nginx]:
 
 
 def g_path(prompt: str, **params: object) -> str:
-    return "/g/demo?" + urlencode({"prompt": prompt, "w": 64, "h": 48, "fm": "png", **params})
+    return "/g/demo?" + urlencode({"prompt": prompt, "w": 64, "h": 48, "fit": "crop", "fm": "png", **params})
 
 
 def g_query(prompt: str, *pairs: str) -> str:
     """A /g/ path with extra raw `name=value` pairs spliced in at the start, middle and end."""
-    middle = urlencode({"prompt": prompt, "w": 64, "h": 48})
+    middle = urlencode({"prompt": prompt, "w": 64, "h": 48, "fit": "crop"})
     return "/g/demo?" + "&".join([*pairs[:1], middle, *pairs[1:2], "fm=png", *pairs[2:]])
 
 
@@ -103,15 +103,56 @@ async def test_signed_and_resigned_links_share_one_nginx_entry(app: Serve, edge:
             g_query("a red kite", "sig=YW5vdGhlcg", "key=pk_someoneelse", "exp=1"),
         ]
         again = [await http.get(path) for path in variants]
-        # `monkey` is not `key`: it stays in the cache key and reaches the app, which refuses it.
+        # `monkey` is not `key`: it stays in nginx's key and reaches the app, which redirects to the spelling without it.
         lookalike = await http.get(g_query("a red kite", key, "monkey=1"))
     for response in again:
         assert response.status_code == 200
         assert (response.headers["x-cache-status"], response.headers["x-edge-cache"]) == ("HIT", "HIT")
         assert response.content == first.content
-    assert lookalike.status_code == 400 and lookalike.headers["x-edge-cache"] == "MISS"
+    assert lookalike.status_code == 301 and lookalike.headers["location"] == g_query("a red kite", key)
     assert app_requests(app, G_ROUTE, "200") == 1
     assert await generations(app) == 1
+
+
+def cached_entries(edge: Nginx) -> list[Path]:
+    return [path for path in (edge.root / "cache" / "promptpix").rglob("*") if path.is_file()]
+
+
+async def test_other_spellings_and_ignored_params_store_no_second_nginx_entry(app: Serve, edge: Nginx) -> None:
+    """Each spelling reaches nginx as its own key; the app answers all but one with a 301, which nginx does not store."""
+    canonical = g_query("a red kite", f"key={app.key_id}")
+    spellings = [
+        canonical + "&",
+        canonical.replace("&w=64", "&&w=64"),
+        canonical.replace("&w=64", "&%77=64"),
+        canonical.replace("%20", "+"),
+        canonical + "&ixlib=python-4.0.0",
+        canonical + "&utm_source=mail&utm_source=feed",
+    ]
+    async with httpx.AsyncClient(base_url=edge.base, timeout=60) as http:
+        first = await http.get(canonical)
+        assert first.status_code == 200, first.text
+        entries = await until_entries(edge, 1)
+        for path in spellings:
+            redirect = await http.get(path)
+            if redirect.status_code == 200:  # nginx's own key already drops a trailing `&`
+                assert redirect.headers["x-edge-cache"] == "HIT" and redirect.content == first.content, path
+                continue
+            assert (redirect.status_code, redirect.headers["location"]) == (301, canonical), path
+            followed = await http.get(redirect.headers["location"])
+            assert followed.headers["x-edge-cache"] == "HIT" and followed.content == first.content
+    assert cached_entries(edge) == entries
+    assert app_requests(app, G_ROUTE, "200") == 1
+
+
+async def until_entries(edge: Nginx, count: int) -> list[Path]:
+    """nginx writes the cache file once the response is complete: wait for it, with a deadline."""
+    for _ in range(100):
+        entries = cached_entries(edge)
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nginx stored {len(cached_entries(edge))} entries, expected {count}")
 
 
 async def test_errors_are_never_cached(app: Serve, edge: Nginx) -> None:

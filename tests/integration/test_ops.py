@@ -1,11 +1,18 @@
 """Health, readiness, the OpenAPI document and Prometheus metrics of one app process."""
 
-from urllib.parse import urlencode
-
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from delivery.ops.bootstrap import Demo
+from harness.urls import urlencode
+from tests.fakes import PaidProvider
+
+
+@pytest.fixture
+def provider() -> PaidProvider:
+    """A paid provider's stand-in: offline images are never charged, and this module counts charges."""
+    return PaidProvider()
 
 
 async def test_health_and_readiness(client: AsyncTestClient) -> None:
@@ -13,7 +20,7 @@ async def test_health_and_readiness(client: AsyncTestClient) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert ready.json() == {"status": "ok", "database": "ok", "storage": "ok", "provider:offline": "closed", "provider:paid-stand-in": "closed"}
     assert ready.headers["cache-control"] == "no-store"
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from litestar.testing import AsyncTestClient
 
 from delivery.settings import Settings
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
 from tests.tenancy import make_tenant
@@ -15,7 +14,7 @@ from tests.tenancy import make_tenant
 async def test_g_links_expand_project_presets(client: AsyncTestClient, settings: Settings, provider: CountingProvider) -> None:
     tenant = await make_tenant(settings.database_url, plan="unlimited", allow_unsigned=True, origins=["*"])
     auth = {"Authorization": f"Bearer {tenant.secret_key}"}
-    put = await client.put("/v1/presets/banner", json={"params": {"w": "300", "h": "100", "fm": "webp"}}, headers=auth)
+    put = await client.put("/v1/presets/banner", json={"params": {"w": "300", "h": "100", "fit": "crop", "fm": "webp"}}, headers=auth)
     assert put.status_code == 200, put.text
 
     def link(**params: str) -> str:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -25,6 +25,7 @@ from delivery.assets.sweep import SWEEP_LOCK, SweepReport, sweep
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
+from harness.urls import urlencode
 from tests.cli import Cli
 from tests.fakes import FaultyStorage, PricedProvider
 from tests.images import decode

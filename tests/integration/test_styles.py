@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode
 
 import asyncpg
 import pytest
@@ -13,6 +12,7 @@ from delivery.db.projects import get_project_by_slug
 from delivery.db.styles import delete_style, put_style, set_default_style
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
 

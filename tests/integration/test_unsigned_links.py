@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app
 from delivery.settings import Settings
+from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
 from tests.tenancy import Tenant, fingerprint, make_tenant

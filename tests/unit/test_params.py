@@ -22,22 +22,37 @@ def transform(query: str):
         ("w=NaN", "w"),
         ("w=12.5", "w"),
         ("dpr=nan", "dpr"),
-        ("dpr=5", "dpr"),
-        ("q=0", "q"),
+        ("dpr=5.5", "dpr"),
+        ("q=101", "q"),
         ("fm=bmp", "fm"),
         ("fit=cover", "fit"),
         ("ar=16", "ar"),
         ("ar=0:9", "ar"),
-        ("bg=red", "bg"),
-        ("colour=red", "colour"),
-        ("crop=faces", "crop"),
+        ("bg=reddish", "bg"),
+        ("crop=chin", "crop"),
         ("fp-x=1.5", "fp-x"),
         ("fp-y=-0.1", "fp-y"),
         ("fp-x=nan", "fp-x"),
-        ("auto=compress", "auto"),
-        ("blur=101", "blur"),
+        ("auto=sharpen", "auto"),
+        ("blur=2001", "blur"),
         ("blur=inf", "blur"),
         ("preset=nope", "preset"),
+        ("crop=top,bottom", "crop"),
+        ("rect=1,2,3", "rect"),
+        ("rect=0,0,0,10", "rect"),
+        ("w=1.5", "w"),
+        ("h=0.0", "h"),
+        ("orient=45", "orient"),
+        ("flip=x", "flip"),
+        ("fill=gen", "fill"),
+        ("fill-color=nope", "fill-color"),
+        ("lossless=maybe", "lossless"),
+        ("fp-z=0.5", "fp-z"),
+        ("pad=1001", "pad"),
+        ("pad-left=-1", "pad-left"),
+        ("rot=361", "rot"),
+        ("sharp=101", "sharp"),
+        ("fm=json2", "fm"),
         ("crop=attention&fp-x=0.2", "fp-x"),
     ],
 )
@@ -52,22 +67,42 @@ def test_repeated_param_is_rejected() -> None:
 
 
 def test_equal_requests_share_one_canonical_form() -> None:
-    a = transform("w=400&h=300&fm=jpeg&dpr=1&fit=crop")
+    a = transform("w=400&h=300&fm=jpeg&dpr=1&fit=clip")
     b = transform("fm=jpg&h=300&w=400")
     assert a == b
     assert canonical_query(a) == canonical_query(b) == "fm=jpg&h=300&w=400"
 
 
 def test_non_default_values_stay_in_canonical_form() -> None:
-    params = transform("w=400&fit=max&ar=32:18&dpr=2&bg=FF0000")
-    assert canonical_query(params) == "ar=16:9&bg=ff0000&dpr=2&fit=max&w=400"
+    params = transform("w=400&fit=crop&ar=32:18&dpr=2&bg=FF0000")
+    assert canonical_query(params) == "ar=16%3A9&bg=ff0000&dpr=2&fit=crop&w=400"
+    assert canonical_query(transform("w=0.5&h=1.0&rect=1,2,30,40&pad=4&q=0")) == "h=1.0&pad=4%2C4%2C4%2C4&q=1&rect=1%2C2%2C30%2C40&w=0.5"
 
 
-def test_default_fit_depends_on_the_box() -> None:
-    assert transform("w=1&h=1").resolved_fit == "crop"
+def test_default_fit_is_clip_as_in_imgix() -> None:
+    assert transform("w=1&h=1").resolved_fit == "clip"
     assert transform("w=1").resolved_fit == "clip"
-    assert transform("w=1&ar=1:1").resolved_fit == "crop"
+    assert transform("w=1&ar=1:1").ar is None  # ar only applies to fit=crop
+    assert transform("w=1&ar=1:1&fit=crop").ar == (1, 1)
     assert transform("w=1&fit=fill").resolved_fit == "fill"
+
+
+def test_unknown_params_are_ignored_and_never_reach_the_key() -> None:
+    assert transform("w=100&ixlib=python-4.0.0&colour=red&colour=blue") == transform("w=100")
+    assert canonical_query(transform("w=100&ch=Width,DPR&sat=20")) == "w=100"
+
+
+def test_imgix_spellings_share_one_canonical_form() -> None:
+    assert transform("fm=pjpg") == transform("fm=jpg")
+    assert canonical_query(transform("w=10&h=10&fit=crop&crop=faces,edges")) == "crop=attention&fit=crop&h=10&w=10"
+    assert canonical_query(transform("w=10&h=10&fit=crop&crop=left,top")) == canonical_query(transform("w=10&h=10&fit=crop&crop=top,left"))
+    assert canonical_query(transform("w=10&h=10&fit=facearea")) == "crop=attention&fit=crop&h=10&w=10"
+    assert canonical_query(transform("auto=format,compress,enhance")) == "auto=compress%2Cformat"
+    assert canonical_query(transform("auto=format,compress&fm=webp&q=50")) == "fm=webp&q=50"
+    assert canonical_query(transform("fill-color=white&bg=F00")) == "bg=ff0000"  # no fill fit: no fill colour
+    assert canonical_query(transform("w=10&h=10&fit=fill&fill=solid&fill-color=white")) == "fill-color=ffffff&fit=fill&h=10&w=10"
+    assert canonical_query(transform("blur=500")) == canonical_query(transform("blur=100"))
+    assert canonical_query(transform("orient=1&rot=0&lossless=1&fm=jpg")) == "fm=jpg"
 
 
 def test_generation_params_are_separate_from_transform_params() -> None:
@@ -86,16 +121,16 @@ def test_prompt_is_required_and_bounded() -> None:
 
 
 def test_params_that_cannot_change_the_pixels_are_dropped() -> None:
-    assert canonical_query(transform("w=100&crop=entropy")) == canonical_query(transform("w=100&fp-x=0.3")) == "w=100"  # clip: no cut
-    assert canonical_query(transform("w=100&h=100&crop=focalpoint")) == "h=100&w=100"
+    assert canonical_query(transform("w=100&h=50&crop=entropy")) == canonical_query(transform("w=100&h=50&fp-x=0.3")) == "h=50&w=100"  # clip: no cut
+    assert canonical_query(transform("w=100&h=100&fit=crop&crop=focalpoint")) == "fit=crop&h=100&w=100"
     assert canonical_query(transform("w=100&blur=0&fm=webp&auto=format")) == "fm=webp&w=100"
-    assert canonical_query(transform("w=100&h=100&crop=centre&auto=format&blur=2.5")) == "auto=format&blur=2.5&crop=center&h=100&w=100"
-    assert canonical_query(transform("fp-y=0.25&w=10&h=20&fp-x=0.75")) == "fp-x=0.75&fp-y=0.25&h=20&w=10"
+    assert canonical_query(transform("w=100&h=100&fit=crop&crop=centre&auto=format&blur=2.5")) == "auto=format&blur=2.5&crop=center&fit=crop&h=100&w=100"
+    assert canonical_query(transform("fp-y=0.25&w=10&h=20&fp-x=0.75&fit=crop")) == "fit=crop&fp-x=0.75&fp-y=0.25&h=20&w=10"
 
 
 def test_presets_expand_with_explicit_params_winning() -> None:
-    assert transform("preset=og") == transform("w=1200&h=630&fm=jpg")
-    assert canonical_query(transform("preset=thumb&w=100&fm=webp")) == "fm=webp&h=200&w=100"
+    assert transform("preset=og") == transform("w=1200&h=630&fm=jpg&fit=crop")
+    assert canonical_query(transform("preset=thumb&w=100&fm=webp")) == "fit=crop&fm=webp&h=200&w=100"
     project = {"banner": {"w": "970", "h": "250"}, "thumb": {"w": "64", "h": "64"}}
     from collections import ChainMap
 
@@ -109,12 +144,9 @@ def test_presets_expand_with_explicit_params_winning() -> None:
 
 def test_srcset_uses_canonical_urls() -> None:
     fixed = srcset("/i/abc", transform("fm=webp&w=400&h=300"), extra={"key": "pk_1"})
-    assert fixed == (
-        "/i/abc?fm=webp&h=300&w=400&key=pk_1 1x, /i/abc?dpr=2&fm=webp&h=300&w=400&key=pk_1 2x, "
-        "/i/abc?dpr=3&fm=webp&h=300&w=400&key=pk_1 3x"
-    )
-    fluid = srcset("/i/abc", transform("ar=16:9&auto=format"), widths=(320, 640))
-    assert fluid == "/i/abc?ar=16:9&auto=format&w=320 320w, /i/abc?ar=16:9&auto=format&w=640 640w"
+    assert fixed == ("/i/abc?fm=webp&h=300&w=400&key=pk_1 1x, /i/abc?dpr=2&fm=webp&h=300&w=400&key=pk_1 2x, /i/abc?dpr=3&fm=webp&h=300&w=400&key=pk_1 3x")
+    fluid = srcset("/i/abc", transform("ar=16:9&fit=crop&auto=format"), widths=(320, 640))
+    assert fluid == "/i/abc?ar=16%3A9&auto=format&fit=crop&w=320 320w, /i/abc?ar=16%3A9&auto=format&fit=crop&w=640 640w"
 
 
 def test_one_list_of_srcset_widths_for_srcset_and_the_api() -> None:
@@ -127,3 +159,25 @@ def test_one_list_of_srcset_widths_for_srcset_and_the_api() -> None:
     )
     offered = [c.rsplit(" ", 1)[1] for c in asset_urls("https://img", asset, {}).srcset.split(", ")]
     assert offered == [f"{w}w" for w in SRCSET_WIDTHS if w < 1000] + ["1000w"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "spelled"),
+    [
+        ("w=300&h=200", None),
+        ("prompt=a%20fox&w=3", None),
+        ("ar=16%3A9&crop=top%2Cleft", None),
+        ("", None),
+        ("w=300&&h=200", "w=300&h=200"),
+        ("w=300&", "w=300"),
+        ("%77=300", "w=300"),
+        ("prompt=a+fox", "prompt=a%20fox"),
+        ("ar=16:9", "ar=16%3A9"),
+        ("w=300&ixlib=python-4.0.0", "w=300"),
+        ("ixlib=js", ""),
+    ],
+)
+def test_each_query_has_one_spelling(raw: str, spelled: str | None) -> None:
+    from delivery.images.params import TRANSFORM_NAMES, canonical_spelling
+
+    assert canonical_spelling(raw.encode(), TRANSFORM_NAMES | GENERATE_NAMES) == spelled

@@ -84,6 +84,8 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_KEY_MISSES_PER_MINUTE",
             "PROMPTPIX_IP_MISSES_PER_MINUTE",
             "PROMPTPIX_DB_POOL_SIZE",
+            "PROMPTPIX_REPLICATE_MAX_OUTPUT_BYTES",
+            "PROMPTPIX_BREAKER_THRESHOLD",
         ],
         ("1", None),
     ),
@@ -106,6 +108,10 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_ANALYZE_TIMEOUT",
             "PROMPTPIX_IDEMPOTENCY_TTL",
             "PROMPTPIX_IDEMPOTENCY_LEASE",
+            "PROMPTPIX_REPLICATE_DOWNLOAD_TIMEOUT",
+            "PROMPTPIX_REPLICATE_POLL_INTERVAL",
+            "PROMPTPIX_MODERATION_TIMEOUT",
+            "PROMPTPIX_BREAKER_COOLDOWN",
         ],
         (EPSILON, None),
     ),
@@ -117,6 +123,9 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_GENERATION_BACKOFF",
             "PROMPTPIX_GENERATION_MAX_RETRY_WAIT",
             "PROMPTPIX_OFFLINE_DELAY",
+            "PROMPTPIX_REPLICATE_PRICE_PER_IMAGE",
+            "PROMPTPIX_CREDITS_PER_COST_UNIT",
+            "PROMPTPIX_REPLICATE_PRICE_PER_SECOND",
             "PROMPTPIX_SWEEP_INTERVAL",
             "PROMPTPIX_SWEEP_GRACE",
             "PROMPTPIX_SWEEP_PENDING_AFTER",
@@ -164,6 +173,7 @@ def test_a_value_past_each_bound_is_refused_naming_the_variable(name: str) -> No
     ("name", "good", "bad"),
     [
         ("PROMPTPIX_GENERATOR", ["auto", "offline"], ["dalle", "Gemini", "OFFLINE"]),
+        ("PROMPTPIX_MODERATION", ["off"], ["on", "Gemini", "openai"]),
         ("PROMPTPIX_ENV", ["development"], ["staging", "prod", "Production"]),
         ("PROMPTPIX_LOG_REQUESTS", ["true", "false", "1", "0"], ["yes", "on"]),
         ("PROMPTPIX_STORAGE_URL", ["file:///srv/objects", "s3://bucket/prefix"], ["ftp://x", "/srv/objects", "S3://bucket"]),
@@ -203,6 +213,28 @@ def test_rules_name_their_variables() -> None:
     with pytest.raises(SettingsError, match="PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY"):
         Settings.from_env({"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": ""})
     assert Settings.from_env({"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": "k"}).generator_name == "gemini"
+    with pytest.raises(SettingsError, match="PROMPTPIX_GENERATOR=replicate needs REPLICATE_API_TOKEN"):
+        Settings.from_env({"PROMPTPIX_GENERATOR": "replicate"})
+    with pytest.raises(SettingsError, match="PROMPTPIX_MODERATION=gemini needs GEMINI_API_KEY"):
+        Settings.from_env({"PROMPTPIX_MODERATION": "gemini", "REPLICATE_API_TOKEN": "r"})
+
+
+def test_auto_picks_gemini_then_replicate_then_offline() -> None:
+    assert Settings.from_env({"GEMINI_API_KEY": "k", "REPLICATE_API_TOKEN": "r"}).generator_name == "gemini"
+    assert Settings.from_env({"REPLICATE_API_TOKEN": "r"}).generator_name == "replicate"
+    assert Settings.from_env({}).generator_name == "offline"
+
+
+PRODUCTION = {"PROMPTPIX_ENV": "production", "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK"}
+
+
+def test_production_without_a_real_generator_refuses_to_start() -> None:
+    """No key in production used to serve (and cache for a year) offline placeholders as if real."""
+    with pytest.raises(SettingsError, match=r"^PROMPTPIX_ENV=production needs a real generator: set GEMINI_API_KEY or REPLICATE_API_TOKEN"):
+        Settings.from_env(PRODUCTION)
+    assert Settings.from_env(PRODUCTION | {"PROMPTPIX_GENERATOR": "offline"}).generator_name == "offline"  # asked for by name
+    assert Settings.from_env(PRODUCTION | {"REPLICATE_API_TOKEN": "r"}).generator_name == "replicate"
+    assert Settings.from_env(PRODUCTION | {"GEMINI_API_KEY": "k"}).generator_name == "gemini"
 
 
 async def test_s3_settings_reach_the_client() -> None:

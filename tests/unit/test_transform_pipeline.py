@@ -31,7 +31,7 @@ def has_red(image: pyvips.Image) -> bool:
 
 
 DOT = corpus.dot(1200, 800, 0.85, 0.2).pngsave_buffer()
-CROP_BOXES = ["w=100&h=100", "w=300&h=60", "w=60&h=300", "ar=1:1", "w=200&ar=16:9", "h=120&ar=3:4", "w=50&h=50&dpr=3"]
+CROP_BOXES = [box + "&fit=crop" for box in ("w=100&h=100", "w=300&h=60", "w=60&h=300", "ar=1:1", "w=200&ar=16:9", "h=120&ar=3:4", "w=50&h=50&dpr=3")]
 
 
 @pytest.mark.parametrize("box", CROP_BOXES)
@@ -50,7 +50,7 @@ def test_fp_overrides_the_stored_focal_point(box: str) -> None:
 
 
 def test_attention_finds_the_salient_dot_whatever_the_stored_point() -> None:
-    image, _, _ = run(DOT, "w=200&h=200&crop=attention&fm=png", FocalPoint(0.0, 1.0))
+    image, _, _ = run(DOT, "w=200&h=200&fit=crop&crop=attention&fm=png", FocalPoint(0.0, 1.0))
     assert (image.width, image.height) == (200, 200)
     assert has_red(image)
 
@@ -58,7 +58,7 @@ def test_attention_finds_the_salient_dot_whatever_the_stored_point() -> None:
 def test_entropy_keeps_the_busy_region() -> None:
     flat = (pyvips.Image.black(1000, 500, bands=3) + 90).cast("uchar")
     busy = flat.insert(corpus.photo(300, 500, seed=3), 700, 0).pngsave_buffer()
-    image, _, _ = run(busy, "w=250&h=250&crop=entropy&fm=png", FocalPoint(0.0, 0.5))
+    image, _, _ = run(busy, "w=250&h=250&fit=crop&crop=entropy&fm=png", FocalPoint(0.0, 0.5))
     assert (image.width, image.height) == (250, 250)
     assert image.deviate() > 10  # the noisy strip, not the flat grey left
 
@@ -97,7 +97,7 @@ def test_each_format_and_quality(output: Format) -> None:
 
 def test_an_output_over_the_formats_own_limit_is_422() -> None:
     with pytest.raises(UnencodableOutput, match="18000x12 image cannot be encoded as webp"):
-        run(corpus.photo(400, 300).jpegsave_buffer(), "w=6000&h=4&dpr=3&fm=webp")
+        run(corpus.photo(400, 300).jpegsave_buffer(), "w=6000&h=4&dpr=3&fit=crop&fm=webp")
 
 
 def test_default_format_is_the_sources() -> None:
@@ -168,3 +168,74 @@ def test_embedded_profiles_are_converted_to_srgb(fmt: str) -> None:
     assert pyvips.Image.new_from_buffer(master, "").getpoint(5, 5)[0] < 190  # P3 numbers differ from sRGB's
     image, _, _ = run(master, "w=32&fm=png")
     assert pixel(image, 0.5, 0.5) == pytest.approx([200, 30, 30], abs=4)
+
+
+def quadrants() -> bytes:
+    """Red top-left, green top-right, blue bottom-left, white bottom-right; 400x200."""
+
+    def tile(rgb: list[int]) -> pyvips.Image:
+        return (pyvips.Image.black(200, 100, bands=3) + rgb).cast("uchar")
+
+    top = tile([255, 0, 0]).join(tile([0, 255, 0]), "horizontal")
+    bottom = tile([0, 0, 255]).join(tile([255, 255, 255]), "horizontal")
+    return top.join(bottom, "vertical").pngsave_buffer()
+
+
+def colour_at(image: pyvips.Image, x: float, y: float) -> list[float]:
+    return pixel(image, x, y)[:3]
+
+
+def test_flip_orient_and_rot_move_the_pixels() -> None:
+    master = quadrants()
+    flipped, _, _ = run(master, "flip=h&fm=png")
+    assert colour_at(flipped, 0.1, 0.1) == pytest.approx([0, 255, 0], abs=5)
+    flipped, _, _ = run(master, "flip=v&fm=png")
+    assert colour_at(flipped, 0.1, 0.1) == pytest.approx([0, 0, 255], abs=5)
+    turned, _, _ = run(master, "orient=90&fm=png")  # clockwise: blue comes to the top left
+    assert (turned.width, turned.height) == (200, 400)
+    assert colour_at(turned, 0.1, 0.1) == pytest.approx([0, 0, 255], abs=5)
+    assert run(master, "rot=180&fm=png")[0].width == 400
+    assert colour_at(run(master, "rot=180&fm=png")[0], 0.1, 0.1) == pytest.approx([255, 255, 255], abs=5)
+    tilted, _, _ = run(master, "rot=30&bg=000000&fm=png")
+    assert tilted.width > 400 and tilted.height > 200  # the canvas grows to hold the turned image
+
+
+def test_crop_to_sides_and_rect() -> None:
+    master = quadrants()
+    right, _, _ = run(master, "w=100&h=100&fit=crop&crop=right&fm=png", FocalPoint(0.0, 0.0))
+    assert colour_at(right, 0.5, 0.2) == pytest.approx([0, 255, 0], abs=5)
+    assert colour_at(right, 0.5, 0.8) == pytest.approx([255, 255, 255], abs=5)
+    region, _, _ = run(master, "rect=200,100,200,100&fm=png")
+    assert (region.width, region.height) == (200, 100)
+    assert colour_at(region, 0.5, 0.5) == pytest.approx([255, 255, 255], abs=5)
+    half, _, _ = run(master, "w=0.5&fm=png")
+    assert (half.width, half.height) == (200, 100)
+
+
+def test_fill_colour_blur_and_pad() -> None:
+    red = (pyvips.Image.black(400, 200, bands=3) + [255, 0, 0]).cast("uchar").pngsave_buffer()
+    solid, _, _ = run(red, "w=200&h=200&fit=fill&fill=solid&fill-color=00f&fm=png")
+    assert colour_at(solid, 0.5, 0.05) == pytest.approx([0, 0, 255], abs=5)
+    blurred, _, _ = run(red, "w=200&h=200&fit=fill&fill=blur&fm=png")
+    assert (blurred.width, blurred.height) == (200, 200)
+    assert colour_at(blurred, 0.5, 0.05) == pytest.approx([255, 0, 0], abs=30)  # the image itself, blurred, behind it
+    padded, _, _ = run(red, "w=200&pad=10&bg=00ff00&fm=png")
+    assert (padded.width, padded.height) == (200, 110)
+    assert colour_at(padded, 0.01, 0.5) == pytest.approx([0, 255, 0], abs=5)
+    assert colour_at(padded, 0.5, 0.5) == pytest.approx([255, 0, 0], abs=5)
+
+
+def test_sharp_compress_and_lossless_change_the_bytes_as_documented() -> None:
+    master = corpus.photo(400, 300).jpegsave_buffer(Q=95)
+    plain = run(master, "w=200&fm=jpg")[2].data
+    compressed = run(master, "w=200&fm=jpg&auto=compress")[2].data
+    assert len(compressed) < len(plain)
+    assert run(master, "w=200&fm=jpg&auto=compress&q=80")[2].data == plain  # an explicit q wins
+    sharp, _, _ = run(master, "w=200&fm=png&sharp=80")
+    soft, _, _ = run(master, "w=200&fm=png")
+    assert sharp.deviate() > soft.deviate()
+    lossless, _, _ = run(master, "w=200&fm=webp&lossless=1")
+    exact, _, _ = run(master, "w=200&fm=png")
+    assert (lossless - exact).abs().max() == 0
+    assert run(master, "w=200&fm=pjpg")[1] == "jpg"
+    assert run(master, "w=200&dpr=5")[0].width == 1000

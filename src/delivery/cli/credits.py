@@ -1,4 +1,8 @@
-"""`promptpix credits grant|adjust ORG AMOUNT`: move an organisation's balance, with a ledger entry."""
+"""`promptpix credits grant|adjust ORG AMOUNT`: move an organisation's balance, with a ledger entry.
+
+`promptpix credits usage ORG --by provider|model|project|key|day|month`: net
+generations and credits from the ledger, as `/v1/billing/usage` reports them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import sys
 import asyncpg
 
 from delivery.cli.common import run_with_connection
-from delivery.db.billing import post_entry
+from delivery.db.billing import post_entry, usage
 from delivery.errors import UnknownBillingAccount
 from delivery.settings import Settings
 
@@ -33,6 +37,24 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_connection(settings, work)
 
 
+def _month_start(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m").replace(tzinfo=dt.UTC)
+
+
+def cmd_usage(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        now = dt.datetime.now(dt.UTC)
+        since = _month_start(args.since) if args.since else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        rows = await usage(conn, organization_id=args.org, by=args.by, since=since, until=now + dt.timedelta(seconds=1))
+        width = max([len(r.group) for r in rows] + [len(args.by)])
+        print(f"{args.by:<{width}}  generations  credits")
+        for row in rows:
+            print(f"{row.group or '-':<{width}}  {row.generations:>11}  {row.credits:>7}")
+        print(f"{'total':<{width}}  {sum(r.generations for r in rows):>11}  {sum(r.credits for r in rows):>7}")
+
+    return run_with_connection(settings, work)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     credits = commands.add_parser("credits", help="organisation balances").add_subparsers(dest="credits_command", required=True)
     for kind, text in (("grant", "add credits"), ("adjustment", "correct a balance up or down")):
@@ -41,3 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("amount", type=int)
         sub.add_argument("--note", default="", help="why, kept in the ledger")
         sub.set_defaults(run=cmd_post, kind=kind)
+    report = credits.add_parser("usage", help="net generations and credits of an organisation, grouped")
+    report.add_argument("org", type=int, help="organisation id")
+    report.add_argument("--by", default="provider", choices=["provider", "model", "project", "key", "day", "month"])
+    report.add_argument("--since", default=None, help="YYYY-MM (UTC); default: this month")
+    report.set_defaults(run=cmd_usage)

@@ -7,10 +7,10 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from delivery.app import create_app, migrated_connection
-from delivery.cli import assets, console, credits, generate, keys, orgs, projects, reference, sweep
+from delivery.cli import assets, console, credits, generate, keys, models, orgs, projects, reference, sweep
 from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.ops.logs import configure_logging
@@ -22,8 +22,9 @@ __all__ = ["main"]
 def example_urls(settings: Settings, demo: Demo) -> list[str]:
     base = settings.resolved_public_url
     prompt = "a red fox at dawn in a misty forest"
-    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fm": "webp", "key": demo.key_id}, safe=":")
-    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fm": "jpg", "key": demo.key_id}, safe=":")
+    # Spelled as the routes spell queries (%20 for spaces, reserved characters escaped): no redirect on first use.
+    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fit": "crop", "fm": "webp", "key": demo.key_id}, quote_via=quote)
+    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fit": "crop", "fm": "jpg", "key": demo.key_id}, quote_via=quote)
     return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
 
 
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
-    for module in (orgs, projects, keys, credits, generate, assets, sweep, console, reference):
+    for module in (orgs, projects, keys, credits, models, generate, assets, sweep, console, reference):
         module.register(commands)
     return parser
 

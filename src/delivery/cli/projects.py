@@ -1,4 +1,8 @@
-"""`promptpix projects create SLUG --org ID`: a project that URLs address by its slug."""
+"""`promptpix projects create SLUG --org ID`: a project that URLs address by its slug.
+
+`promptpix projects prompt-policy SLUG --block WORD --allow PHRASE`: the
+project's own prompt terms, on top of the deployment's (docs/generation.md).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import asyncpg
 
 from delivery.cli.common import run_with_connection
 from delivery.db.organizations import get_organization
-from delivery.db.projects import create_project
-from delivery.errors import UnknownOrganization
+from delivery.db.projects import create_project, get_project_by_slug, set_prompt_policy
+from delivery.errors import UnknownOrganization, UnknownProject
 from delivery.settings import Settings
+from generation import terms
 
 __all__ = ["register"]
 
@@ -34,6 +39,20 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_connection(settings, work)
 
 
+def cmd_prompt_policy(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        project = await get_project_by_slug(conn, slug=args.slug)
+        if project is None:
+            raise UnknownProject(f"unknown project {args.slug!r}")
+        blocklist = [] if args.clear else [*project.prompt_blocklist, *terms(args.block)]
+        allowlist = [] if args.clear else [*project.prompt_allowlist, *terms(args.allow)]
+        updated = await set_prompt_policy(conn, id=project.id, blocklist=list(dict.fromkeys(blocklist)), allowlist=list(dict.fromkeys(allowlist)))
+        assert updated is not None  # it was there a moment ago; projects are never deleted
+        print(f"project {updated.slug!r}: blocked {', '.join(updated.prompt_blocklist) or 'nothing'}; allowed {', '.join(updated.prompt_allowlist) or 'nothing'}")
+
+    return run_with_connection(settings, work)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     projects = commands.add_parser("projects", help="projects").add_subparsers(dest="projects_command", required=True)
     create = projects.add_parser("create", help="create a project")
@@ -43,3 +62,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--origin", action="append", default=[], help="allowed page origin (repeatable), e.g. https://shop.example")
     create.add_argument("--allow-unsigned", action="store_true", help="serve unsigned /g/ links to the allowed origins")
     create.set_defaults(run=cmd_create)
+    policy = projects.add_parser("prompt-policy", help="the project's blocked and allowed prompt terms")
+    policy.add_argument("slug")
+    policy.add_argument("--block", action="append", default=[], help="word or phrase refused in prompts (repeatable)")
+    policy.add_argument("--allow", action="append", default=[], help="phrase that never counts as blocked (repeatable)")
+    policy.add_argument("--clear", action="store_true", help="remove the project's own terms")
+    policy.set_defaults(run=cmd_prompt_policy)

@@ -19,19 +19,22 @@ __all__ = [
     "Account",
     "Attribution",
     "LedgerEntry",
+    "MarginRow",
     "UsageRow",
     "create_account",
     "debit_generation",
     "ensure_account",
     "get_account",
     "list_ledger",
+    "margins",
     "post_entry",
     "refund_generation",
+    "settle_generation",
     "usage",
 ]
 
 Plan = Literal["free", "prepaid", "postpaid", "unlimited"]
-Kind = Literal["grant", "debit", "refund", "adjustment"]
+Kind = Literal["grant", "debit", "refund", "adjustment", "settle"]
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):
@@ -203,6 +206,29 @@ async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now
     return account
 
 
+async def settle_generation(conn: asyncpg.Connection, *, generation_id: int, charge: int, now: dt.datetime) -> Account | None:
+    """Give back what a succeeded generation reserved beyond `charge` credits; None when nothing is given back.
+
+    The reservation is the most a generation costs: a charge above it is capped
+    there. An allowance (free plan) debit counts generations, not credits, and
+    is never settled. Call in the transaction that marks the generation succeeded.
+    """
+    debit = await conn.fetchrow("SELECT * FROM ledger WHERE generation_id = $1 AND kind = 'debit'", generation_id)
+    if debit is None or debit["quota"] != 0:
+        return None
+    reserved = -debit["credits"]
+    back = reserved - min(max(charge, 0), reserved)
+    if back == 0:
+        return None
+    row = await conn.fetchrow(
+        "UPDATE billing_accounts SET balance = balance + $2 WHERE organization_id = $1 RETURNING *", debit["organization_id"], back
+    )
+    account = Account(**row)
+    payer = Attribution(generation_id=generation_id, project_id=debit["project_id"], key_id=debit["key_id"], model=debit["model"])
+    await _insert_entry(conn, account, kind="settle", credits=back, quota=0, now=now, payer=payer)
+    return account
+
+
 async def post_entry(
     conn: asyncpg.Connection, *, organization_id: int, kind: Kind, credits: int, note: str, now: dt.datetime
 ) -> Account | None:
@@ -263,11 +289,12 @@ async def list_ledger(
     return [LedgerEntry(**row) for row in rows]
 
 
-Grouping = Literal["day", "month", "project", "model", "key"]
+Grouping = Literal["day", "month", "project", "provider", "model", "key"]
 _GROUPS: dict[str, str] = {
     "day": "to_char(date_trunc('day', l.created_at, 'UTC'), 'YYYY-MM-DD')",
     "month": "to_char(date_trunc('month', l.created_at, 'UTC'), 'YYYY-MM')",
     "project": "coalesce(p.slug, '')",
+    "provider": "coalesce(g.provider, '')",
     "model": "coalesce(l.model, '')",
     "key": "coalesce(l.key_id, '')",
 }
@@ -276,14 +303,14 @@ _GROUPS: dict[str, str] = {
 async def usage(
     conn: asyncpg.Connection, *, organization_id: int, by: Grouping, since: dt.datetime, until: dt.datetime
 ) -> list[UsageRow]:
-    """Net generations and credits per group, read from the ledger itself (debits minus refunds)."""
+    """Net generations and credits per group, read from the ledger itself (debits minus refunds and settlements)."""
     group = _GROUPS[by]
     rows = await conn.fetch(
         f"""SELECT {group} AS "group",
-                   sum(CASE l.kind WHEN 'debit' THEN 1 ELSE -1 END)::bigint AS generations,
+                   sum(CASE l.kind WHEN 'debit' THEN 1 WHEN 'refund' THEN -1 ELSE 0 END)::bigint AS generations,
                    (-sum(l.credits))::bigint AS credits
-            FROM ledger l LEFT JOIN projects p ON p.id = l.project_id
-            WHERE l.organization_id = $1 AND l.kind IN ('debit', 'refund')
+            FROM ledger l LEFT JOIN projects p ON p.id = l.project_id LEFT JOIN generations g ON g.id = l.generation_id
+            WHERE l.organization_id = $1 AND l.kind IN ('debit', 'refund', 'settle')
               AND l.created_at >= $2 AND l.created_at < $3
             GROUP BY 1 ORDER BY 1""",
         organization_id,
@@ -291,3 +318,35 @@ async def usage(
         until,
     )
     return [UsageRow(**row) for row in rows]
+
+
+class MarginRow(msgspec.Struct, frozen=True):
+    month: str
+    """YYYY-MM (UTC) of the generation's start."""
+    provider: str
+    """Who actually drew it (a fallback's provider when one stood in)."""
+    model: str
+    generations: int
+    """Succeeded generations."""
+    credits: int
+    """Net credits charged for them (debits minus refunds)."""
+    cost: float
+    """The providers' recorded cost of every attempt, failed ones included."""
+
+
+async def margins(conn: asyncpg.Connection, *, since: dt.datetime, until: dt.datetime) -> list[MarginRow]:
+    """Credits charged against provider cost per month, provider and model, across every organisation (operators only)."""
+    rows = await conn.fetch(
+        """SELECT to_char(date_trunc('month', g.created_at, 'UTC'), 'YYYY-MM') AS month, g.provider, g.model,
+                  count(*) FILTER (WHERE g.status = 'succeeded') AS generations,
+                  coalesce(-sum(l.net), 0)::bigint AS credits,
+                  sum(g.cost)::float8 AS cost
+           FROM generations g
+           LEFT JOIN (SELECT generation_id, sum(credits) AS net FROM ledger
+                      WHERE kind IN ('debit', 'refund', 'settle') GROUP BY generation_id) l ON l.generation_id = g.id
+           WHERE g.created_at >= $1 AND g.created_at < $2 AND g.status <> 'pending'
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        since,
+        until,
+    )
+    return [MarginRow(**row) for row in rows]

@@ -29,10 +29,14 @@ async def finish_generation(
     cost: float = 0.0,
     asset_id: str | None = None,
     error: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
 ) -> None:
+    """`provider`, `model`: who actually drew it, when a fallback did (None keeps what `start_generation` recorded)."""
     await conn.execute(
         """UPDATE generations
-           SET status = $2, latency_ms = $3, cost = $4, asset_id = $5, error = $6, finished_at = now()
+           SET status = $2, latency_ms = $3, cost = $4, asset_id = $5, error = $6, finished_at = now(),
+               provider = coalesce($7, provider), model = coalesce($8, model)
            WHERE id = $1""",
         id,
         status,
@@ -40,4 +44,6 @@ async def finish_generation(
         cost,
         asset_id,
         error,
+        provider,
+        model,
     )

@@ -7,7 +7,17 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Project", "create_project", "get_organization_project", "get_project", "get_project_by_slug", "list_projects", "rename_project", "set_link_policy"]
+__all__ = [
+    "Project",
+    "create_project",
+    "get_organization_project",
+    "get_project",
+    "get_project_by_slug",
+    "list_projects",
+    "rename_project",
+    "set_link_policy",
+    "set_prompt_policy",
+]
 
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,6 +30,13 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
     allow_unsigned: bool = False
     """Whether `/g/` links without `sig` are served (to the allowed origins only)."""
+    prompt_blocklist: list[str] = []
+    """Terms refused in this project's prompts, besides the deployment's (generation.safety)."""
+    prompt_allowlist: list[str] = []
+    default_model: str | None = None
+    """A catalogue model (delivery.db.models) used when `model=` is absent; None: the deployment's default."""
+    allowed_models: list[str] = []
+    """Catalogue models `model=` may name; empty: every enabled one."""
 
 
 async def create_project(
@@ -79,3 +96,8 @@ async def set_link_policy(
 async def list_projects(conn: asyncpg.Connection, *, organization_id: int) -> list[Project]:
     rows = await conn.fetch("SELECT * FROM projects WHERE organization_id = $1 ORDER BY slug", organization_id)
     return [Project(**r) for r in rows]
+
+
+async def set_prompt_policy(conn: asyncpg.Connection, *, id: int, blocklist: list[str], allowlist: list[str]) -> Project | None:
+    row = await conn.fetchrow("UPDATE projects SET prompt_blocklist = $2, prompt_allowlist = $3 WHERE id = $1 RETURNING *", id, blocklist, allowlist)
+    return None if row is None else Project(**row)

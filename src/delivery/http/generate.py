@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 import asyncpg
-from litestar import Request, get
+from litestar import HttpMethod, Request, route
 from litestar.params import FromPath
 
 from delivery.access.links import LinkGrant, authorize_link
@@ -14,8 +14,17 @@ from delivery.access.ratelimit import admit_miss
 from delivery.db.projects import get_project_by_slug
 from delivery.errors import UnknownProject
 from delivery.http.openapi import image_problems
-from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, image_response
-from delivery.images.params import GENERATE_NAMES, parse_generate, parse_transform, query_dict, query_pairs
+from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, image_response, redirect_to_spelling
+from delivery.images.params import (
+    GENERATE_NAMES,
+    TRANSFORM_NAMES,
+    canonical_spelling,
+    parse_generate,
+    parse_transform,
+    query_dict,
+    query_pairs,
+    requested_aspect,
+)
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.images.variants import render_variant
 from delivery.prompts.ondemand import master_for_prompt
@@ -36,10 +45,24 @@ def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
     return f"public, max-age={min(remaining, 60) if mutable else remaining}"
 
 
-@get("/g/{project:str}", summary="Generate-or-serve an image for a prompt", responses=image_problems(401, 402, 403, 413, 415, 422, 429))
+_KNOWN = TRANSFORM_NAMES | GENERATE_NAMES
+
+
+@route(
+    "/g/{project:str}",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
+    summary="Generate-or-serve an image for a prompt",
+    description="An unsigned link in any other spelling (ignored params, stray `&`, another percent-encoding) "
+    "is a 301 to its one spelling; a signed link is served as signed.",
+    responses=image_problems(401, 402, 403, 413, 415, 422, 429),
+)
 async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
     pairs = query_pairs(request.scope["query_string"])
+    if not any(name == "sig" for name, _ in pairs):  # a signature covers the link as written
+        spelled = canonical_spelling(request.scope["query_string"], _KNOWN)
+        if spelled is not None:
+            return redirect_to_spelling(request.scope["path"], spelled)
     now = dt.datetime.now(dt.UTC)
     # The link is checked before its parameters: a tampered link is a 403, with nothing written.
     async with services.pool.acquire() as conn:
@@ -56,14 +79,14 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
             referer=request.headers.get("referer"),
             now=now,
         )
-        query = query_dict(pairs)
+        query = query_dict(pairs, _KNOWN)
         project_preset = names_project_preset(query)
         if project_preset:
             transform = await project_transform(conn, found.id, query, allowed_extra=GENERATE_NAMES)
         else:
             transform = parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
         wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
-        target = await resolve_target(services, conn, found, wanted, transform)
+        target = await resolve_target(services, conn, found, wanted, transform, ar=requested_aspect(query))
 
     async def admit(conn: asyncpg.Connection) -> None:
         client = request.client.host if request.client else None

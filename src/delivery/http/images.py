@@ -6,7 +6,7 @@ import re
 import time
 
 import asyncpg
-from litestar import Request, get
+from litestar import HttpMethod, Request, route
 from litestar.params import FromPath
 
 from delivery.db.asset_names import NAME_PATTERN, get_named_asset
@@ -14,8 +14,8 @@ from delivery.db.assets import Asset, get_asset
 from delivery.db.projects import get_project_by_slug
 from delivery.errors import UnknownAsset, UnknownName, UnknownProject
 from delivery.http.openapi import image_problems
-from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, etag_matches, image_response, not_modified
-from delivery.images.params import TransformParams, canonical_query, parse_query, parse_transform
+from delivery.http.responses import ALIAS, IMMUTABLE, ImageResponse, etag_matches, image_response, not_modified, redirect_to_spelling
+from delivery.images.params import TRANSFORM_NAMES, TransformParams, canonical_query, canonical_spelling, parse_query, parse_transform
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.images.variants import cached_variant, render_variant, variant_spec
 from delivery.services import Services
@@ -27,14 +27,29 @@ _ALIAS = re.compile(rf"^@({NAME_PATTERN})$")
 """A name can move to another asset: caches keep it briefly and revalidate by ETag."""
 
 
+_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+class Respelled(Exception):
+    """The query is not in its one spelling: the route answers with a redirect to `spelled`."""
+
+    def __init__(self, spelled: str) -> None:
+        self.spelled = spelled
+
+
 def _parse(services: Services, query_string: bytes) -> tuple[TransformParams, str] | None:
-    """Params and their canonical query, memoised per raw query string (only valid ones are kept).
+    """Params and their canonical query, memoised per raw query string (only valid, canonically spelled ones are kept).
 
     None when the query names a project preset: what it expands to depends on
     the asset's project, so it is parsed once that is known (`_project_params`).
+    Raises `Respelled` for any other spelling of a query (ignored params,
+    stray `&`, another percent-encoding): caches key on the raw query.
     """
     parsed = services.parsed_queries.get(query_string)
     if parsed is None:
+        spelled = canonical_spelling(query_string, TRANSFORM_NAMES)
+        if spelled is not None:
+            raise Respelled(spelled)
         query = parse_query(query_string)
         if names_project_preset(query):
             return None
@@ -58,12 +73,27 @@ async def _serve(
     return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
 
 
-@get("/i/{asset_id:str}", summary="A stored asset, transformed", responses=image_problems(413, 415, 422))
+def _respell(request: Request, services: Services) -> tuple[TransformParams, str] | ImageResponse | None:
+    try:
+        return _parse(services, request.scope["query_string"])
+    except Respelled as respelled:
+        return redirect_to_spelling(request.scope["path"], respelled.spelled)
+
+
+@route(
+    "/i/{asset_id:str}",
+    http_method=_METHODS,
+    summary="A stored asset, transformed",
+    description="Any other spelling of a query (ignored params, stray `&`, another percent-encoding) is a 301 to its one spelling.",
+    responses=image_problems(413, 415, 422),
+)
 async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageResponse:
     """Params are checked first, then the LRU (no database on a hit), then the asset row and the transform."""
     started = time.perf_counter()
     services: Services = request.app.state.services
-    parsed = _parse(services, request.scope["query_string"])
+    parsed = _respell(request, services)
+    if isinstance(parsed, ImageResponse):
+        return parsed
     if not _ASSET_ID.match(asset_id):
         raise UnknownAsset()
     accept = request.headers.get("accept", "")
@@ -83,8 +113,9 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
     return await _serve(request, services, asset, params, accept, policy)
 
 
-@get(
+@route(
     "/i/{project:str}/{alias:str}",
+    http_method=_METHODS,
     summary="The asset a project has named (`/i/{project}/@{name}`), transformed",
     description="`alias` is `@` followed by the name. The name can move to another asset, so this answers "
     "`Cache-Control: public, max-age=60, stale-while-revalidate=86400` with an ETag.",
@@ -93,7 +124,9 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
 async def serve_named_asset(request: Request, project: FromPath[str], alias: FromPath[str]) -> ImageResponse:
     """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""
     services: Services = request.app.state.services
-    parsed = _parse(services, request.scope["query_string"])
+    parsed = _respell(request, services)
+    if isinstance(parsed, ImageResponse):
+        return parsed
     match = _ALIAS.match(alias)
     if not match:
         raise UnknownAsset()

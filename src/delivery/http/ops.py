@@ -16,7 +16,7 @@ async def healthz() -> Response[dict[str, str]]:
     return Response({"status": "ok"}, headers={"Cache-Control": NO_STORE})
 
 
-@get("/readyz", summary="Readiness: database and storage reachable")
+@get("/readyz", summary="Readiness: database and storage reachable; each provider's circuit as detail")
 async def readyz(request: Request) -> Response[dict[str, str]]:
     services: Services = request.app.state.services
     checks: dict[str, str] = {}
@@ -32,8 +32,10 @@ async def readyz(request: Request) -> Response[dict[str, str]]:
     except Exception:
         checks["storage"] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
+    # Detail, not readiness: with a provider's circuit open this process still serves every cached image.
+    circuits = {f"provider:{name}": services.circuits.state(name) for name in sorted(services.providers)}
     return Response(
-        {"status": "ok" if ready else "unavailable", **checks},
+        {"status": "ok" if ready else "unavailable", **checks, **circuits},
         status_code=200 if ready else 503,
         headers={"Cache-Control": NO_STORE},
     )

@@ -8,6 +8,8 @@ request; that halves the Python cost of a hit (bench/hotpath.py measures it).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pyvips
 from litestar import Request
 from litestar.response.base import ASGIResponse
@@ -22,8 +24,10 @@ __all__ = [
     "ImageResponse",
     "error_image",
     "etag_matches",
+    "header_text",
     "image_response",
     "not_modified",
+    "redirect_to_spelling",
     "server_timing",
     "wants_image",
 ]
@@ -46,11 +50,35 @@ class ImageResponse(ASGIResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(self._start)
+        if scope.get("method") == "HEAD":  # the same headers, Content-Length included, and no body
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         await send(self._body)
 
 
+def header_text(text: str) -> str:
+    """`text` safe for a header value: printable ASCII kept, anything else (non-ASCII, CR, LF, NUL) escaped as `\\xNN`.
+
+    Messages can quote what a client sent; a raw byte of it in a header would
+    be refused by the server (a 500) or end the response early.
+    """
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def server_timing(timings: dict[str, float]) -> str:
+    """The timings as a header; never called with none (an empty `Server-Timing` is not sent)."""
     return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in timings.items())
+
+
+def redirect_to_spelling(path: str, spelled: str) -> ImageResponse:
+    """301 to the one spelling of this query (`params.canonical_spelling`), cacheable for a year like the image.
+
+    `path` is the request's decoded path; it is percent-encoded again here.
+    """
+    path = quote(path, safe="/@:!$&'()*+,;=-._~")
+    location = f"{path}?{spelled}" if spelled else path
+    headers = [*_COMMON, (b"cache-control", IMMUTABLE.encode()), (b"location", location.encode("latin-1")), (b"content-length", b"0")]
+    return ImageResponse(301, headers)
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -72,7 +100,8 @@ def image_response(
     request: Request, variant: Variant, *, cache_status: str, cache_control: str, timings: dict[str, float]
 ) -> ImageResponse:
     headers = _headers(variant.etag, cache_control, cache_status, variant.vary_accept)
-    headers.append((b"server-timing", server_timing(timings).encode()))
+    if timings:
+        headers.append((b"server-timing", server_timing(timings).encode()))
     if etag_matches(request.headers.get("if-none-match"), variant.etag):
         return ImageResponse(304, headers)
     headers += [(b"content-type", variant.mime.encode()), (b"content-length", str(len(variant.data)).encode())]

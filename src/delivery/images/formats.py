@@ -75,11 +75,18 @@ class Encoder(msgspec.Struct, frozen=True, kw_only=True):
     """`q` when the request gives none."""
     full_chroma_from: int | None = None
     """From this quality on, no chroma subsampling (4:4:4), 4:2:0 below it: what libvips' JPEG encoder does."""
+    compressed_quality: int | None = None
+    """`q` under `auto=compress` when the request gives none: imgix's choice for it, smaller files at a visible cost."""
+    lossless: str | None = None
+    """The keyword that makes the call lossless (`lossless=1`); None where the format is always or never lossless."""
 
-    def options(self, quality: int | None) -> dict[str, Setting]:
-        """The call's keyword arguments for `q` (None: the default)."""
+    def options(self, quality: int | None, *, compress: bool = False, lossless: bool = False) -> dict[str, Setting]:
+        """The call's keyword arguments for `q` (None: the default, or the compressed default)."""
         options = dict(self.settings)
-        q = quality or self.default_quality
+        if lossless and self.lossless is not None:
+            options[self.lossless] = True
+            return options
+        q = quality or (self.compressed_quality if compress else None) or self.default_quality
         if self.quality is not None and q is not None:
             options[self.quality] = q
             if self.full_chroma_from is not None:
@@ -134,6 +141,7 @@ JPG = Format(
         quality="quality",
         default_quality=80,
         full_chroma_from=90,
+        compressed_quality=45,
     ),
     max_side=65500,
 )
@@ -156,7 +164,15 @@ WEBP = Format(
     alpha=True,
     default_output="webp",
     # Lossy, method 2 (libvips' effort 2): the same libwebp settings as libvips, so the same bytes.
-    encoder=Encoder(library="pillow", call="WEBP", settings=(("method", 2),), quality="quality", default_quality=80),
+    encoder=Encoder(
+        library="pillow",
+        call="WEBP",
+        settings=(("method", 2),),
+        quality="quality",
+        default_quality=80,
+        compressed_quality=45,
+        lossless="lossless",
+    ),
     auto_rank=1,
     max_side=16383,
 )
@@ -193,6 +209,8 @@ AVIF = Format(
         settings=(("compression", "av1"), ("effort", 2), ("keep", "none")),
         quality="Q",
         default_quality=55,
+        compressed_quality=40,
+        lossless="lossless",
     ),
     auto_rank=0,
     max_side=16384,

@@ -28,44 +28,72 @@ __all__ = [
     "TransformParams",
     "aspect_ratio",
     "canonical_query",
+    "canonical_spelling",
     "parse_generate",
     "parse_query",
     "parse_transform",
     "query_dict",
     "query_pairs",
+    "requested_aspect",
 ]
 
-FITS = ("crop", "clip", "max", "fill", "scale")
-CROPS = ("focalpoint", "attention", "entropy", "center")
+FITS = ("clip", "crop", "max", "min", "fill", "fillmax", "scale", "facearea")
+CROP_FITS = frozenset({"crop", "min", "facearea"})
+"""The fits that cut: `ar`, `crop`, `fp-*` apply only to them (as in imgix)."""
+SMART_CROPS = ("attention", "entropy")
+SIDES = ("top", "bottom", "left", "right")
+CROPS = ("focalpoint", *SMART_CROPS, "center", *SIDES)
+_CROP_ALIASES = {"centre": "center", "middle": "center", "focal": "focalpoint", "faces": "attention", "edges": "attention"}
+"""imgix's `faces` and `edges` have no detector of their own here: libvips' attention (edges, skin tones, saturation) stands in."""
 MAX_SIDE = 8192
+MAX_DPR = 5
+MAX_PAD = 1000
 Presets = Mapping[str, Mapping[str, str]]
-"""Preset name -> raw params it expands to, e.g. {"thumb": {"w": "200", "h": "200"}}."""
+"""Preset name -> raw params it expands to, e.g. {"thumb": {"w": "200", "h": "200", "fit": "crop"}}."""
+Side = int | float
+"""A box side: whole pixels, or a fraction (0, 1] of the source's side, written with a decimal point."""
 
 
 class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    w: int | None = None
-    h: int | None = None
+    w: Side | None = None
+    h: Side | None = None
     dpr: float = 1.0
     ar: tuple[int, int] | None = None
+    rect: tuple[int, int, int, int] | None = None
+    """x, y, width, height of the source region to start from, in source pixels."""
     fit: str | None = None
     crop: str | None = None
-    """Where a fit=crop cut is centred; None is the stored focal point."""
+    """Where a cut is placed: attention, entropy, center, or sides (`bottom,left`); None is the stored focal point."""
     fp_x: float | None = msgspec.field(default=None, name="fp-x")
     fp_y: float | None = msgspec.field(default=None, name="fp-y")
+    fp_z: float = msgspec.field(default=1.0, name="fp-z")
     fm: str | None = None
     auto: str | None = None
-    """`format`: negotiate the output format from `Accept` (only when `fm` is absent)."""
+    """`format` (negotiate from `Accept`, only without `fm`), `compress` (lower default quality), or both."""
     q: int | None = None
+    lossless: bool = False
     blur: float = 0.0
+    sharp: float = 0.0
     bg: str | None = None
-    """Padding colour for fit=fill, `rrggbb` or `rrggbbaa`."""
+    """Colour behind transparency, and of padding unless `fill-color` is given: `rrggbb` or `rrggbbaa`."""
+    fill: str | None = None
+    """How fit=fill/fillmax pads: None (solid colour) or `blur` (a blurred copy of the image)."""
+    fill_color: str | None = msgspec.field(default=None, name="fill-color")
+    pad: tuple[int, int, int, int] | None = None
+    """Padding top, right, bottom, left in CSS px."""
+    flip: str | None = None
+    orient: int | None = None
+    """Quarter turns and mirroring as EXIF numbers 2-8, or 90/180/270 degrees."""
+    rot: float = 0.0
 
     @property
     def resolved_fit(self) -> str:
-        """crop when the box has both sides (directly or through `ar`), clip otherwise."""
-        if self.fit is not None:
-            return self.fit
-        return "crop" if (self.w is not None and self.h is not None) or self.ar is not None else "clip"
+        """imgix's default: clip (fit inside the box, keep the aspect)."""
+        return self.fit or "clip"
+
+    @property
+    def cuts(self) -> bool:
+        return self.resolved_fit in CROP_FITS
 
 
 class GenerateParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,36 +169,145 @@ def _ratio(value: str) -> tuple[int, int]:
     return ratio
 
 
-_HEX = re.compile(r"^(?:[0-9a-f]{6}|[0-9a-f]{8})$")
+_HEX = re.compile(r"^(?:[0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})$")
+_NAMED_COLOURS = {
+    "black": "000000", "white": "ffffff", "red": "ff0000", "lime": "00ff00", "green": "008000", "blue": "0000ff",
+    "yellow": "ffff00", "cyan": "00ffff", "aqua": "00ffff", "magenta": "ff00ff", "fuchsia": "ff00ff", "gray": "808080",
+    "grey": "808080", "silver": "c0c0c0", "maroon": "800000", "olive": "808000", "navy": "000080", "purple": "800080",
+    "teal": "008080", "orange": "ffa500", "transparent": "00000000",
+}  # fmt: skip
+"""CSS's basic colour keywords, which imgix's colour params accept too."""
 
 
-def _colour(value: str) -> str:
-    value = value.lower().removeprefix("#")
-    if not _HEX.match(value):
-        raise InvalidParam(f"`bg` must be a hex colour rrggbb or rrggbbaa, got {value!r}")
-    return value
+def _colour(name: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.lower().removeprefix("#")
+        value = _NAMED_COLOURS.get(value, value)
+        if not _HEX.match(value):
+            raise InvalidParam(f"`{name}` must be a hex colour rgb, rrggbb or rrggbbaa, or a colour name, got {value!r}")
+        return "".join(c * 2 for c in value) if len(value) == 3 else value
 
+    return parse
+
+
+def _side(name: str) -> Callable[[str], Side]:
+    """Whole pixels 1-8192, or, written with a decimal point, a fraction (0, 1] of the source (`w=0.5`)."""
+    whole = _int(name, 1, MAX_SIDE)
+    wrong = f"`{name}` must be a whole number from 1 to {MAX_SIDE}, or a fraction of the source from 0 to 1"
+
+    def parse(value: str) -> Side:
+        if "." not in value:
+            return whole(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise InvalidParam(wrong) from None
+        if 0 < number <= 1:
+            return number
+        if number.is_integer() and 1 <= number <= MAX_SIDE:
+            return int(number)
+        raise InvalidParam(wrong)
+
+    return parse
+
+
+def _rect(value: str) -> tuple[int, int, int, int]:
+    parts = value.split(",")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 6 for p in parts) or int(parts[2]) < 1 or int(parts[3]) < 1:
+        raise InvalidParam(f"`rect` must be x,y,width,height in whole source pixels, got {value!r}")
+    x, y, w, h = (int(p) for p in parts)
+    return x, y, w, h
+
+
+def _crop(value: str) -> str:
+    """A comma list as imgix writes it (`faces,top`): a smart crop wins over sides; sides combine."""
+    tokens = [_CROP_ALIASES.get(t, t) for t in value.lower().replace(" ", "").split(",") if t]
+    unknown = [t for t in tokens if t not in CROPS]
+    if unknown or not tokens:
+        raise InvalidParam(f"`crop` must be a list of {', '.join(CROPS)}, faces, edges, got {value!r}")
+    for mode in ("focalpoint", *SMART_CROPS):
+        if mode in tokens:
+            return mode
+    sides = [s for s in SIDES if s in tokens]
+    if ("top" in sides and "bottom" in sides) or ("left" in sides and "right" in sides):
+        raise InvalidParam(f"`crop` names opposite sides, got {value!r}")
+    return ",".join(sides) if sides else "center"
+
+
+_AUTO = ("compress", "format")
+_AUTO_IGNORED = frozenset({"enhance", "redeye", "true"})
+"""imgix's photo corrections: accepted, not applied (the masters here are generated or uploaded as wanted)."""
+
+
+def _auto(value: str) -> str:
+    tokens = {t for t in value.lower().replace(" ", "").split(",") if t}
+    unknown = tokens - set(_AUTO) - _AUTO_IGNORED
+    if unknown:
+        raise InvalidParam(f"`auto` must be a list of format, compress, enhance, redeye, got {value!r}")
+    return ",".join(t for t in _AUTO if t in tokens)
+
+
+def _bool(name: str) -> Callable[[str], bool]:
+    def parse(value: str) -> bool:
+        if value.lower() in ("1", "true"):
+            return True
+        if value.lower() in ("0", "false", ""):
+            return False
+        raise InvalidParam(f"`{name}` must be 1, 0, true or false, got {value!r}")
+
+    return parse
+
+
+def _orient(value: str) -> int:
+    if value not in ("0", "1", "2", "3", "4", "5", "6", "7", "8", "90", "180", "270"):
+        raise InvalidParam(f"`orient` must be 1-8 (EXIF) or 90, 180, 270, got {value!r}")
+    return int(value)
+
+
+def _quality(value: str) -> int:
+    return max(1, _int("q", 0, 100)(value))  # imgix allows 0; the encoders start at 1
+
+
+_OUTPUT_NAMES = {e: f.name for f in OUTPUTS for e in f.extensions} | {"pjpg": "jpg"}
+"""jpg is always progressive here, so imgix's `pjpg` is jpg."""
+_PADS = {"pad-top": 0, "pad-right": 1, "pad-bottom": 2, "pad-left": 3}
 
 TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
-    "w": _int("w", 1, MAX_SIDE),
-    "h": _int("h", 1, MAX_SIDE),
-    "dpr": _float("dpr", 1, 4),
+    "w": _side("w"),
+    "h": _side("h"),
+    "dpr": _float("dpr", 1, MAX_DPR),
     "ar": _ratio,
+    "rect": _rect,
     "fit": _choice("fit", FITS),
-    "crop": _choice("crop", CROPS, {"centre": "center", "focal": "focalpoint"}),
+    "crop": _crop,
     "fp-x": _float("fp-x", 0, 1),
     "fp-y": _float("fp-y", 0, 1),
-    "fm": _choice("fm", (f.name for f in OUTPUTS), {e: f.name for f in OUTPUTS for e in f.extensions}),
-    "auto": _choice("auto", ("format",)),
-    "q": _int("q", 1, 100),
-    "blur": _float("blur", 0, 100),
-    "bg": _colour,
+    "fp-z": _float("fp-z", 1, 100),
+    "fm": _choice("fm", (f.name for f in OUTPUTS), _OUTPUT_NAMES),
+    "auto": _auto,
+    "q": _quality,
+    "lossless": _bool("lossless"),
+    "blur": _float("blur", 0, 2000),
+    "sharp": _float("sharp", 0, 100),
+    "bg": _colour("bg"),
+    "fill": _choice("fill", ("solid", "blur")),
+    "fill-color": _colour("fill-color"),
+    "pad": _int("pad", 0, MAX_PAD),
+    **{name: _int(name, 0, MAX_PAD) for name in _PADS},
+    "flip": _choice("flip", ("h", "v", "hv"), {"vh": "hv"}),
+    "orient": _orient,
+    "rot": _float("rot", 0, 360),
 }
 _ATTRIBUTES = {f.encode_name: f.name for f in msgspec.structs.fields(TransformParams)}
 _NAMES = {f.name: f.encode_name for f in msgspec.structs.fields(TransformParams)}
 _SEED = _int("seed", 0, 2**31 - 1)
 _EXP = _int("exp", 0, 2**53)
 GENERATE_NAMES = frozenset({"prompt", "style", "seed", "model", "key", "sig", "exp"})
+TRANSFORM_NAMES = frozenset({*TRANSFORM_PARSERS, "preset"})
+"""Every param `/i` reads; any other is ignored (as imgix, Cloudinary and Cloudflare do) and never reaches a cache key."""
+_SPELLING_SAFE = "-._~"
+"""One percent-encoding: RFC 3986's unreserved characters bare, everything else escaped (space is %20),
+which is what the imgix client and encodeURIComponent write, and what link signatures are computed over."""
 
 
 def query_pairs(query_string: str | bytes) -> list[tuple[str, str]]:
@@ -180,18 +317,37 @@ def query_pairs(query_string: str | bytes) -> list[tuple[str, str]]:
     return parse_qsl(query_string, keep_blank_values=True)
 
 
-def query_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Pairs as a dict; a parameter given twice is an error, never silently merged."""
+def query_dict(pairs: list[tuple[str, str]], known: frozenset[str] | None = None) -> dict[str, str]:
+    """Pairs as a dict; a `known` parameter (all, when None) given twice is an error, never silently merged.
+
+    Ignored parameters may repeat: they are dropped anyway.
+    """
     out: dict[str, str] = {}
     for name, value in pairs:
         if name in out:
-            raise InvalidParam(f"`{name}` is given more than once")
+            if known is None or name in known:
+                raise InvalidParam(f"`{name}` is given more than once")
+            continue
         out[name] = value
     return out
 
 
 def parse_query(query_string: str | bytes) -> dict[str, str]:
-    return query_dict(query_pairs(query_string))
+    return query_dict(query_pairs(query_string), TRANSFORM_NAMES | GENERATE_NAMES)
+
+
+def canonical_spelling(query_string: bytes, known: frozenset[str]) -> str | None:
+    """The one spelling of this query, or None when it is already spelled so.
+
+    The known pairs in the order given, each name and value percent-encoded one
+    way (`_SPELLING_SAFE`); ignored params, empty pairs and stray `&` dropped.
+    Caches key on the raw query, so a route answers any other spelling with a
+    redirect to this one and caches store each variant once per parameter order.
+    """
+    raw = query_string.decode("latin-1")
+    pairs = [(k, v) for k, v in query_pairs(raw) if k in known]
+    spelled = "&".join(f"{quote(k, safe=_SPELLING_SAFE)}={quote(v, safe=_SPELLING_SAFE)}" for k, v in pairs)
+    return None if spelled == raw else spelled
 
 
 def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, str]:
@@ -211,32 +367,70 @@ def _canonical(params: TransformParams) -> TransformParams:
     """Drop what cannot change the pixels, so it cannot mint a cache entry of its own."""
     changes: dict[str, Any] = {}
     fit = params.resolved_fit
-    if params.fit is not None and params.fit == msgspec.structs.replace(params, fit=None).resolved_fit:
+    if params.fit == "clip":
         changes["fit"] = None  # the default, spelled out
-    if fit != "crop" or params.crop == "focalpoint":
+    if fit == "facearea":  # no face detector: a crop around what libvips finds interesting
+        changes["fit"] = "crop"
+        changes["crop"] = params.crop or "attention"
+    if not params.cuts:
+        changes.update(ar=None, crop=None, fp_x=None, fp_y=None, fp_z=1.0)
+    elif params.crop == "focalpoint":
         changes["crop"] = None
-    if fit != "crop":
-        changes["fp_x"] = changes["fp_y"] = None
-    if params.fm is not None:
-        changes["auto"] = None  # an explicit format wins; no negotiation, no Vary
+    elif params.crop is not None:
+        changes["fp_z"] = 1.0  # zoom is around the focal point
+    auto = [t for t in (params.auto or "").split(",") if t and not (t == "format" and params.fm) and not (t == "compress" and params.q)]
+    if params.auto is not None:
+        changes["auto"] = ",".join(auto) or None  # an explicit format wins (no negotiation, no Vary); so does an explicit q
+    if params.lossless and params.fm not in (None, "webp", "avif"):
+        changes["lossless"] = False
+    if params.blur > 100:
+        changes["blur"] = 100.0  # sigma is capped at 50 output pixels: past that, the same pixels
+    if fit not in ("fill", "fillmax"):
+        changes.update(fill=None, fill_color=None)
+    elif params.fill == "solid":
+        changes["fill"] = None
+    if params.fill == "blur":
+        changes["fill_color"] = None
+    if params.orient in (0, 1):
+        changes["orient"] = None
+    if params.rot in (0.0, 360.0):
+        changes["rot"] = 0.0
+    if params.pad == (0, 0, 0, 0):
+        changes["pad"] = None
     return msgspec.structs.replace(params, **changes) if changes else params
 
 
-def parse_transform(
-    query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset(), presets: Presets | None = None
-) -> TransformParams:
-    """Validate every param, expand `preset` (from `presets`: built-ins, or a project's over them)."""
+def parse_transform(query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset(), presets: Presets | None = None) -> TransformParams:
+    """Validate every param this service reads, expand `preset` (from `presets`: built-ins, or a project's over them).
+
+    Any other param is ignored (`allowed_extra` is kept for callers that name their own).
+    """
     values: dict[str, Any] = {}
+    pads: list[int] | None = None
     for name, raw in _expand_preset(query, presets).items():
         parser = TRANSFORM_PARSERS.get(name)
-        if parser is not None:
-            values[_ATTRIBUTES[name]] = parser(raw)
-        elif name not in allowed_extra:
-            raise InvalidParam(f"unknown parameter `{name}`")
+        if parser is None:
+            continue
+        if name == "pad" or name in _PADS:
+            pads = pads or [0, 0, 0, 0]
+            if name == "pad":
+                pads = [parser(raw)] * 4 if not any(pads) else [p or parser(raw) for p in pads]
+            else:
+                pads[_PADS[name]] = parser(raw)
+            continue
+        values[_ATTRIBUTES[name]] = parser(raw)
+    if pads is not None:
+        values["pad"] = tuple(pads)
     params = TransformParams(**values)
     if (params.fp_x is not None or params.fp_y is not None) and params.crop not in (None, "focalpoint"):
         raise InvalidParam(f"`fp-x` and `fp-y` only apply to crop=focalpoint, not crop={params.crop}")
     return _canonical(params)
+
+
+def requested_aspect(query: dict[str, str]) -> tuple[int, int] | None:
+    """The `ar` a URL asks for, whatever its fit: on `/g` it picks the master's aspect class."""
+    raw = query.get("ar")
+    return _ratio(raw) if raw is not None else None
 
 
 def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateParams:
@@ -258,11 +452,14 @@ def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateP
     )
 
 
-def _format(value: Any) -> str:
+def _format(name: str, value: Any) -> str:
     if isinstance(value, tuple):
-        return ":".join(str(v) for v in value)
+        return ("," if len(value) == 4 else ":").join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, float):
-        return f"{value:g}"
+        text = f"{value:g}"
+        return text + ".0" if name in ("w", "h") and "." not in text else text  # w=1.0 is the whole side, w=1 one pixel
     return str(value)
 
 
@@ -271,5 +468,5 @@ _DEFAULTS = msgspec.structs.asdict(TransformParams())
 
 def canonical_query(params: TransformParams) -> str:
     """Sorted `name=value` pairs with defaults dropped: equal requests, equal strings."""
-    pairs = sorted((_NAMES[k], _format(v)) for k, v in msgspec.structs.asdict(params).items() if v != _DEFAULTS[k])
-    return "&".join(f"{k}={quote(v, safe=':')}" for k, v in pairs)
+    pairs = sorted((_NAMES[k], _format(k, v)) for k, v in msgspec.structs.asdict(params).items() if v != _DEFAULTS[k])
+    return "&".join(f"{k}={quote(v, safe=_SPELLING_SAFE)}" for k, v in pairs)

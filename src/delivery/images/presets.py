@@ -23,11 +23,11 @@ from delivery.images.params import TransformParams, canonical_query, parse_trans
 __all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "canonical_preset", "names_project_preset", "project_transform", "save_preset", "srcset"]
 
 BUILTIN_PRESETS: dict[str, dict[str, str]] = {
-    "thumb": {"w": "200", "h": "200"},
-    "card": {"w": "600", "h": "400"},
-    "og": {"w": "1200", "h": "630", "fm": "jpg"},  # social crawlers read JPEG, not AVIF or WebP
-    "hero": {"w": "1920", "ar": "16:9"},
-    "avatar": {"w": "128", "h": "128", "crop": "attention"},
+    "thumb": {"w": "200", "h": "200", "fit": "crop"},
+    "card": {"w": "600", "h": "400", "fit": "crop"},
+    "og": {"w": "1200", "h": "630", "fit": "crop", "fm": "jpg"},  # social crawlers read JPEG, not AVIF or WebP
+    "hero": {"w": "1920", "ar": "16:9", "fit": "crop"},
+    "avatar": {"w": "128", "h": "128", "fit": "crop", "crop": "attention"},
 }
 
 SRCSET_WIDTHS = (320, 640, 960, 1280, 1920, 2560)

@@ -28,7 +28,7 @@ from generation import FocalPoint
 
 __all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
 
-TRANSFORM_VERSION = "4"
+TRANSFORM_VERSION = "5"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
 
@@ -40,11 +40,16 @@ class VariantSpec(msgspec.Struct, frozen=True):
     """The format came from `Accept` (auto=format): responses carry `Vary: Accept`."""
 
 
+def _negotiates(params: TransformParams) -> bool:
+    """`auto=format` (alone or beside `compress`) without an explicit `fm`."""
+    return params.fm is None and "format" in (params.auto or "").split(",")
+
+
 def accept_class(params: TransformParams, accept: str) -> str:
     """What of the request decides the format: explicit `fm`, the `Accept` class, or the source."""
     if params.fm:
         return params.fm
-    if params.auto != "format":
+    if not _negotiates(params):
         return "src"
     for fmt in AUTO_FORMAT:  # best first
         if fmt.mime in accept:
@@ -82,7 +87,7 @@ def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantS
     fmt = output_format(asset.mime, params, accept)
     key = f"{asset.id}?{canonical_query(params)}#{fmt}"
     etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
-    return VariantSpec(key=key, format=fmt, etag=etag, negotiated=params.auto == "format")
+    return VariantSpec(key=key, format=fmt, etag=etag, negotiated=_negotiates(params))
 
 
 def cached_variant(services: Services, asset_id: str, params: TransformParams, accept: str, canonical: str) -> Variant | None:

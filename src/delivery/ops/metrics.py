@@ -67,6 +67,12 @@ class Metrics:
             "promptpix_provider_errors", "Generations that failed, by provider and error type.",
             ["provider", "error"], registry=own,
         )
+        self.prompts_blocked = Counter(
+            "promptpix_prompts_blocked",
+            "New prompts the safety gate refused before any spend, by check (safety, moderation).",
+            ["check"],
+            registry=own,
+        )
         self.credits_spent = Counter(
             "promptpix_credits_spent", "Credits debited for generations (incremented where billing debits).",
             registry=own,
@@ -78,6 +84,10 @@ class Metrics:
         self.generations_running = Gauge(
             "promptpix_generations_in_flight", "Provider calls running now.",
             multiprocess_mode="livesum", registry=own,
+        )
+        self.provider_circuit = Gauge(
+            "promptpix_provider_circuit_state", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open (the worst of the live processes).",
+            ["provider"], multiprocess_mode="livemax", registry=own,
         )
         self.generation_waiters = Gauge(
             "promptpix_generation_waiters", "Requests waiting for another process's generation of the same key.",

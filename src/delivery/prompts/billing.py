@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 import asyncpg
 
-from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation
+from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation, settle_generation
 from delivery.errors import InsufficientCredits, NoBillingAccount
-from delivery.settings import Settings
 
-__all__ = ["price", "refund", "reserve"]
+__all__ = ["refund", "reserve", "settle"]
 
 log = logging.getLogger("promptpix.billing")
-
-
-def price(settings: Settings, model: str) -> int:
-    """Credits one generation with `model` costs; one flat price per deployment for now."""
-    return settings.generation_price
 
 
 async def reserve(
@@ -46,3 +41,11 @@ async def refund(conn: asyncpg.Connection, *, generation_id: int, now: dt.dateti
     account = await refund_generation(conn, generation_id=generation_id, now=now)
     if account is not None:
         log.info("generation refunded", extra={"generation": generation_id, "organization": account.organization_id})
+
+
+async def settle(conn: asyncpg.Connection, *, generation_id: int, cost: float, credits_per_cost_unit: float, now: dt.datetime) -> None:
+    """`cost` billing mode: charge the provider's recorded cost converted to credits (rounded up), at most what was reserved."""
+    charge = math.ceil(round(cost * credits_per_cost_unit, 6))  # 0.03 × 100 is 3.0000000000000004 in floats: 3, not 4
+    account = await settle_generation(conn, generation_id=generation_id, charge=charge, now=now)
+    if account is not None:
+        log.info("generation settled", extra={"generation": generation_id, "charged": charge, "organization": account.organization_id})

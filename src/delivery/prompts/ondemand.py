@@ -7,15 +7,21 @@ crashed holder never blocks the key). One pooled connection holds the claim
 and runs every query of the generation: a second acquire while holding the
 first could deadlock a busy pool.
 
+Safety (docs/generation.md): a miss passes the prompt policy and, when
+configured, the moderator before anything is claimed, recorded or reserved,
+so a refused prompt leaves no row, no debit and no provider call.
+
 Billing (docs/security.md): the price is reserved in the transaction that
 records the attempt, before the provider is called; a failed attempt is
-refunded exactly once. Write order (docs/design.md §7, delivery.assets.masters): the
+refunded exactly once. Offline images are never charged: with the offline
+generator the attempt is recorded and nothing is reserved. Write order (docs/design.md §7, delivery.assets.masters): the
 object is stored first, then the row, so a row never points at a missing object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,10 +37,20 @@ from delivery.db.generations import finish_generation, start_generation
 from delivery.errors import ReferenceMissing
 from delivery.prompts import billing
 from delivery.prompts.claims import claim_generation, release_generation
+from delivery.prompts.models import ModelChoice, fallbacks
 from delivery.prompts.targets import GenerationTarget
 from delivery.services import Services
 from delivery.storage import ObjectNotFound
-from generation import GeneratedImage, GenerationError, GenerationRequest, ReferenceImage, generate
+from generation import (
+    GeneratedImage,
+    GenerationError,
+    GenerationRequest,
+    PromptBlocked,
+    ProviderUnavailable,
+    ReferenceImage,
+    generate,
+    screen_prompt,
+)
 
 __all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
 
@@ -85,14 +101,33 @@ def _ms_since(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+async def _screen(services: Services, target: GenerationTarget) -> None:
+    """The safety gate, before any spend: the deployment's and the project's terms, then the moderator."""
+    project = target.project
+    policy = services.prompt_policy.merged(blocklist=project.prompt_blocklist, allowlist=project.prompt_allowlist)
+    try:
+        await screen_prompt(target.request.prompt, policy, services.moderator)
+    except PromptBlocked as exc:
+        services.metrics.prompts_blocked.labels(exc.stage).inc()
+        log.info("prompt blocked", extra={"project": project.slug, "stage": exc.stage, "reason": exc.message})
+        raise
+
+
+def _charged(services: Services, target: GenerationTarget) -> bool:
+    """Offline placeholders are never paid for, whatever the plan."""
+    return not services.providers[target.choice.provider].offline
+
+
 async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
     """Record the attempt and debit its price together: refused payment leaves no row behind."""
     async with conn.transaction():
         generation_id = await start_generation(
-            conn, project_id=target.project.id, generation_key=target.key, provider=services.provider.name, model=target.model
+            conn, project_id=target.project.id, generation_key=target.key, provider=target.choice.provider, model=target.model
         )
+        if not _charged(services, target):
+            return generation_id
         payer = Attribution(generation_id=generation_id, project_id=target.project.id, key_id=target.key_id, model=target.model)
-        cost = billing.price(services.settings, target.model)
+        cost = target.choice.price
         await billing.reserve(
             conn, organization_id=target.project.organization_id, cost=cost, payer=payer, now=dt.datetime.now(dt.UTC)
         )
@@ -113,10 +148,49 @@ async def _store(
     async with conn.transaction():
         asset = await store_master(conn, services.storage, _new_asset(target, image), image.data)
         await finish_generation(
-            conn, id=generation_id, status="succeeded", latency_ms=_ms_since(started), cost=image.usage.cost, asset_id=asset.id
+            conn,
+            id=generation_id,
+            status="succeeded",
+            latency_ms=_ms_since(started),
+            cost=image.usage.cost,
+            asset_id=asset.id,
+            provider=image.provider,
+            model=image.model,
         )
+        if image.offline:  # a family's offline stand-in drew it: placeholders are never paid for
+            await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
+        elif services.settings.billing_mode == "cost":
+            await billing.settle(
+                conn,
+                generation_id=generation_id,
+                cost=image.usage.cost,
+                credits_per_cost_unit=services.settings.credits_per_cost_unit,
+                now=dt.datetime.now(dt.UTC),
+            )
     log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
     return asset
+
+
+async def _draw(services: Services, request: GenerationRequest, candidates: list[ModelChoice]) -> GeneratedImage:
+    """The chosen model through its provider's breaker; while a provider is down, the family's next model.
+
+    Only an outage (`ProviderUnavailable`, an open circuit included) moves on: a
+    refused prompt or a rate limit is the answer, not a reason to ask elsewhere.
+    """
+    for position, choice in enumerate(candidates):
+        provider = services.providers[choice.provider]
+        attempt = msgspec.structs.replace(request, model=choice.version)
+        try:
+            return await services.circuits.call(choice.provider, functools.partial(generate, provider, attempt, services.pipeline))
+        except GenerationError as exc:
+            services.metrics.provider_errors.labels(choice.provider, type(exc).__name__).inc()
+            if not isinstance(exc, ProviderUnavailable) or position == len(candidates) - 1:
+                raise
+            log.warning(
+                "falling back to the next model of the family",
+                extra={"failed": choice.version, "next": candidates[position + 1].version, "error": exc.message},
+            )
+    raise AssertionError("there is always a chosen model")
 
 
 async def _generate_claimed(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> tuple[Asset, bool]:
@@ -127,14 +201,14 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
     if restored is not None:  # deleted through the API: its id can only ever show its own pixels
         return restored, False
     request = await _with_references(services, target)
+    candidates = [target.choice, *await fallbacks(services, conn, target.project, target.choice, references=len(request.references))]
     generation_id = await _reserve(services, conn, target)
     started = time.perf_counter()
     try:
         with services.metrics.generating():
-            image = await generate(services.provider, request, services.pipeline)
+            image = await _draw(services, request, candidates)
         asset = await _store(services, conn, target, generation_id, image, started)
     except GenerationError as exc:
-        services.metrics.provider_errors.labels(services.provider.name, type(exc).__name__).inc()
         await _fail(conn, generation_id, started, exc.message)
         raise  # its status is decided with every other error's (delivery.errors.public_error)
     except Exception as exc:
@@ -142,7 +216,8 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
         # the sweep settles the pending attempt (delivery.assets.sweep.settle_abandoned).
         await _fail(conn, generation_id, started, f"{type(exc).__name__}: {getattr(exc, 'detail', '') or exc}")
         raise
-    services.metrics.credits_spent.inc(billing.price(services.settings, target.model))
+    if _charged(services, target) and not image.offline:
+        services.metrics.credits_spent.inc(target.choice.price)
     return asset, True
 
 
@@ -150,6 +225,7 @@ async def _generate(services: Services, target: GenerationTarget, admit: Admissi
     async with services.pool.acquire() as conn:
         if admit is not None:
             await admit(conn)
+        await _screen(services, target)
         await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
             return await _generate_claimed(services, conn, target)

@@ -88,7 +88,7 @@ def _aspect(given: str | None) -> TransformParams:
     """`aspect_ratio` read by the URL parser of `ar`, so the API and `/g/` links agree on every ratio."""
     if given and aspect_ratio(given) is None:
         raise InvalidParam(f"`aspect_ratio` must look like 16:9 (between 1:100 and 100:1), got {given!r}")
-    return parse_transform({"ar": given} if given else {})
+    return parse_transform({"ar": given, "fit": "crop"} if given else {})  # ar is kept only beside a cutting fit
 
 
 async def generate_for_api(services: Services, keyring: Keyring, project: Project, key: ApiKey, order: GenerationOrder) -> Generated:

@@ -20,8 +20,9 @@ from delivery.db.asset_names import NAME_PATTERN, named_assets
 from delivery.db.assets import Asset
 from delivery.db.projects import Project
 from delivery.db.styles import Style, get_style
-from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle, UnknownModel
+from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle
 from delivery.images.params import GenerateParams, TransformParams
+from delivery.prompts.models import ModelChoice, choose_model, default_choice
 from delivery.services import Services
 from generation import GenerationRequest, nearest_aspect_class
 
@@ -57,11 +58,11 @@ class GenerationTarget:
         style: Style | None = None,
         references: tuple[Reference, ...] = (),
         context: tuple[str, ...] = (),
+        choice: ModelChoice | None = None,
     ) -> None:
-        try:
-            self.model = services.provider.resolve_model(params.model)
-        except ValueError as exc:
-            raise UnknownModel(str(exc)) from None
+        self.choice = choice or default_choice(services)
+        """Who draws it and at what price; the pinned version is part of the key."""
+        self.model = self.choice.version
         self.project = project
         self.key_id = params.key
         """The key that asked, named in the ledger for usage by key."""
@@ -90,11 +91,12 @@ class GenerationTarget:
         )
 
 
-def aspect_class(params: TransformParams, default: str | None = None) -> str:
-    """The master's aspect: from `ar`, else from `w:h`, else the style's default, else square."""
-    if params.ar:
-        return nearest_aspect_class(*params.ar)
-    if params.w and params.h:
+def aspect_class(params: TransformParams, default: str | None = None, ar: tuple[int, int] | None = None) -> str:
+    """The master's aspect: from `ar` (the URL's, whatever its fit), else from `w:h` in pixels, else the style's default, else square."""
+    ar = ar or params.ar
+    if ar:
+        return nearest_aspect_class(*ar)
+    if isinstance(params.w, int) and isinstance(params.h, int):  # fractions of a source not yet drawn say nothing
         return nearest_aspect_class(params.w, params.h)
     return default or "1:1"
 
@@ -137,12 +139,17 @@ async def resolve_target(
     *,
     also: Iterable[str] = (),
     earlier: EarlierSteps | None = None,
+    ar: tuple[int, int] | None = None,
 ) -> GenerationTarget:
-    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps."""
+    """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps;
+    `ar`: the aspect the URL asks for, which picks the master even when its fit does not cut."""
     style = await _style(conn, project, params.style)
     names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
     steps = earlier.assets if earlier else {}
     references = await _references(conn, project, names, services.settings.max_references, steps)
-    master_aspect = aspect_class(transform, style.aspect_class if style else None)
+    master_aspect = aspect_class(transform, style.aspect_class if style else None, ar)
     context = earlier.prompts if earlier else ()
-    return GenerationTarget(services, project, params, master_aspect, style=style, references=references, context=context)
+    choice = await choose_model(services, conn, project, params.model, references=len(references))
+    return GenerationTarget(
+        services, project, params, master_aspect, style=style, references=references, context=context, choice=choice
+    )

@@ -115,7 +115,7 @@ class GeminiProvider:
             image_config=types.ImageConfig(aspect_ratio=request.aspect_class),
             seed=request.seed,
         )
-        model = self.resolve_model(request.model)
+        model = request.model or self.settings.image_model  # the caller chose it (a catalogue entry or resolve_model)
         response = await self._call("synthesize", model=model, contents=parts, config=config)
         blob = image_part(candidate_parts(response, "synthesize"), response, "synthesize")
         return Synthesis(

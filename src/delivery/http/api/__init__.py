@@ -12,6 +12,7 @@ from delivery.http.api.flows import read_flow, start_flow
 from delivery.http.api.generations import create_generation
 from delivery.http.api.keys import create_project_key, list_project_keys, revoke_project_key, rotate_project_key, rotate_signing_secret
 from delivery.http.api.links import sign_project_link
+from delivery.http.api.models import list_project_models, write_project_models
 from delivery.http.api.names import list_project_names, put_name, remove_name
 from delivery.http.api.presets import list_project_presets, read_preset, remove_preset, write_preset
 from delivery.http.api.principal import provide_principal
@@ -60,6 +61,8 @@ api_router = Router(
         remove_preset,
         start_flow,
         read_flow,
+        list_project_models,
+        write_project_models,
     ],
     dependencies={"principal": Provide(provide_principal)},
     response_headers=[ResponseHeader(name="Cache-Control", value=API_CACHE_CONTROL)],

@@ -45,7 +45,10 @@ class Usage(msgspec.Struct, frozen=True):
     per: Literal["day", "month"]
     periods: list[UsageRow]
     by_project: list[UsageRow]
+    by_provider: list[UsageRow]
+    """By the provider that actually drew each generation."""
     by_model: list[UsageRow]
+    """By the model asked for (a fallback is billed as the model asked for)."""
     by_key: list[UsageRow]
     total: Totals
 
@@ -94,9 +97,18 @@ async def usage_statistics(
     async with services.pool.acquire() as conn:
         periods = await usage(conn, by=per, organization_id=organization_id, since=start, until=end)
         by_project = await usage(conn, by="project", organization_id=organization_id, since=start, until=end)
+        by_provider = await usage(conn, by="provider", organization_id=organization_id, since=start, until=end)
         by_model = await usage(conn, by="model", organization_id=organization_id, since=start, until=end)
         by_key = await usage(conn, by="key", organization_id=organization_id, since=start, until=end)
     total = Totals(generations=sum(r.generations for r in periods), credits=sum(r.credits for r in periods))
     return Usage(
-        since=since, until=until, per=per, periods=periods, by_project=by_project, by_model=by_model, by_key=by_key, total=total
+        since=since,
+        until=until,
+        per=per,
+        periods=periods,
+        by_project=by_project,
+        by_provider=by_provider,
+        by_model=by_model,
+        by_key=by_key,
+        total=total,
     )

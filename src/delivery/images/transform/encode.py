@@ -13,12 +13,12 @@ from delivery.images.transform.pillow_codecs import Pixels, save
 __all__ = ["encode"]
 
 
-def encode(pixels: Pixels, fmt: str, quality: int | None) -> bytes:
-    """`pixels` as `fmt` (an output format's name) at `quality`, or the format's default."""
+def encode(pixels: Pixels, fmt: str, quality: int | None, *, compress: bool = False, lossless: bool = False) -> bytes:
+    """`pixels` as `fmt` (an output format's name) at `quality`, or the format's (compressed) default."""
     encoder = by_name(fmt).encoder
     if encoder is None:
         raise ValueError(f"{fmt} is read, never written")
-    options = encoder.options(quality)
+    options = encoder.options(quality, compress=compress, lossless=lossless)
     if encoder.library == "pillow":
         return save(pixels, encoder.call, options)
     data: bytes = getattr(pixels.vips(), encoder.call)(**options)

@@ -57,7 +57,8 @@ def transform(
     if output.max_side is not None and max(pixels.width, pixels.height) > output.max_side:  # reachable with `dpr`
         raise UnencodableOutput(refused, detail=f"{output.label} takes at most {output.max_side} px a side")
     try:
-        body = encode(pixels, fmt, params.q)
+        compress = "compress" in (params.auto or "")
+        body = encode(pixels, fmt, params.q, compress=compress, lossless=params.lossless)
     except (pyvips.Error, OSError, ValueError) as exc:  # any other limit of the codec
         raise UnencodableOutput(refused, detail=str(exc)) from exc
     done = time.perf_counter()
