@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from harness.fake_gemini import API_KEY, FakeGemini
 from harness.processes import Serve, find_program, start_serve
 from tests.conftest import TESTS, require
 from tests.images import decode, pixel, solid
@@ -35,13 +36,20 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Serve]:
+    """`promptpix serve` generating through the real google-genai client against a local fake Gemini.
+
+    Not the offline renderer: its placeholders are refunded, never charged, and
+    the usage charts would have nothing to draw.
+    """
     parent = Path(tempfile.mkdtemp(prefix="promptpix-console-"))
-    server = start_serve(data_dir=parent / "data", database_url=None)
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(parent, ignore_errors=True)
+    with FakeGemini() as gemini:
+        env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": gemini.url}
+        server = start_serve(data_dir=parent / "data", database_url=None, env=env)
+        try:
+            yield server
+        finally:
+            server.stop()
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -294,9 +302,9 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     assert page.locator("[data-style='ink'] .tag").inner_text() == "default"
     assert page.input_value("#project-default-style") == "ink"
     page.fill("#new-preset-name", "banner")
-    page.fill("#new-preset-params", "w=300&h=100&fm=webp")
+    page.fill("#new-preset-params", "w=300&h=100&fit=crop&fm=webp")
     page.click("#new-preset button[type=submit]")
-    assert page.input_value("#preset-banner-params") == "fm=webp&h=100&w=300"
+    assert page.input_value("#preset-banner-params") == "fit=crop&fm=webp&h=100&w=300"
     shoot(page, "06-settings")
     audit(page, ["#project-name", "#project button[type=submit]", "#new-style-name", "#new-style button[type=submit]", "#new-preset button[type=submit]"], url=page.url)
     page.goto(asset_url)

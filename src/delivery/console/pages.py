@@ -86,7 +86,7 @@ async def landing(request: Request) -> Template:
         if demo is not None and not services.settings.production:
             try:
                 key = await default_link_key(conn, project=demo, now=dt.datetime.now(dt.UTC))
-                params = {"prompt": "a red fox at dawn in a misty forest", "w": "800", "ar": "16:9", "fm": "webp"}
+                params = {"prompt": "a red fox at dawn in a misty forest", "w": "800", "ar": "16:9", "fit": "crop", "fm": "webp"}
                 example = await sign_link(conn, request.app.state.keyring, project=demo, key=key, params=params, expires=None, now=dt.datetime.now(dt.UTC))
             except ServiceError:
                 example = None  # no live key to sign with: the page goes without its picture
@@ -271,7 +271,8 @@ async def generate(request: Request, console: NamedDependency[Console]) -> Templ
     result = await generate_for_api(services, keyring, project, key, order)
     a, b = (int(n) for n in form.aspect.split(":"))
     height = round(width * b / a)
-    params = {"prompt": form.prompt, "ar": form.aspect, "w": str(width), "fm": form.fm}
+    # `ar` cuts only with fit=crop (imgix semantics): the image is then exactly width × height.
+    params = {"prompt": form.prompt, "ar": form.aspect, "fit": "crop", "w": str(width), "fm": form.fm}
     if form.style:
         params["style"] = form.style
     if seed is not None:

@@ -25,7 +25,7 @@ def snippets(*, base: str, project: str, asset_id: str, link: str, width: int, h
     alt_attr = escape(alt, quote=True)
 
     def srcset(fmt: str) -> str:
-        return ", ".join(f"{original}?ar={ar}&amp;fm={fmt}&amp;w={w} {w}w" for w in widths)
+        return ", ".join(f"{original}?ar={ar}&amp;fit=crop&amp;fm={fmt}&amp;w={w} {w}w" for w in widths)
 
     img = f'<img src="{escape(link, quote=True)}" width="{width}" height="{height}" alt="{alt_attr}" loading="lazy" decoding="async">'
     picture = "\n".join(
@@ -33,7 +33,7 @@ def snippets(*, base: str, project: str, asset_id: str, link: str, width: int, h
             "<picture>",
             f'  <source type="image/avif" srcset="{srcset("avif")}" sizes="(max-width: {width}px) 100vw, {width}px">',
             f'  <source type="image/webp" srcset="{srcset("webp")}" sizes="(max-width: {width}px) 100vw, {width}px">',
-            f'  <img src="{original}?ar={ar}&amp;fm=jpg&amp;w={width}" srcset="{srcset("jpg")}"',
+            f'  <img src="{original}?ar={ar}&amp;fit=crop&amp;fm=jpg&amp;w={width}" srcset="{srcset("jpg")}"',
             f'       sizes="(max-width: {width}px) 100vw, {width}px" width="{width}" height="{height}" alt="{alt_attr}" loading="lazy">',
             "</picture>",
         ]
@@ -43,12 +43,12 @@ def snippets(*, base: str, project: str, asset_id: str, link: str, width: int, h
             "// promptpix-loader.js — Next.js: images: { loader: 'custom', loaderFile: './promptpix-loader.js' }",
             "// <Image src=\"" + asset_id + "\" width={" + str(width) + "} height={" + str(height) + "} alt=\"…\" />",
             "export default function promptpixLoader({ src, width, quality }) {",
-            f"  return `{base}/i/${{src}}?ar={ar}&w=${{width}}&q=${{quality || 80}}&auto=format`;",
+            f"  return `{base}/i/${{src}}?ar={ar}&fit=crop&w=${{width}}&q=${{quality || 80}}&auto=format`;",
             "}",
             "",
             "// unpic (@unpic/react, @unpic/astro): pass this as `transformer`",
             "export const promptpixTransformer = ({ url, width }) =>",
-            f"  `${{url}}?ar={ar}&w=${{Math.round(width ?? {width})}}&auto=format`;",
+            f"  `${{url}}?ar={ar}&fit=crop&w=${{Math.round(width ?? {width})}}&auto=format`;",
             f'// <Image src="{original}" layout="constrained" width={{{width}}} height={{{height}}} transformer={{promptpixTransformer}} alt="…" />',
         ]
     )
