@@ -340,7 +340,8 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     bars = charts.first.locator("rect.bar")
     assert bars.count() == 30
     heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(30)]
-    assert heights[-1] > 0 and sum(heights[:-1]) == 0  # today's generations (the landing's example and the playground's)
+    # Usage is what was billed: today's generations through the fake Gemini (the landing's example and the playground's).
+    assert heights[-1] > 0 and sum(heights[:-1]) == 0
     assert charts.first.bounding_box()["width"] > 300  # type: ignore[index]
     shoot(page, "09-usage")
     audit(page, ["a[href='/schema']"], url=page.url)

@@ -278,7 +278,7 @@ async def generate(request: Request, console: NamedDependency[Console]) -> Templ
     if seed is not None:
         params["seed"] = str(seed)
     if form.preset:
-        params = {"prompt": form.prompt, "ar": form.aspect, "preset": form.preset, **({"style": form.style} if form.style else {})}
+        params = {"prompt": form.prompt, "ar": form.aspect, "fit": "crop", "preset": form.preset, **({"style": form.style} if form.style else {})}
     async with services.pool.acquire() as conn:
         path = await sign_link(conn, keyring, project=project, key=key, params=dict(sorted(params.items())), expires=None, now=now)
     base = services.settings.resolved_public_url

@@ -20,7 +20,7 @@ class Snippet(msgspec.Struct, frozen=True):
 def snippets(*, base: str, project: str, asset_id: str, link: str, width: int, height: int, fm: str, alt: str, body: dict[str, object]) -> list[Snippet]:
     """`link` is a signed `/g/` URL (any page may embed it); the rest use the immutable `/i/{id}` URLs, which need no key."""
     original = f"{base}/i/{asset_id}"
-    ar = f"{width}:{height}"
+    ar = f"{width}%3A{height}"  # `:` escaped and `fit=crop` beside `ar`: the one spelling, served without a redirect
     widths = [w for w in (320, 640, 960, 1280, 1920) if w <= 2 * width] or [width]
     alt_attr = escape(alt, quote=True)
 
