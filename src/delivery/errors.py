@@ -328,6 +328,12 @@ class IdempotencyKeyBusy(ServiceError):
     status, message = 409, "a request with this Idempotency-Key is still running; retry shortly"
 
 
+class SlugTaken(ServiceError):
+    """Project slugs are unique across the service: they are the `{project}` of `/g/` links."""
+
+    status, message = 409, "this project slug is taken"  # raised with the slug
+
+
 # 413, 415, 422: the source image cannot be used.
 class SourceTooLarge(ServiceError):
     status, message = 413, "source image is too large"  # raised with the limit in bytes

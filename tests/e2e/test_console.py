@@ -2,11 +2,15 @@
 
 One walk through the console, in the order a new user takes it, records every
 request the pages make (all must go to the service), every console error (there
-must be none), and a screenshot of each page in tests/artifacts/console/.
+must be none), and a screenshot of each page in tests/artifacts/console/. On
+each page it reads Chromium's accessibility tree (every control and link has a
+name) and presses Tab through the page (the skip link comes first, then the
+page's main actions are reached).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -17,9 +21,10 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from harness.fake_gemini import API_KEY, FakeGemini
 from harness.processes import Serve, find_program, start_serve
 from tests.conftest import TESTS, require
-from tests.images import decode, pixel
+from tests.images import decode, pixel, solid
 
 ARTIFACTS = TESTS / "artifacts" / "console"
 CHROMIUM_ARGS = [
@@ -31,13 +36,20 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Serve]:
+    """`promptpix serve` generating through the real google-genai client against a local fake Gemini.
+
+    Not the offline renderer: its placeholders are refunded, never charged, and
+    the usage charts would have nothing to draw.
+    """
     parent = Path(tempfile.mkdtemp(prefix="promptpix-console-"))
-    server = start_serve(data_dir=parent / "data", database_url=None)
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(parent, ignore_errors=True)
+    with FakeGemini() as gemini:
+        env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": gemini.url}
+        server = start_serve(data_dir=parent / "data", database_url=None, env=env)
+        try:
+            yield server
+        finally:
+            server.stop()
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +102,45 @@ class Watch:
         assert self.errors == [], f"console errors: {self.errors}"
 
 
+NAMED_ROLES = {"textbox", "searchbox", "combobox", "checkbox", "radio", "button", "spinbutton", "slider", "listbox", "switch", "link", "image"}
+"""Roles whose nodes must have an accessible name: every form control, link and image."""
+
+
+def unnamed_nodes(page: object) -> list[str]:
+    """Nodes of Chromium's own accessibility tree (the one screen readers get) that have one of NAMED_ROLES and no name."""
+    cdp = page.context.new_cdp_session(page)  # type: ignore[attr-defined]
+    try:
+        missing = []
+        for node in cdp.send("Accessibility.getFullAXTree")["nodes"]:
+            role = node.get("role", {}).get("value")
+            if node.get("ignored") or role not in NAMED_ROLES or (node.get("name", {}).get("value") or "").strip():
+                continue
+            described = cdp.send("DOM.describeNode", {"backendNodeId": node["backendDOMNodeId"]})["node"] if "backendDOMNodeId" in node else {}
+            missing.append(f"{role}: <{described.get('localName', '?')} {' '.join(described.get('attributes', []))}>")
+        return missing
+    finally:
+        cdp.detach()
+
+
+def audit(page: object, reach: list[str], url: str | None = None) -> None:
+    """Every control named; from a fresh load, Tab focuses the skip link first and then reaches each selector in `reach`."""
+    assert unnamed_nodes(page) == [], f"{page.url}: unnamed controls"  # type: ignore[attr-defined]
+    if url is None:
+        return
+    page.goto(url.split("#")[0])  # type: ignore[attr-defined]  # a fragment would start Tab at its target
+    remaining, first = list(reach), None
+    for step in range(400):
+        page.keyboard.press("Tab")  # type: ignore[attr-defined]
+        if step == 0:
+            first = page.evaluate("() => document.activeElement.className")  # type: ignore[attr-defined]
+        hit = page.evaluate("(selectors) => selectors.filter((s) => document.activeElement.matches(s))", remaining)  # type: ignore[attr-defined]
+        remaining = [s for s in remaining if s not in hit]
+        if not remaining:
+            break
+    assert first == "skip", f"{url}: the first Tab focuses {first!r}, not the skip link"
+    assert remaining == [], f"{url}: Tab never reaches {remaining}"
+
+
 def shoot(page: object, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -119,13 +170,14 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     [cookie] = [c for c in context.cookies() if c["name"] == "promptpix_console"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     shoot(page, "02-projects")
+    audit(page, ["#slug", "#style-name", "form[action='/console/projects'] button[type=submit]", ".signout button"], url=base + "/console")
     page.goto(link)  # the link works once
     assert "already used" in page.locator(".alert").inner_text()
     assert watch.errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
     watch.errors.clear()  # that refusal is the one error this walk expects
 
     # Playground: generate, see the image load at the requested size, with its metadata and snippets.
-    page.goto(base + "/console/playground")
+    audit(page, ["#prompt", "#aspect", "#generate-form button[type=submit]"], url=base + "/console/playground")
     page.fill("#prompt", "a lighthouse on a cliff at night")
     page.fill("#width", "640")
     page.select_option("#aspect", "16:9")
@@ -137,6 +189,7 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     assert size == [640, 360]
     assert "credit" in page.locator("#cost").inner_text()
     shoot(page, "03-playground")
+    audit(page, [])  # the result and its snippets' copy buttons
 
     # Copy the <img> snippet and paste it into a blank page: it loads there too.
     page.click("button[data-copy='snippet-img']")
@@ -165,8 +218,43 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     uploaded = page.locator("[data-asset]")
     assert uploaded.count() == 1
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+
+    # Drag and drop: a file dropped on the upload area (a DataTransfer carrying it, as a browser's drop has) is uploaded.
+    page.goto(base + "/console/p/demo/assets")
+    dropped = solid(240, 120, (20, 170, 60))
+    transfer = page.evaluate_handle(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+            return transfer;
+        }""",
+        base64.b64encode(dropped).decode(),
+    )
+    tiles = "(tiles) => tiles.map((t) => t.dataset.asset)"
+    known = set(page.locator("[data-asset]").evaluate_all(tiles))
+    page.dispatch_event("#upload", "dragenter", {"dataTransfer": transfer})
+    assert "over" in (page.get_attribute("#upload", "class") or "")  # the drop target shows it will take the file
+    with page.expect_response(lambda r: r.url == base + "/console/p/demo/assets" and r.request.method == "POST") as answer, page.expect_navigation(timeout=60_000):
+        page.dispatch_event("#upload", "drop", {"dataTransfer": transfer})
+    assert answer.value.status == 201  # the body is gone with the reload: the new tile names the asset
+    [dropped_id] = set(page.locator("[data-asset]").evaluate_all(tiles)) - known
+    tile = page.locator(f"[data-asset='{dropped_id}']")
+    assert tile.count() == 1 and page.locator("[data-asset]").count() == before + 2
+    tile.locator("img").evaluate("(i) => i.complete || new Promise((ok) => i.addEventListener('load', ok))")
+    status, body = fetch(f"{base}/i/{dropped_id}?fm=png")
+    image, fmt = decode(body)
+    assert status == 200 and fmt == "png" and (image.width, image.height) == (240, 120)
+    green = pixel(image, 0.5, 0.5)
+    assert green[1] > 140 and green[0] < 60 and green[2] < 100
+    page.select_option("#f-source", "uploaded")
+    page.click(".filters button[type=submit]")
+    assert page.locator("[data-asset]").count() == 2
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
     shoot(page, "04-library")
-    uploaded.first.click()
+    audit(page, ["#f-source", ".filters button[type=submit]", "#upload-file", "[data-asset]"], url=page.url)
+    [upload_id] = set(page.locator("[data-asset]").evaluate_all(tiles)) - {dropped_id}
+    page.click(f"[data-asset='{upload_id}']")
 
     # Focal point: click near the right edge, then the left; the 1:1 crop follows (blue, then red).
     master = page.locator("#master")
@@ -194,6 +282,7 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     assert left[0] > 150 and left[2] < 80  # red
     assert float(page.input_value("#focal_x")) < 0.1
     shoot(page, "05-asset-focal")
+    asset_url = page.url
     page.fill("#alt_text", "red and blue halves")
     page.fill("#tags", "test, halves")
     page.fill("#name", "halves")
@@ -201,6 +290,28 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     assert float(page.input_value("#focal_x")) < 0.1  # saved: the page shows the stored point again
     assert page.input_value("#alt_text") == "red and blue halves"
     assert "@halves" in page.locator(".meta").first.inner_text()
+    audit(page, ["#master", "#alt_text", "#asset-form button[type=submit]"], url=asset_url)
+
+    # Styles and presets: make a style the default and a preset; the asset page then shows the preset's crop.
+    page.goto(base + "/console/p/demo/settings")
+    page.fill("#new-style-name", "ink")
+    page.fill("#new-style-prompt", "ink wash, loose brush")
+    page.select_option("#new-style-aspect", "4:3")
+    page.check("#new-style input[name=default]")
+    page.click("#new-style button[type=submit]")
+    assert page.locator("[data-style='ink'] .tag").inner_text() == "default"
+    assert page.input_value("#project-default-style") == "ink"
+    page.fill("#new-preset-name", "banner")
+    page.fill("#new-preset-params", "w=300&h=100&fit=crop&fm=webp")
+    page.click("#new-preset button[type=submit]")
+    assert page.input_value("#preset-banner-params") == "fit=crop&fm=webp&h=100&w=300"
+    shoot(page, "06-settings")
+    audit(page, ["#project-name", "#project button[type=submit]", "#new-style-name", "#new-style button[type=submit]", "#new-preset button[type=submit]"], url=page.url)
+    page.goto(asset_url)
+    banner = page.locator("img.crop[data-preset='banner']")
+    banner.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const i = document.querySelector(\"img.crop[data-preset='banner']\"); return i.complete && i.naturalWidth > 0 }", timeout=60_000)
+    assert banner.evaluate("(i) => [i.naturalWidth, i.naturalHeight]") == [300, 100]
 
     # Keys: create a secret key (shown once, with a copy button), use it, revoke it.
     page.goto(base + "/console/p/demo/keys")
@@ -209,7 +320,7 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     page.click("form[action='/console/p/demo/keys'] button[type=submit]")
     secret = page.locator("#secret-value").inner_text()
     assert secret.startswith("pp_sk_")
-    shoot(page, "06-keys-created")
+    shoot(page, "07-keys-created")
     page.click("#new-secret button[data-copy]")
     assert page.evaluate("() => navigator.clipboard.readText()") == secret
     auth = {"Authorization": f"Bearer {secret}"}
@@ -219,7 +330,8 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     page.click(f"button[aria-label='Revoke {key_id}']")
     assert page.locator(f"tr[data-key='{key_id}'] .state").inner_text() == "revoked"
     assert fetch(base + "/v1/billing/balance", auth)[0] == 401
-    shoot(page, "07-keys-revoked")
+    shoot(page, "08-keys-revoked")
+    audit(page, ["input[name=kind]", "#key-name", "form[action='/console/p/demo/keys'] button[type=submit]", "button[aria-label^='Revoke']"], url=page.url)
 
     # Usage: balance, the charts, the ledger.
     page.goto(base + "/console/usage")
@@ -228,22 +340,23 @@ def test_console_walkthrough(served: Serve, browser: object, tmp_path: Path) -> 
     bars = charts.first.locator("rect.bar")
     assert bars.count() == 30
     heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(30)]
-    # Usage is what was billed, and offline images are never charged: the 30 days render, all empty.
-    assert all(h == 0 for h in heights)
+    # Usage is what was billed: today's generations through the fake Gemini (the landing's example and the playground's).
+    assert heights[-1] > 0 and sum(heights[:-1]) == 0
     assert charts.first.bounding_box()["width"] > 300  # type: ignore[index]
-    shoot(page, "08-usage")
+    shoot(page, "09-usage")
+    audit(page, ["a[href='/schema']"], url=page.url)
 
     # API docs render offline, from the service's own files.
     page.goto(base + "/schema")
     page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     assert "promptpix" in page.locator(".swagger-ui .info .title").inner_text()
-    shoot(page, "09-schema")
+    shoot(page, "10-schema")
 
     # A phone-sized screen.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())  # type: ignore[attr-defined]
     small = phone.new_page()
     watch.attach(small)
-    for name, path in (("10-phone-playground", "/console/playground"), ("11-phone-library", "/console/p/demo/assets")):
+    for name, path in (("11-phone-playground", "/console/playground"), ("12-phone-library", "/console/p/demo/assets"), ("13-phone-settings", "/console/p/demo/settings")):
         small.goto(base + path)
         small.wait_for_load_state("networkidle")
         shoot(small, name)

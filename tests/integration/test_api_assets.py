@@ -150,6 +150,30 @@ async def test_delete_hides_an_asset_and_reuploading_restores_it(
         await conn.close()
 
 
+async def test_restore_brings_a_deleted_asset_back(client: AsyncTestClient, tenant: Tenant, settings: Settings) -> None:
+    logo = await upload(client, tenant, two_tone(MAGENTA, CYAN), name="logo")
+    assert (await client.delete(f"/v1/assets/{logo['id']}", headers=bearer(tenant))).status_code == 204
+    assert (await client.get("/i/acme/@logo")).status_code == 404
+
+    restored = await client.post(f"/v1/assets/{logo['id']}/restore", headers=bearer(tenant))
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["id"] == logo["id"] and restored.json()["names"] == ["logo"]
+    served = await client.get("/i/acme/@logo")
+    assert served.status_code == 200
+    image, _ = decode(served.content)
+    assert (image.width, image.height) == (64, 64) and close_to(pixel(image, 0.1, 0.5), MAGENTA) and close_to(pixel(image, 0.9, 0.5), CYAN)
+    assert [a["id"] for a in (await client.get("/v1/assets", headers=bearer(tenant))).json()["items"]] == [logo["id"]]
+    again = await client.post(f"/v1/assets/{logo['id']}/restore", headers=bearer(tenant))  # a live asset: returned as it is
+    assert again.status_code == 200 and again.json()["id"] == logo["id"]
+
+    other = await make_tenant(settings.database_url or "", slug="other")
+    assert (await client.post(f"/v1/assets/{logo['id']}/restore", headers=bearer(other))).status_code == 404
+    assert (await client.post("/v1/assets/not-an-asset/restore", headers=bearer(tenant))).status_code == 404
+    reader = await client.post("/v1/projects/acme/keys", json={"kind": "secret", "scopes": ["assets:read"]}, headers=bearer(tenant))
+    denied = await client.post(f"/v1/assets/{logo['id']}/restore", headers={"Authorization": f"Bearer {reader.json()['secret']}"})
+    assert denied.status_code == 403 and "assets:write" in denied.json()["detail"]
+
+
 async def test_names_put_list_delete_and_isolation(client: AsyncTestClient, tenant: Tenant, settings: Settings) -> None:
     first = await upload(client, tenant, two_tone(MAGENTA, CYAN))
     other = await make_tenant(settings.database_url or "", slug="other")

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 KINDS = {"publishable": "pk", "secret": "sk"}
-SCOPES = ("generate", "assets:read", "assets:write", "keys:admin", "billing:read")
+SCOPES = ("generate", "assets:read", "assets:write", "keys:admin", "billing:read", "projects:admin")
 PUBLISHABLE_SCOPES = ("generate",)
 """Publishable keys sit in pages: they may only generate, never administer."""
 

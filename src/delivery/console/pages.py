@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -16,23 +16,26 @@ from litestar.response import Redirect, Template
 from delivery.access.console import COOKIE_NAME, open_session, sign_out
 from delivery.access.keys import SCOPES, KeySpec, create_key, rotate_key
 from delivery.access.links import default_link_key, sign_link
+from delivery.access.projects import NewProject, NewProjectStyle, ProjectChange, change_project, open_project
 from delivery.assets.uploads import upload_asset
 from delivery.console.charts import bar_chart
 from delivery.console.session import Console, checked_form
 from delivery.console.snippets import snippets
 from delivery.db.api_keys import get_api_key, list_api_keys, retire_api_key
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import AssetFilter, delete_asset, get_project_asset, list_assets, names_of, restore_asset, update_asset
+from delivery.db.assets import AssetFilter, delete_asset, get_project_asset, list_assets, names_of, restore_project_asset, update_asset
 from delivery.db.billing import get_account, list_ledger, usage
-from delivery.db.presets import project_presets
-from delivery.db.projects import create_project, get_project_by_slug
-from delivery.db.styles import list_styles
-from delivery.errors import InvalidParam, ServiceError, UnknownApiKey, UnknownAsset
-from delivery.images.presets import BUILTIN_PRESETS
-from delivery.images.urls import preset_queries
+from delivery.db.presets import delete_preset, list_presets, project_presets
+from delivery.db.projects import get_project_by_slug
+from delivery.db.styles import delete_style, list_styles
+from delivery.errors import InvalidParam, ServiceError, UnknownApiKey, UnknownAsset, UnknownPreset, UnknownStyle
+from delivery.images.presets import BUILTIN_PRESETS, save_preset
+from delivery.images.urls import BUILTIN_PRESET_QUERIES, preset_queries
 from delivery.ops.bootstrap import DEMO_SLUG
 from delivery.prompts.orders import GenerationOrder, generate_for_api
+from delivery.prompts.styles import MAX_STYLE_PROMPT, save_style
 from delivery.services import Services
+from generation import ASPECT_CLASSES
 
 __all__ = ["HANDLERS"]
 
@@ -128,20 +131,91 @@ async def overview(request: Request, console: NamedDependency[Console]) -> Templ
     return _page("projects.html", request, console)
 
 
+def _origins(form: FormMultiDict) -> list[str]:
+    return [o for o in _text(form, "allowed_origins").replace(",", " ").split() if o]
+
+
 @post("/console/projects", include_in_schema=False, status_code=303)
 async def new_project(request: Request, console: NamedDependency[Console]) -> Redirect:
     form = await checked_form(request, console)
-    slug = _text(form, "slug", limit=64).lower()
-    if not slug or not all(c.isalnum() or c == "-" for c in slug) or not slug[0].isalnum():
-        raise InvalidParam("`slug` must be letters, digits and dashes, starting with a letter or digit")
-    origins = [o.strip() for o in _text(form, "allowed_origins").replace(",", " ").split() if o.strip()]
+    style_name = _text(form, "style_name", limit=64).lower()
+    style = NewProjectStyle(name=style_name, prompt=_text(form, "style_prompt", limit=MAX_STYLE_PROMPT)) if style_name else None
+    spec = NewProject(slug=_text(form, "slug", limit=64).lower(), name=_text(form, "name", limit=200), allowed_origins=_origins(form), default_style=style)
     async with _services(request).pool.acquire() as conn:
-        if await get_project_by_slug(conn, slug=slug) is not None:
-            raise InvalidParam(f"the slug {slug!r} is taken")
-        await create_project(
-            conn, organization_id=console.organization.id, slug=slug, name=_text(form, "name", limit=200) or slug, allowed_origins=origins, allow_unsigned=bool(origins)
-        )
-    return Redirect(f"/console/p/{slug}/keys", status_code=303)
+        project = await open_project(conn, organization_id=console.organization.id, spec=spec)
+    return Redirect(f"/console/p/{project.slug}/keys", status_code=303)
+
+
+# Project settings: styles and presets -----------------------------------------------------------
+
+
+@get("/console/p/{slug:str}/settings", include_in_schema=False)
+async def settings_page(request: Request, console: NamedDependency[Console], slug: FromPath[str]) -> Template:
+    project = console.project(slug)
+    async with _services(request).pool.acquire() as conn:
+        styles = await list_styles(conn, project_id=project.id)
+        presets = await list_presets(conn, project_id=project.id)
+    return _page(
+        "settings.html", request, console, project=project, styles=styles, presets=presets, builtins=BUILTIN_PRESET_QUERIES, aspects=ASPECT_CLASSES
+    )
+
+
+def _back(slug: str, anchor: str) -> Redirect:
+    return Redirect(f"/console/p/{slug}/settings#{anchor}", status_code=303)
+
+
+@post("/console/p/{slug:str}/settings", include_in_schema=False, status_code=303)
+async def edit_project(request: Request, console: NamedDependency[Console], slug: FromPath[str]) -> Redirect:
+    form = await checked_form(request, console)
+    project = console.project(slug)
+    change = ProjectChange(
+        name=_text(form, "name", limit=200),
+        allowed_origins=_origins(form),
+        allow_unsigned=form.get("allow_unsigned") == "on",
+        default_style=_text(form, "default_style", limit=64) or None,
+    )
+    async with _services(request).pool.acquire() as conn:
+        await change_project(conn, project=project, change=change)
+    return _back(slug, "project")
+
+
+@post("/console/p/{slug:str}/styles", include_in_schema=False, status_code=303)
+async def edit_style(request: Request, console: NamedDependency[Console], slug: FromPath[str]) -> Redirect:
+    form = await checked_form(request, console)
+    project = console.project(slug)
+    name = _text(form, "name", limit=64).lower()
+    async with _services(request).pool.acquire() as conn:
+        if _text(form, "action", limit=20) == "delete":
+            if not await delete_style(conn, project_id=project.id, name=name):
+                raise UnknownStyle(f"no style is named `{name}`")
+        else:
+            prompt = _text(form, "prompt", limit=MAX_STYLE_PROMPT)
+            aspect = _text(form, "aspect_ratio", limit=10) or None
+            await save_style(conn, project_id=project.id, name=name, prompt=prompt, aspect_ratio=aspect, default=form.get("default") == "on")
+    return _back(slug, "styles")
+
+
+def _preset_params(text: str) -> dict[str, str]:
+    """`w=600&h=400&fm=webp` (or one per line) as the params `/v1/presets` takes."""
+    pairs = parse_qsl(text.replace("\r", "").replace("\n", "&").replace(" ", ""), keep_blank_values=True)
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        raise InvalidParam("a preset names each parameter once")
+    return params
+
+
+@post("/console/p/{slug:str}/presets", include_in_schema=False, status_code=303)
+async def edit_preset(request: Request, console: NamedDependency[Console], slug: FromPath[str]) -> Redirect:
+    form = await checked_form(request, console)
+    project = console.project(slug)
+    name = _text(form, "name", limit=64).lower()
+    async with _services(request).pool.acquire() as conn:
+        if _text(form, "action", limit=20) == "delete":
+            if not await delete_preset(conn, project_id=project.id, name=name):
+                raise UnknownPreset(f"no preset is named `{name}`")
+        else:
+            await save_preset(conn, project_id=project.id, name=name, params=_preset_params(_text(form, "params")))
+    return _back(slug, "presets")
 
 
 # Playground -------------------------------------------------------------------------------------
@@ -197,6 +271,7 @@ async def generate(request: Request, console: NamedDependency[Console]) -> Templ
     result = await generate_for_api(services, keyring, project, key, order)
     a, b = (int(n) for n in form.aspect.split(":"))
     height = round(width * b / a)
+    # `ar` cuts only with fit=crop (imgix semantics): the image is then exactly width × height.
     params = {"prompt": form.prompt, "ar": form.aspect, "fit": "crop", "w": str(width), "fm": form.fm}
     if form.style:
         params["style"] = form.style
@@ -307,8 +382,7 @@ async def edit_asset(request: Request, console: NamedDependency[Console], slug: 
                 raise UnknownAsset()
             return Redirect(f"/console/p/{slug}/assets/{asset_id}/deleted", status_code=303)
         if action == "restore":
-            owned = await conn.fetchval("SELECT 1 FROM assets WHERE id = $1 AND project_id = $2", asset_id, project.id)
-            if not owned or await restore_asset(conn, id=asset_id) is None:
+            if await restore_project_asset(conn, project_id=project.id, id=asset_id) is None:
                 raise UnknownAsset()
             return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
         focal = None
@@ -407,6 +481,10 @@ HANDLERS = [
     signout,
     overview,
     new_project,
+    settings_page,
+    edit_project,
+    edit_style,
+    edit_preset,
     playground,
     generate,
     library,

@@ -22,6 +22,7 @@ __all__ = [
     "list_assets",
     "names_of",
     "restore_asset",
+    "restore_project_asset",
     "update_asset",
 ]
 
@@ -192,6 +193,12 @@ async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) ->
         "UPDATE assets SET deleted_at = now() WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING id", id, project_id
     )
     return done is not None
+
+
+async def restore_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset | None:
+    """Bring back one of the project's assets if it was deleted (a live one stays as it is); None: the project has no such asset."""
+    row = await conn.fetchrow("UPDATE assets SET deleted_at = NULL WHERE id = $1 AND project_id = $2 RETURNING *", id, project_id)
+    return None if row is None else Asset(**row)
 
 
 async def restore_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:

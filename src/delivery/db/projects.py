@@ -7,7 +7,17 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Project", "create_project", "get_project", "get_project_by_slug", "list_projects", "set_link_policy", "set_prompt_policy"]
+__all__ = [
+    "Project",
+    "create_project",
+    "get_organization_project",
+    "get_project",
+    "get_project_by_slug",
+    "list_projects",
+    "rename_project",
+    "set_link_policy",
+    "set_prompt_policy",
+]
 
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +67,17 @@ async def get_project_by_slug(conn: asyncpg.Connection, *, slug: str) -> Project
 
 async def get_project(conn: asyncpg.Connection, *, id: int) -> Project | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", id)
+    return None if row is None else Project(**row)
+
+
+async def get_organization_project(conn: asyncpg.Connection, *, organization_id: int, slug: str) -> Project | None:
+    """The project with this slug if it belongs to the organisation; another organisation's is None, like a missing one."""
+    row = await conn.fetchrow("SELECT * FROM projects WHERE slug = $1 AND organization_id = $2", slug, organization_id)
+    return None if row is None else Project(**row)
+
+
+async def rename_project(conn: asyncpg.Connection, *, id: int, name: str) -> Project | None:
+    row = await conn.fetchrow("UPDATE projects SET name = $2 WHERE id = $1 RETURNING *", id, name)
     return None if row is None else Project(**row)
 
 

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, quote
 import asyncpg
 import msgspec
 
-from delivery.db.presets import get_preset
-from delivery.errors import UndefinedPreset
+from delivery.db.presets import Preset, get_preset, put_preset
+from delivery.errors import EmptyPreset, ReservedName, UndefinedPreset
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
-__all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "names_project_preset", "project_transform", "srcset"]
+__all__ = ["BUILTIN_PRESETS", "SRCSET_WIDTHS", "canonical_preset", "names_project_preset", "project_transform", "save_preset", "srcset"]
 
 BUILTIN_PRESETS: dict[str, dict[str, str]] = {
     "thumb": {"w": "200", "h": "200", "fit": "crop"},
@@ -68,3 +68,18 @@ async def project_transform(
     if preset is None:
         raise UndefinedPreset(f"`preset` {name!r} is not defined")
     return parse_transform(query, allowed_extra=allowed_extra, presets={name: dict(parse_qsl(preset.query))})
+
+
+def canonical_preset(params: dict[str, str]) -> str:
+    """The canonical query a preset stores: parsed like URL params, so a stored preset never expands into a 400."""
+    query = canonical_query(parse_transform(params))
+    if not query:
+        raise EmptyPreset()
+    return query
+
+
+async def save_preset(conn: asyncpg.Connection, *, project_id: int, name: str, params: dict[str, str]) -> Preset:
+    """Create or redefine a project preset (`/v1/presets` and the console); built-in names are reserved."""
+    if name in BUILTIN_PRESETS:
+        raise ReservedName(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
+    return await put_preset(conn, project_id=project_id, name=name, query=canonical_preset(params))

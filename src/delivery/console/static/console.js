@@ -75,7 +75,7 @@ function setUpFocal() {
     marker.style.left = (100 * x) + "%"; marker.style.top = (100 * y) + "%";
     fx.value = x.toFixed(3); fy.value = y.toFixed(3);
     if (!preview) return;
-    // Presets that crop by attention or entropy ignore the focal point (and refuse fp-x/fp-y): they keep their image.
+    // Only crops that cut at the focal point (fit=crop, no crop=attention/entropy) take fp-x/fp-y; the rest keep their image.
     document.querySelectorAll("img.crop[data-base]").forEach((crop) => {
       crop.src = crop.dataset.base + "&fp-x=" + x.toFixed(3) + "&fp-y=" + y.toFixed(3);
     });

@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 
-from delivery.http.api.assets import delete_one_asset, edit_asset, list_project_assets, read_asset, upload
+from delivery.http.api.assets import delete_one_asset, edit_asset, list_project_assets, read_asset, restore_one_asset, upload
 from delivery.http.api.billing import balance, ledger, usage_statistics
 from delivery.http.api.flows import read_flow, start_flow
 from delivery.http.api.generations import create_generation
@@ -16,6 +16,7 @@ from delivery.http.api.models import list_project_models, write_project_models
 from delivery.http.api.names import list_project_names, put_name, remove_name
 from delivery.http.api.presets import list_project_presets, read_preset, remove_preset, write_preset
 from delivery.http.api.principal import provide_principal
+from delivery.http.api.projects import create_project, edit_project, list_organization_projects, read_organization, read_project
 from delivery.http.api.styles import list_project_styles, read_style, remove_style, write_style
 from delivery.http.openapi import BEARER
 
@@ -26,6 +27,11 @@ API_CACHE_CONTROL = "private, no-store"
 api_router = Router(
     path="/v1",
     route_handlers=[
+        read_organization,
+        list_organization_projects,
+        create_project,
+        read_project,
+        edit_project,
         create_project_key,
         list_project_keys,
         revoke_project_key,
@@ -41,6 +47,7 @@ api_router = Router(
         read_asset,
         edit_asset,
         delete_one_asset,
+        restore_one_asset,
         list_project_names,
         put_name,
         remove_name,

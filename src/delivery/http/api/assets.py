@@ -1,4 +1,4 @@
-"""`/v1/assets`: upload, list (keyset pages with filters), read, edit and soft-delete a project's assets."""
+"""`/v1/assets`: upload, list (keyset pages with filters), read, edit, soft-delete and restore a project's assets."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from delivery.access.idempotency import fingerprint, idempotent
 from delivery.assets.uploads import upload_asset
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, update_asset
+from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, restore_project_asset, update_asset
 from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
@@ -26,7 +26,7 @@ from delivery.http.api.views import AssetView, FocalPointView, asset_views
 from delivery.http.openapi import problems
 from delivery.services import Services
 
-__all__ = ["delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "upload"]
+__all__ = ["delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "restore_one_asset", "upload"]
 
 _READ, _WRITE = {"scope": "assets:read"}, {"scope": "assets:write"}
 
@@ -165,3 +165,19 @@ async def delete_one_asset(request: Request, principal: NamedDependency[Principa
     async with services.pool.acquire() as conn:
         if not await delete_asset(conn, project_id=principal.project.id, id=asset_id):
             raise UnknownAsset()
+
+
+@post(
+    "/assets/{asset_id:str}/restore",
+    opt=_WRITE,
+    status_code=200,
+    summary="Restore a deleted asset (a live one is returned as it is)",
+    responses=problems(404),
+)
+async def restore_one_asset(request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str]) -> AssetView:
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        asset = await restore_project_asset(conn, project_id=principal.project.id, id=asset_id)
+    if asset is None:
+        raise UnknownAsset()
+    return await _view(services, principal.project.id, asset)

@@ -85,7 +85,7 @@ def _grace(rotation: Rotation) -> dt.timedelta:
 
 
 async def _own_key(services: Services, principal: NamedDependency[Principal], project: str, key_id: str) -> ApiKey:
-    owner = principal.project_named(project)
+    owner = await principal.project_named(services, project)
     async with services.pool.acquire() as conn:
         key = await get_api_key(conn, id=key_id)
     if key is None or key.project_id != owner.id:  # another project's key is as unknown as a missing one
@@ -96,7 +96,7 @@ async def _own_key(services: Services, principal: NamedDependency[Principal], pr
 @post("/projects/{project:str}/keys", opt=_ADMIN, responses=problems(404), summary="Create a key (the full key is returned once)")
 async def create_project_key(request: Request, project: FromPath[str], principal: NamedDependency[Principal], data: JSONBody[NewKey]) -> CreatedKeyView:
     services: Services = request.app.state.services
-    owner = principal.project_named(project)
+    owner = await principal.project_named(services, project)
     if data.expires_in is not None and data.expires_in <= 0:
         raise InvalidParam("`expires_in` must be a positive number of seconds")
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=data.expires_in) if data.expires_in else None
@@ -116,7 +116,7 @@ async def create_project_key(request: Request, project: FromPath[str], principal
 @get("/projects/{project:str}/keys", opt=_ADMIN, responses=problems(404), summary="List a project's keys")
 async def list_project_keys(request: Request, project: FromPath[str], principal: NamedDependency[Principal]) -> list[KeyView]:
     services: Services = request.app.state.services
-    owner = principal.project_named(project)
+    owner = await principal.project_named(services, project)
     async with services.pool.acquire() as conn:
         return [KeyView.of(k) for k in await list_api_keys(conn, project_id=owner.id)]
 

@@ -38,7 +38,7 @@ class SignedLink(msgspec.Struct, frozen=True):
 @post("/projects/{project:str}/links", opt={"scope": "generate"}, status_code=200, responses=problems(404), summary="Sign a /g/ link")
 async def sign_project_link(request: Request, project: FromPath[str], principal: NamedDependency[Principal], data: JSONBody[LinkRequest]) -> SignedLink:
     services: Services = request.app.state.services
-    owner = principal.project_named(project)
+    owner = await principal.project_named(services, project)
     params = {k: v for k, v in data.params.items() if k not in ("key", "sig", "exp")}
     parse_transform(params, allowed_extra=GENERATE_NAMES)  # refuse a link that could only ever be a 400
     parse_generate(params, max_prompt_chars=services.settings.max_prompt_chars)

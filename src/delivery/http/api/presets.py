@@ -13,11 +13,11 @@ from litestar import Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from delivery.db.presets import Preset, delete_preset, get_preset, list_presets, put_preset
-from delivery.errors import EmptyPreset, ReservedName, UnknownPreset
+from delivery.db.presets import Preset, delete_preset, get_preset, list_presets
+from delivery.errors import UnknownPreset
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
-from delivery.images.params import canonical_query, parse_transform
+from delivery.images.presets import save_preset
 from delivery.images.urls import BUILTIN_PRESET_QUERIES
 from delivery.services import Services
 
@@ -39,13 +39,6 @@ class PresetView(msgspec.Struct, frozen=True):
 
 def _view(preset: Preset) -> PresetView:
     return PresetView(name=preset.name, query=preset.query, builtin=False, updated_at=preset.updated_at)
-
-
-def canonical_preset(params: dict[str, str]) -> str:
-    query = canonical_query(parse_transform(params))
-    if not query:
-        raise EmptyPreset()
-    return query
 
 
 @get("/presets", opt={"scope": "assets:read"}, summary="The built-in presets and the project's own", responses=problems())
@@ -72,11 +65,8 @@ async def read_preset(request: Request, principal: NamedDependency[Principal], n
 @put("/presets/{name:str}", opt={"scope": "assets:write"}, summary="Create or redefine a project preset (built-in names are reserved)", responses=problems(422))
 async def write_preset(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[PresetBody]) -> PresetView:
     services: Services = request.app.state.services
-    if name in BUILTIN_PRESET_QUERIES:
-        raise ReservedName(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")
-    query = canonical_preset(data.params)
     async with services.pool.acquire() as conn:
-        return _view(await put_preset(conn, project_id=principal.project.id, name=name, query=query))
+        return _view(await save_preset(conn, project_id=principal.project.id, name=name, params=data.params))
 
 
 @delete("/presets/{name:str}", opt={"scope": "assets:write"}, summary="Delete a project preset (built-ins stay)", responses=problems(404))

@@ -9,7 +9,7 @@ from litestar import Request
 
 from delivery.access.keys import authenticate_secret_key
 from delivery.db.api_keys import ApiKey
-from delivery.db.projects import Project, get_project
+from delivery.db.projects import Project, get_organization_project, get_project
 from delivery.errors import MissingScope, OtherProject, UnknownProject
 from delivery.services import Services
 
@@ -20,11 +20,19 @@ class Principal(msgspec.Struct, frozen=True):
     key: ApiKey
     project: Project
 
-    def project_named(self, slug: str) -> Project:
-        """The caller's own project; any other slug (existing or not) is 403, so nothing leaks."""
-        if slug != self.project.slug:
-            raise OtherProject()
-        return self.project
+    async def project_named(self, services: Services, slug: str) -> Project:
+        """The caller's own project or, for a key with `projects:admin`, another of its organisation's.
+
+        Any other slug (existing or not) is 403, so nothing leaks.
+        """
+        if slug == self.project.slug:
+            return self.project
+        if "projects:admin" in self.key.scopes:
+            async with services.pool.acquire() as conn:
+                found = await get_organization_project(conn, organization_id=self.project.organization_id, slug=slug)
+            if found is not None:
+                return found
+        raise OtherProject()
 
 
 async def provide_principal(request: Request) -> Principal:

@@ -5,25 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import asyncpg
 import msgspec
 from litestar import Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from delivery.db.projects import get_project
-from delivery.db.styles import Style, delete_style, get_style, list_styles, put_style, set_default_style
-from delivery.errors import InvalidField, UnknownStyle
+from delivery.db.styles import Style, delete_style, get_style, list_styles
+from delivery.errors import UnknownStyle
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
+from delivery.prompts.styles import MAX_STYLE_PROMPT, default_style, save_style
 from delivery.services import Services
-from generation import ASPECT_CLASSES
 
 __all__ = ["list_project_styles", "read_style", "remove_style", "write_style"]
 
 
 class StyleBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    prompt: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    prompt: Annotated[str, msgspec.Meta(max_length=MAX_STYLE_PROMPT)] = ""
     """Added to every prompt that uses the style."""
     aspect_ratio: str | None = None
     """One of the generation aspects (1:1, 16:9, …): the master's shape when a request gives none."""
@@ -38,12 +36,6 @@ class StyleView(msgspec.Struct, frozen=True):
     default: bool
     created_at: dt.datetime
     updated_at: dt.datetime
-
-
-async def _default_style(conn: asyncpg.Connection, project_id: int) -> str | None:
-    """Read fresh, not from the principal: another request may have changed it since."""
-    project = await get_project(conn, id=project_id)
-    return project.default_style if project else None
 
 
 def _view(style: Style, default: str | None) -> StyleView:
@@ -61,7 +53,7 @@ def _view(style: Style, default: str | None) -> StyleView:
 async def list_project_styles(request: Request, principal: NamedDependency[Principal]) -> list[StyleView]:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
-        default = await _default_style(conn, principal.project.id)
+        default = await default_style(conn, principal.project.id)
         return [_view(s, default) for s in await list_styles(conn, project_id=principal.project.id)]
 
 
@@ -72,7 +64,7 @@ async def read_style(request: Request, principal: NamedDependency[Principal], na
         style = await get_style(conn, project_id=principal.project.id, name=name)
         if style is None:
             raise UnknownStyle(f"no style is named `{name}`")
-        return _view(style, await _default_style(conn, principal.project.id))
+        return _view(style, await default_style(conn, principal.project.id))
 
 
 @put(
@@ -83,16 +75,8 @@ async def read_style(request: Request, principal: NamedDependency[Principal], na
 )
 async def write_style(request: Request, principal: NamedDependency[Principal], name: FromPath[str], data: JSONBody[StyleBody]) -> StyleView:
     services: Services = request.app.state.services
-    if data.aspect_ratio is not None and data.aspect_ratio not in ASPECT_CLASSES:
-        raise InvalidField(f"`aspect_ratio` must be one of {', '.join(ASPECT_CLASSES)}")
-    project_id = principal.project.id
-    async with services.pool.acquire() as conn, conn.transaction():
-        style = await put_style(conn, project_id=project_id, name=name, prompt=data.prompt, aspect_class=data.aspect_ratio)
-        current = await _default_style(conn, project_id)
-        if data.default and current != name:
-            await set_default_style(conn, project_id=project_id, name=name)
-        elif not data.default and current == name:
-            await set_default_style(conn, project_id=project_id, name=None)
+    async with services.pool.acquire() as conn:
+        style = await save_style(conn, project_id=principal.project.id, name=name, prompt=data.prompt, aspect_ratio=data.aspect_ratio, default=data.default)
     return _view(style, name if data.default else None)
 
 
