@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args
 
 import asyncpg
 import msgspec
 
-__all__ = ["PROVIDERS", "CatalogueModel", "get_model", "list_models", "put_model", "set_model_enabled", "set_project_models"]
+__all__ = ["PROVIDERS", "CatalogueModel", "ProviderName", "get_model", "list_models", "put_model", "set_model_enabled", "set_project_models"]
 
 ProviderName = Literal["gemini", "replicate", "offline"]
-PROVIDERS: tuple[str, ...] = ("gemini", "replicate", "offline")
+PROVIDERS: tuple[str, ...] = get_args(ProviderName)
 """The `models.provider` check, as a tuple for messages and choices."""
 
 

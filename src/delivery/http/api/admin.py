@@ -9,7 +9,7 @@ The same domain functions serve `promptpix models put|disable|margin`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Request, get, patch, put
@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from delivery.access.keys import ADMIN_SCOPE
-from delivery.db.models import CatalogueModel, list_models
+from delivery.db.models import CatalogueModel, ProviderName, list_models
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
 from delivery.prompts.billing import MarginReport, margin_report, month_start, this_year
@@ -27,8 +27,6 @@ from delivery.services import Services
 __all__ = ["catalogue", "change_catalogue_entry", "margin", "put_catalogue_entry"]
 
 _OPERATOR = {"scope": ADMIN_SCOPE}
-
-Provider = Literal["gemini", "replicate", "offline"]
 
 
 class CatalogueEntry(msgspec.Struct, frozen=True):
@@ -51,7 +49,7 @@ class CatalogueEntry(msgspec.Struct, frozen=True):
 class CatalogueModelBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A whole catalogue model; fields left out take their defaults."""
 
-    provider: Provider
+    provider: ProviderName
     version: str
     price: int
     family: str = ""
@@ -65,7 +63,7 @@ class CatalogueModelBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 class CatalogueModelPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Only the fields sent change; `{"enabled": false}` disables the model for every project at once."""
 
-    provider: Provider | None = None
+    provider: ProviderName | None = None
     version: str | None = None
     price: int | None = None
     family: str | None = None
