@@ -8,10 +8,11 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from delivery.access.keys import KeySpec, create_key
+from delivery.access.keys import ADMIN_SCOPE, GRANTABLE_SCOPES, KeySpec, create_key
 from delivery.db.billing import create_account, post_entry
 from delivery.db.organizations import create_organization
 from delivery.db.projects import Project, create_project
+from tests.cli import Cli
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -35,8 +36,10 @@ async def make_tenant(
     allow_unsigned: bool = False,
     origins: list[str] | None = None,
     rate_limit: int | None = None,
+    operator: bool = False,
     **account: Any,
 ) -> Tenant:
+    """`operator`: the secret key also holds the operator's `admin` scope, as `promptpix keys create --scope admin` grants."""
     conn = await asyncpg.connect(url)
     try:
         org = await create_organization(conn, name=slug.title())
@@ -47,7 +50,8 @@ async def make_tenant(
             conn, organization_id=org.id, slug=slug, name=slug, allowed_origins=origins or [], allow_unsigned=allow_unsigned
         )
         pk = await create_key(conn, project_id=project.id, spec=KeySpec(kind="publishable", rate_limit=rate_limit))
-        sk = await create_key(conn, project_id=project.id, spec=KeySpec(kind="secret"))
+        scopes = [*GRANTABLE_SCOPES, ADMIN_SCOPE] if operator else None
+        sk = await create_key(conn, project_id=project.id, spec=KeySpec(kind="secret", scopes=scopes), operator=operator)
     finally:
         await conn.close()
     return Tenant(
@@ -63,3 +67,11 @@ async def fingerprint(url: str) -> dict[str, str]:
         return {t: await conn.fetchval(f'SELECT md5(coalesce(string_agg(x::text, \'|\' ORDER BY x::text), \'\')) FROM "{t}" x') for t in tables}
     finally:
         await conn.close()
+
+
+def operator_key(cli: Cli, *, database_url: str, project: str = "acme") -> str:
+    """A secret key with only the `admin` scope, made the one way there is: `promptpix keys create --scope admin`."""
+    cli.env(PROMPTPIX_DATABASE_URL=database_url)
+    done = cli("keys", "create", "--project", project, "--kind", "secret", "--scope", "admin", "--name", "operator")
+    assert done.code == 0 and "scopes admin" in done.out, done
+    return done.out.strip().splitlines()[-1]

@@ -23,6 +23,7 @@ from typing import ClassVar
 from generation import GenerationError, PromptBlocked, PromptRejected, ProviderRateLimited
 
 __all__ = [
+    "AdminScopeRefused",
     "BadSignature",
     "DatabaseUnavailable",
     "EmptyPreset",
@@ -78,6 +79,7 @@ __all__ = [
     "UnknownApiKey",
     "UnknownAsset",
     "UnknownBillingAccount",
+    "UnknownCatalogueModel",
     "UnknownFlow",
     "UnknownKey",
     "UnknownModel",
@@ -264,6 +266,12 @@ class MissingScope(ServiceError):
     status, message = 403, "this key lacks the scope"  # raised with the scope's name
 
 
+class AdminScopeRefused(ServiceError):
+    """Only the operator CLI (or a key that already holds `admin`) grants the `admin` scope."""
+
+    status, message = 403, "the `admin` scope is granted only by the operator (`promptpix keys create --scope admin`)"
+
+
 class ConsoleSignInRequired(ServiceError):
     """A console page without a live session cookie (missing, forged, expired or signed out)."""
 
@@ -293,6 +301,10 @@ class MasterMissing(ServiceError):
 
 class UnknownName(ServiceError):
     status, message = 404, "no asset has this name"  # raised with the name: "no asset is named @logo"
+
+
+class UnknownCatalogueModel(ServiceError):
+    status, message = 404, "no model of that name is in the catalogue"  # raised with the name
 
 
 class UnknownStyle(ServiceError):

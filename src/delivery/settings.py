@@ -188,6 +188,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         str,
         Meta(description="Comma-separated phrases that never count as blocked, even when they contain a blocked word; projects add their own.", extra=_SAFETY),
     ] = ""
+    max_project_prompt_terms: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=10_000,
+            description="Most blocked, and most allowed, terms a project may set for itself (each is matched against every new prompt).",
+            extra=_SAFETY,
+        ),
+    ] = 500
     moderation: Annotated[
         Literal["off", "gemini"],
         Meta(description="`gemini` asks a Gemini text model to classify each new prompt before any spend (needs `GEMINI_API_KEY`).", extra=_SAFETY),

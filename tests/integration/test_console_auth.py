@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
@@ -14,7 +15,9 @@ from delivery.db.organizations import create_organization
 from delivery.db.projects import create_project
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
+from tests.cli import Cli
 from tests.images import solid
+from tests.tenancy import operator_key
 
 COOKIE = "promptpix_console"
 
@@ -123,3 +126,22 @@ async def test_an_admin_sees_only_their_organisation(client: AsyncTestClient, se
     delete = await client.post(f"/console/p/demo/assets/{asset_id}", data={"csrf": intruder_csrf, "action": "delete"}, headers=seen)
     assert delete.status_code == 404
     assert (await client.get(f"/console/p/demo/assets/{asset_id}", headers=headers)).status_code == 200  # still there
+
+
+async def test_the_console_cannot_mint_or_rotate_an_operator_key(client: AsyncTestClient, settings: Settings, demo: Demo, cli: Cli) -> None:
+    cookie, csrf = await _sign_in(client, settings, demo.organization_id)
+    headers = {"Cookie": f"{COOKIE}={cookie}", "Accept": "text/html", "Origin": "http://testserver.local"}
+    page = await client.get("/console/p/demo/keys", headers=headers)
+    assert page.status_code == 200 and 'value="keys:admin"' in page.text and 'value="admin"' not in page.text
+    forged = await client.post("/console/p/demo/keys", data={"csrf": csrf, "kind": "secret", "scope": "admin"}, headers=headers)
+    assert forged.status_code == 403 and "only by the operator" in forged.text
+
+    operator = await asyncio.to_thread(operator_key, cli, database_url=settings.database_url or "", project="demo")
+    key_id = "_".join(operator.split("_")[1:3])
+    rotated = await client.post(f"/console/p/demo/keys/{key_id}", data={"csrf": csrf, "action": "rotate"}, headers=headers)
+    assert rotated.status_code == 403 and "only by the operator" in rotated.text
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM api_keys WHERE 'admin' = ANY(scopes)") == 1
+    finally:
+        await conn.close()

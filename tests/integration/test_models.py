@@ -29,7 +29,7 @@ from harness.fake_replicate import Reply as ReplicateReply
 from tests.cli import Cli
 from tests.images import decode
 from tests.integration.test_billing import balance, ledger_rows
-from tests.tenancy import Tenant, make_tenant
+from tests.tenancy import Tenant, make_tenant, operator_key
 
 
 @pytest.fixture
@@ -198,6 +198,102 @@ async def test_gemini_down_opens_its_circuit_replicate_stands_in_and_gemini_is_t
     assert circuit((await client.get("/metrics")).text, "gemini") == 0
 
 
+SDXL = "stability-ai/sdxl:" + "7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc"
+
+
+async def test_operators_manage_the_catalogue_through_v1(
+    client: AsyncTestClient, settings: Settings, tenant: Tenant, fake_gemini: FakeGemini, cli: Cli
+) -> None:
+    url = settings.database_url or ""
+    operator = {"Authorization": f"Bearer {await asyncio.to_thread(operator_key, cli, database_url=url)}"}
+    project = {"Authorization": f"Bearer {tenant.secret_key}"}
+
+    added = await client.put(
+        "/v1/admin/models/SDXL", json={"provider": "replicate", "version": SDXL, "price": 3, "family": "draw", "fallback_rank": 2}, headers=operator
+    )
+    assert added.status_code == 200, added.text
+    assert added.json() == {
+        "name": "sdxl", "provider": "replicate", "version": SDXL, "family": "draw", "fallback_rank": 2, "text_to_image": True,
+        "edit": False, "max_references": 0, "price": 3, "enabled": True, "configured": True,
+    }
+    for path, body, status, words in [
+        ("/v1/admin/models/sdxl", {"provider": "replicate", "version": SDXL, "price": -1}, 422, "`price` must be a whole number from 0"),
+        ("/v1/admin/models/sdxl", {"provider": "replicate", "version": "sdxl latest", "price": 1}, 422, "`version` must be `owner/name`"),
+        ("/v1/admin/models/bad%20name", {"provider": "gemini", "version": "gemini-2.5-flash-image", "price": 1}, 422, "is not a model name"),
+        ("/v1/admin/models/sdxl", {"provider": "dall-e", "version": "x", "price": 1}, 400, "provider"),
+        ("/v1/admin/models/sdxl", {"provider": "gemini", "version": "x", "price": 1, "cost": 2}, 400, "cost"),
+        ("/v1/admin/models/sdxl", {"provider": "gemini", "version": "x", "price": 2**31}, 422, "`price`"),
+    ]:
+        refused = await client.put(path, json=body, headers=operator)
+        assert refused.status_code == status and words in refused.json()["detail"], (body, refused.text)
+    unchanged = await fetch(url, "SELECT price, version FROM models WHERE name = 'sdxl'")
+    assert [(r["price"], r["version"]) for r in unchanged] == [(3, SDXL)]
+    listed = await asyncio.to_thread(cli, "models", "list")  # the CLI reads the same table
+    assert f"sdxl: replicate {SDXL}, 3 credits" in listed.out
+
+    # A new price applies to the next generation, in this process, at once.
+    repriced = await client.patch("/v1/admin/models/nano", json={"price": 7}, headers=operator)
+    assert repriced.status_code == 200 and repriced.json()["price"] == 7 and repriced.json()["version"] == "gemini-2.5-flash-image"
+    drawn = await client.get(await link(client, settings, tenant, "a puffin", "nano"))
+    assert drawn.status_code == 200 and decode(drawn.content)[0].width == 64
+    assert [-r["credits"] for r in await ledger_rows(url, tenant.org) if r["kind"] == "debit"] == [7]
+
+    # Disabling takes a model away from every project; enabling gives it back.
+    disabled = await client.patch("/v1/admin/models/flux", json={"enabled": False}, headers=operator)
+    assert disabled.status_code == 200 and disabled.json()["enabled"] is False
+    assert [m["name"] for m in (await client.get("/v1/models", headers=project)).json()["models"]] == ["nano", "sdxl"]
+    gone = await client.get(await link(client, settings, tenant, "a gannet", "flux"), headers={"accept": "application/json"})
+    assert gone.status_code == 400 and "not enabled" in gone.json()["detail"]
+    catalogue = (await client.get("/v1/admin/models", headers=operator)).json()
+    assert [(m["name"], m["enabled"], m["price"]) for m in catalogue] == [("nano", True, 7), ("flux", False, 2), ("sdxl", True, 3)]
+
+    assert (await client.patch("/v1/admin/models/nope", json={"price": 1}, headers=operator)).status_code == 404
+    assert (await client.patch("/v1/admin/models/flux", json={"max_references": -2}, headers=operator)).status_code == 422
+    assert (await client.patch("/v1/admin/models/flux", json={"price": 1}, headers=project)).status_code == 403
+    assert [r["price"] for r in await fetch(url, "SELECT price FROM models WHERE name = 'flux'")] == [2]
+    assert len(fake_gemini.of("synthesize")) == 1
+
+
+async def test_the_margin_report_through_v1_matches_the_cli(
+    client: AsyncTestClient, settings: Settings, tenant: Tenant, fake_gemini: FakeGemini, fake_replicate: FakeReplicate, cli: Cli
+) -> None:
+    url = settings.database_url or ""
+    operator = {"Authorization": f"Bearer {await asyncio.to_thread(operator_key, cli, database_url=url)}"}
+    for prompt, model in [("a fox", "flux"), ("a fox", "nano"), ("an owl", "nano")]:
+        assert (await client.get(await link(client, settings, tenant, prompt, model))).status_code == 200
+    fake_gemini.script("synthesize", Reply.blocked())
+    assert (await client.get(await link(client, settings, tenant, "a refused prompt", "nano"))).status_code == 422
+
+    report = await client.get("/v1/admin/margin", params={"credit_value": "0.01"}, headers=operator)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    flux = f"black-forest-labs/flux-schnell:{fake_replicate.default_version}"
+    lines = {(r["provider"], r["model"]): r for r in body["lines"]}
+    assert {k: (r["month"], r["generations"], r["credits"]) for k, r in lines.items()} == {
+        ("gemini", "gemini-2.5-flash-image"): (month, 2, 8),  # the refusal is neither drawn nor charged
+        ("replicate", flux): (month, 1, 2),
+    }
+    assert lines[("replicate", flux)]["cost"] == pytest.approx(0.003)
+    for row in body["lines"]:
+        assert row["margin"] == pytest.approx(row["credits"] * 0.01 - row["cost"])
+    assert body["credits"] == 10 and body["margin"] == pytest.approx(0.10 - body["cost"])
+    assert body["since"] == f"{month[:4]}-01" and body["credit_value"] == 0.01
+
+    printed = await asyncio.to_thread(cli, "models", "margin", "--credit-value", "0.01")
+    assert printed.code == 0, printed
+    table = {tuple(line.split()[1:3]): line.split()[3:] for line in printed.out.splitlines()[1:]}
+    assert {k: [int(v[0]), int(v[1]), round(float(v[2]), 4), round(float(v[3]), 4)] for k, v in table.items()} == {
+        k: [r["generations"], r["credits"], round(r["cost"], 4), round(r["margin"], 4)] for k, r in lines.items()
+    }
+
+    later = await client.get("/v1/admin/margin", params={"since": "2999-01", "until": "2999-02"}, headers=operator)
+    assert later.status_code == 200 and later.json()["lines"] == [] and later.json()["credits"] == 0
+    for params, words in [({"since": "2026-13"}, "`since` must be a month"), ({"since": "2026-05", "until": "2026-05"}, "before"),
+                          ({"credit_value": "0"}, "`credit_value` must be a positive")]:
+        refused = await client.get("/v1/admin/margin", params=params, headers=operator)
+        assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
+    assert (await client.get("/v1/admin/margin", headers={"Authorization": f"Bearer {tenant.secret_key}"})).status_code == 403
 
 
 async def test_cost_billing_settles_at_the_providers_cost_up_to_the_reservation(

@@ -84,6 +84,67 @@ async def test_a_projects_own_terms_apply_to_its_prompts_and_the_api(
     assert (await asyncio.to_thread(cli, "projects", "prompt-policy", "nope")).code != 0
 
 
+async def test_a_projects_terms_through_v1_use_the_clis_rules_and_only_an_operator_may_allow(
+    client: AsyncTestClient, settings: Settings, provider: PaidProvider, cli: Cli
+) -> None:
+    url = settings.database_url or ""
+    tenant = await make_tenant(url, credits=5)
+    await make_tenant(url, slug="other")
+    project = {"Authorization": f"Bearer {tenant.secret_key}"}
+    policy = "/v1/projects/acme/prompt-policy"
+    assert (await client.get(policy, headers=project)).json() == {"blocklist": [], "allowlist": []}
+
+    # keys:admin blocks more: normalised as the CLI stores them (trimmed, case-folded, no repeats).
+    put = await client.put(policy, json={"blocklist": [" Red  FOX ", "red fox", "owl"]}, headers=project)
+    assert put.status_code == 200 and put.json() == {"blocklist": ["red fox", "owl"], "allowlist": []}, put.text
+    fox, owl, terrier = await signed_links(client, settings, tenant, ["a red fox", "an OWL", "a red fox terrier"])
+    for link in (fox, owl, terrier):
+        refused = await client.get(link, headers={"accept": "application/json"})
+        assert refused.status_code == 422 and "blocked term" in refused.json()["detail"]
+    assert await counts(url) == (0, 0) and provider.synthesized == []
+
+    # Allowed phrases are taken out before the deployment's blocklist is matched too: only the operator changes them.
+    for body in ({"allowlist": ["red fox terrier"]}, {"blocklist": [], "allowlist": ["gore"]}):
+        refused = await client.put(policy, json=body, headers=project)
+        assert refused.status_code == 403 and "needs the `admin` scope" in refused.json()["detail"], refused.text
+    assert (await client.get(policy, headers=project)).json() == {"blocklist": ["red fox", "owl"], "allowlist": []}
+    same = await client.put(policy, json={"blocklist": ["owl"], "allowlist": []}, headers=project)  # the allowlist as it is
+    assert same.status_code == 200 and same.json() == {"blocklist": ["owl"], "allowlist": []}
+
+    everything = await asyncio.to_thread(make_operator_tenant_key, cli, url)
+    allowed = await client.put(policy, json={"allowlist": ["red fox terrier"]}, headers={"Authorization": f"Bearer {everything}"})
+    assert allowed.status_code == 200 and allowed.json() == {"blocklist": ["owl"], "allowlist": ["red fox terrier"]}
+    assert (await client.get(terrier)).status_code == 200 and (await client.get(owl)).status_code == 422
+    assert await counts(url) == (1, 1) and len(provider.synthesized) == 1
+
+    # The CLI and /v1 write the same columns through the same function.
+    cli.env(PROMPTPIX_DATABASE_URL=url)
+    added = await asyncio.to_thread(cli, "projects", "prompt-policy", "acme", "--block", "Heron")
+    assert added.code == 0 and "blocked owl, heron; allowed red fox terrier" in added.out, added
+    assert (await client.get(policy, headers=project)).json() == {"blocklist": ["owl", "heron"], "allowlist": ["red fox terrier"]}
+
+    for body, words in [
+        ({"blocklist": ["a\x00b"]}, "control or unassigned characters"),
+        ({"blocklist": ["x" * (settings.max_prompt_chars + 1)]}, "longer than the longest prompt"),
+        ({"blocklist": [str(i) for i in range(settings.max_project_prompt_terms + 1)]}, f"at most {settings.max_project_prompt_terms} terms"),
+    ]:
+        refused = await client.put(policy, json=body, headers=project)
+        assert refused.status_code == 422 and words in refused.json()["detail"], refused.text
+    assert (await client.put(policy, json={"blocklist": ["x"], "extra": 1}, headers=project)).status_code == 400
+    assert (await client.put("/v1/projects/other/prompt-policy", json={"blocklist": ["x"]}, headers=project)).status_code == 403
+    reader = await client.post("/v1/projects/acme/keys", json={"kind": "secret", "scopes": ["assets:read", "generate"]}, headers=project)
+    assert (await client.get(policy, headers={"Authorization": f"Bearer {reader.json()['secret']}"})).status_code == 403
+    assert (await client.get(policy, headers=project)).json()["blocklist"] == ["owl", "heron"]
+
+
+def make_operator_tenant_key(cli: Cli, url: str) -> str:
+    """The operator's key for this project: `admin` for the allowlist, `keys:admin` for the route."""
+    cli.env(PROMPTPIX_DATABASE_URL=url)
+    done = cli("keys", "create", "--project", "acme", "--kind", "secret", "--scope", "admin", "--scope", "keys:admin")
+    assert done.code == 0, done
+    return done.out.strip().splitlines()[-1]
+
+
 @pytest.fixture
 async def moderated(settings: Settings, fake_gemini: FakeGemini, provider: PaidProvider) -> AsyncIterator[AsyncTestClient]:
     gated = msgspec.structs.replace(settings, moderation="gemini", gemini_api_key=API_KEY, gemini_base_url=fake_gemini.url)

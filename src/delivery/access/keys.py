@@ -20,9 +20,11 @@ import msgspec
 
 from delivery.db.api_keys import ApiKey, NewApiKey, get_api_key, insert_api_key, retire_api_key, touch_api_key
 from delivery.db.signing_secrets import add_signing_secret
-from delivery.errors import InvalidApiKey, InvalidParam, MalformedApiKey, MissingBearer, PublishableBearer, RetiredKeyRotation
+from delivery.errors import AdminScopeRefused, InvalidApiKey, InvalidParam, MalformedApiKey, MissingBearer, PublishableBearer, RetiredKeyRotation
 
 __all__ = [
+    "ADMIN_SCOPE",
+    "GRANTABLE_SCOPES",
     "KINDS",
     "SCOPES",
     "CreatedKey",
@@ -37,7 +39,17 @@ __all__ = [
 ]
 
 KINDS = {"publishable": "pk", "secret": "sk"}
-SCOPES = ("generate", "assets:read", "assets:write", "keys:admin", "billing:read", "projects:admin")
+ADMIN_SCOPE = "admin"
+"""The operator's scope: the model catalogue and reports across organisations.
+
+Every key belongs to a project, so this is the one scope that reaches beyond
+its project. Only the operator CLI grants it (`create_key(operator=True)`);
+no key created or rotated through `/v1` or the console can hold it, so a
+project's `keys:admin` can never climb to it.
+"""
+GRANTABLE_SCOPES = ("generate", "assets:read", "assets:write", "keys:admin", "billing:read", "projects:admin")
+"""What a project may give its own keys, and what a secret key gets when no scopes are named."""
+SCOPES = (*GRANTABLE_SCOPES, ADMIN_SCOPE)
 PUBLISHABLE_SCOPES = ("generate",)
 """Publishable keys sit in pages: they may only generate, never administer."""
 
@@ -95,17 +107,23 @@ def parse_key(full_key: str) -> tuple[str, str]:
     return f"{parts[1]}_{parts[2]}", parts[3]
 
 
-def _scopes(spec: KeySpec) -> list[str]:
+def _scopes(spec: KeySpec, *, operator: bool) -> list[str]:
     allowed = PUBLISHABLE_SCOPES if spec.kind == "publishable" else SCOPES
-    scopes = list(allowed) if spec.scopes is None else spec.scopes
+    scopes = list(PUBLISHABLE_SCOPES if spec.kind == "publishable" else GRANTABLE_SCOPES) if spec.scopes is None else spec.scopes
     unknown = sorted(set(scopes) - set(allowed))
     if unknown:
         raise InvalidParam(f"a {spec.kind} key cannot hold scopes {', '.join(unknown)} (allowed: {', '.join(allowed)})")
+    if ADMIN_SCOPE in scopes and not operator:
+        raise AdminScopeRefused()
     return sorted(set(scopes))
 
 
-async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec) -> CreatedKey:
-    """Store a new key's hash (and, for publishable keys, its first signing secret); return the full key once."""
+async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec, operator: bool = False) -> CreatedKey:
+    """Store a new key's hash (and, for publishable keys, its first signing secret); return the full key once.
+
+    `operator`: the caller may grant the `admin` scope (the operator CLI only);
+    anyone else asking for it gets a 403.
+    """
     if spec.kind not in KINDS:
         raise InvalidParam("`kind` must be publishable or secret")
     if spec.rate_limit is not None and spec.rate_limit <= 0:
@@ -120,7 +138,7 @@ async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec
                 kind=spec.kind,
                 secret_hash=minted.secret_hash,
                 name=spec.name,
-                scopes=_scopes(spec),
+                scopes=_scopes(spec, operator=operator),
                 expires_at=spec.expires_at,
                 allowed_origins=spec.allowed_origins,
                 rate_limit=spec.rate_limit,
@@ -132,9 +150,13 @@ async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec
 
 
 async def rotate_key(
-    conn: asyncpg.Connection, *, key: ApiKey, grace: dt.timedelta, now: dt.datetime
+    conn: asyncpg.Connection, *, key: ApiKey, grace: dt.timedelta, now: dt.datetime, operator: bool = False
 ) -> CreatedKey:
-    """A new key with the old one's name, scopes and limits; the old one works for `grace` more."""
+    """A new key with the old one's name, scopes and limits; the old one works for `grace` more.
+
+    Rotating hands out the new secret, so an `admin` key is rotated only where
+    `admin` may be granted (`operator`), as in `create_key`.
+    """
     if not key.active(now):
         raise RetiredKeyRotation()
     spec = KeySpec(
@@ -146,7 +168,7 @@ async def rotate_key(
         rate_limit=key.rate_limit,
     )
     async with conn.transaction():
-        created = await create_key(conn, project_id=key.project_id, spec=spec)
+        created = await create_key(conn, project_id=key.project_id, spec=spec, operator=operator)
         await retire_api_key(
             conn, id=key.id, project_id=key.project_id, revoke=False, expires_at=now + grace, replaced_by=created.key.id
         )

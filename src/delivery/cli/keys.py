@@ -31,7 +31,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
             allowed_origins=args.origin,
             rate_limit=args.rate_limit,
         )
-        created = await create_key(conn, project_id=project.id, spec=spec)
+        created = await create_key(conn, project_id=project.id, spec=spec, operator=True)  # the operator's own tool: may grant `admin`
         key = created.key
         print(f"created {key.kind} key {key.id} for project {project.slug!r}, scopes {', '.join(key.scopes)}")
         print(f"the full key is shown once; store it now:\n{created.full_key}")
@@ -90,7 +90,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--project", required=True, help="project slug")
     create.add_argument("--kind", choices=("secret", "publishable"), required=True)
     create.add_argument("--name", default="")
-    create.add_argument("--scope", action="append", choices=SCOPES, help="repeatable; default: all the kind may hold")
+    create.add_argument(
+        "--scope", action="append", choices=SCOPES, help="repeatable; default: all the kind may hold except `admin` (the operator's: catalogue, margin report)"
+    )
     create.add_argument("--origin", action="append", default=[], help="narrow the project's allowed origins (repeatable)")
     create.add_argument("--rate-limit", type=int, help="new generations per minute (default: setting)")
     create.add_argument("--expires-in-days", type=int)

@@ -15,9 +15,10 @@ import datetime as dt
 import asyncpg
 
 from delivery.cli.common import project_by_slug, run_with_connection
-from delivery.db.billing import margins
-from delivery.db.models import CatalogueModel, get_model, list_models, put_model, set_model_enabled, set_project_models
+from delivery.db.models import PROVIDERS, CatalogueModel, get_model, list_models, set_model_enabled, set_project_models
 from delivery.errors import InvalidParam, UnknownModel
+from delivery.prompts.billing import margin_report, month_start, this_year
+from delivery.prompts.models import put_catalogue_model
 from delivery.settings import Settings
 
 __all__ = ["register"]
@@ -34,7 +35,7 @@ def _line(model: CatalogueModel) -> str:
 def cmd_put(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
         model = CatalogueModel(
-            name=args.name.lower(),
+            name=args.name,
             provider=args.provider,
             version=args.version,
             family=args.family,
@@ -45,10 +46,7 @@ def cmd_put(settings: Settings, args: argparse.Namespace) -> int:
             fallback_rank=args.rank,
             enabled=not args.disabled,
         )
-        try:
-            print(_line(await put_model(conn, model)))
-        except asyncpg.CheckViolationError:
-            raise InvalidParam(f"model names are lowercase letters, digits, `.`, `_`, `-` (≤ 63); `{args.name}` is not") from None
+        print(_line(await put_catalogue_model(conn, model)))
 
     return run_with_connection(settings, work)
 
@@ -94,18 +92,19 @@ def cmd_margin(settings: Settings, args: argparse.Namespace) -> int:
     """Operators: what every organisation was charged against what the providers cost, per month."""
 
     async def work(conn: asyncpg.Connection) -> None:
-        now = dt.datetime.now(dt.UTC)
-        since = dt.datetime.strptime(args.since, "%Y-%m").replace(tzinfo=dt.UTC) if args.since else now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-        rows = await margins(conn, since=since, until=now + dt.timedelta(seconds=1))
-        width = max([len(r.model) for r in rows] + [5])
+        since, until = this_year(dt.datetime.now(dt.UTC))
+        since = month_start(args.since, field="--since") if args.since else since
+        until = month_start(args.until, field="--until") if args.until else until
+        value = args.credit_value if args.credit_value is not None else 1 / settings.credits_per_cost_unit
+        report = await margin_report(conn, since=since, until=until, credit_value=value)
+        width = max([len(line.model) for line in report.lines] + [5])
         print(f"month    provider   {'model':<{width}}  generations  credits  provider cost  margin")
-        for row in rows:
-            value = row.credits * args.credit_value
+        for line in report.lines:
             print(
-                f"{row.month}  {row.provider:<9}  {row.model:<{width}}  {row.generations:>11}  {row.credits:>7}"
-                f"  {row.cost:>13.4f}  {value - row.cost:>6.4f}"
+                f"{line.month}  {line.provider:<9}  {line.model:<{width}}  {line.generations:>11}  {line.credits:>7}"
+                f"  {line.cost:>13.4f}  {line.margin:>6.4f}"
             )
-        if not rows:
+        if not report.lines:
             print("no generations in that period")
 
     return run_with_connection(settings, work)
@@ -115,7 +114,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser("models", help="the model catalogue").add_subparsers(dest="models_command", required=True)
     put = models.add_parser("put", help="add or redefine a catalogue model")
     put.add_argument("name", help="what `model=` says: lowercase letters, digits, `.`, `_`, `-`")
-    put.add_argument("--provider", required=True, choices=["gemini", "replicate", "offline"])
+    put.add_argument("--provider", required=True, choices=PROVIDERS)
     put.add_argument("--version", required=True, help="pinned: a Gemini model name, or a Replicate owner/name:version")
     put.add_argument("--price", type=int, required=True, help="credits reserved per generation")
     put.add_argument("--family", default="", help="models of one family stand in for each other when a provider is down")
@@ -137,5 +136,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     project.set_defaults(run=cmd_project)
     margin = models.add_parser("margin", help="credits charged vs provider cost, per month, provider and model (every organisation)")
     margin.add_argument("--since", default=None, help="YYYY-MM (UTC); default: January of this year")
-    margin.add_argument("--credit-value", type=float, default=1.0, help="what one credit is worth in the providers' currency")
+    margin.add_argument("--until", default=None, help="YYYY-MM (UTC), exclusive; default: next month")
+    margin.add_argument(
+        "--credit-value", type=float, default=None, help="what one credit is worth in the providers' currency; default: 1 / PROMPTPIX_CREDITS_PER_COST_UNIT"
+    )
     margin.set_defaults(run=cmd_margin)

@@ -12,10 +12,10 @@ import asyncpg
 
 from delivery.cli.common import run_with_connection
 from delivery.db.organizations import get_organization
-from delivery.db.projects import create_project, get_project_by_slug, set_prompt_policy
+from delivery.db.projects import create_project, get_project_by_slug
 from delivery.errors import UnknownOrganization, UnknownProject
+from delivery.prompts.policy import set_project_prompt_terms
 from delivery.settings import Settings
-from generation import terms
 
 __all__ = ["register"]
 
@@ -44,10 +44,9 @@ def cmd_prompt_policy(settings: Settings, args: argparse.Namespace) -> int:
         project = await get_project_by_slug(conn, slug=args.slug)
         if project is None:
             raise UnknownProject(f"unknown project {args.slug!r}")
-        blocklist = [] if args.clear else [*project.prompt_blocklist, *terms(args.block)]
-        allowlist = [] if args.clear else [*project.prompt_allowlist, *terms(args.allow)]
-        updated = await set_prompt_policy(conn, id=project.id, blocklist=list(dict.fromkeys(blocklist)), allowlist=list(dict.fromkeys(allowlist)))
-        assert updated is not None  # it was there a moment ago; projects are never deleted
+        blocklist = [] if args.clear else [*project.prompt_blocklist, *args.block]
+        allowlist = [] if args.clear else [*project.prompt_allowlist, *args.allow]
+        updated = await set_project_prompt_terms(conn, project, blocklist=blocklist, allowlist=allowlist, settings=settings)
         print(f"project {updated.slug!r}: blocked {', '.join(updated.prompt_blocklist) or 'nothing'}; allowed {', '.join(updated.prompt_allowlist) or 'nothing'}")
 
     return run_with_connection(settings, work)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from delivery.access.console import COOKIE_NAME, open_session, sign_out
-from delivery.access.keys import SCOPES, KeySpec, create_key, rotate_key
+from delivery.access.keys import GRANTABLE_SCOPES, KeySpec, create_key, rotate_key
 from delivery.access.links import default_link_key, sign_link
 from delivery.access.projects import NewProject, NewProjectStyle, ProjectChange, change_project, open_project
 from delivery.assets.uploads import upload_asset
@@ -416,7 +416,7 @@ async def keys_page(request: Request, console: NamedDependency[Console], slug: F
     project = console.project(slug)
     async with _services(request).pool.acquire() as conn:
         keys = await list_api_keys(conn, project_id=project.id)
-    return _page("keys.html", request, console, project=project, keys=keys, scopes=SCOPES, now=dt.datetime.now(dt.UTC), created=None)
+    return _page("keys.html", request, console, project=project, keys=keys, scopes=GRANTABLE_SCOPES, now=dt.datetime.now(dt.UTC), created=None)
 
 
 @post("/console/p/{slug:str}/keys", include_in_schema=False)
@@ -429,7 +429,7 @@ async def new_key(request: Request, console: NamedDependency[Console], slug: Fro
     async with _services(request).pool.acquire() as conn:
         created = await create_key(conn, project_id=project.id, spec=spec)
         keys = await list_api_keys(conn, project_id=project.id)
-    return _page("keys.html", request, console, project=project, keys=keys, scopes=SCOPES, now=dt.datetime.now(dt.UTC), created=created)
+    return _page("keys.html", request, console, project=project, keys=keys, scopes=GRANTABLE_SCOPES, now=dt.datetime.now(dt.UTC), created=created)
 
 
 @post("/console/p/{slug:str}/keys/{key_id:str}", include_in_schema=False, status_code=200)
@@ -445,7 +445,7 @@ async def change_key(request: Request, console: NamedDependency[Console], slug: 
         if action == "rotate":
             created = await rotate_key(conn, key=key, grace=dt.timedelta(days=1), now=now)
             keys = await list_api_keys(conn, project_id=project.id)
-            return _page("keys.html", request, console, project=project, keys=keys, scopes=SCOPES, now=now, created=created)
+            return _page("keys.html", request, console, project=project, keys=keys, scopes=GRANTABLE_SCOPES, now=now, created=created)
         if action != "revoke":
             raise InvalidParam("`action` is revoke or rotate")
         await retire_api_key(conn, id=key.id, project_id=project.id, revoke=True)

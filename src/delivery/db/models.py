@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args
 
 import asyncpg
 import msgspec
 
-__all__ = ["CatalogueModel", "get_model", "list_models", "put_model", "set_model_enabled", "set_project_models"]
+__all__ = ["PROVIDERS", "CatalogueModel", "ProviderName", "get_model", "list_models", "put_model", "set_model_enabled", "set_project_models"]
 
 ProviderName = Literal["gemini", "replicate", "offline"]
+PROVIDERS: tuple[str, ...] = get_args(ProviderName)
+"""The `models.provider` check, as a tuple for messages and choices."""
 
 
 class CatalogueModel(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,8 +53,9 @@ async def put_model(conn: asyncpg.Connection, model: CatalogueModel) -> Catalogu
     return CatalogueModel(**row)
 
 
-async def get_model(conn: asyncpg.Connection, *, name: str) -> CatalogueModel | None:
-    row = await conn.fetchrow("SELECT * FROM models WHERE name = $1", name)
+async def get_model(conn: asyncpg.Connection, *, name: str, for_update: bool = False) -> CatalogueModel | None:
+    """`for_update`: lock the row until the transaction ends (read-modify-write)."""
+    row = await conn.fetchrow("SELECT * FROM models WHERE name = $1" + (" FOR UPDATE" if for_update else ""), name)
     return None if row is None else CatalogueModel(**row)
 
 

@@ -11,11 +11,12 @@ import logging
 import math
 
 import asyncpg
+import msgspec
 
-from delivery.db.billing import Attribution, debit_generation, get_account, refund_generation, settle_generation
-from delivery.errors import InsufficientCredits, NoBillingAccount
+from delivery.db.billing import Attribution, debit_generation, get_account, margins, refund_generation, settle_generation
+from delivery.errors import InsufficientCredits, InvalidParam, NoBillingAccount
 
-__all__ = ["refund", "reserve", "settle"]
+__all__ = ["MarginLine", "MarginReport", "margin_report", "month_start", "refund", "reserve", "settle", "this_year"]
 
 log = logging.getLogger("promptpix.billing")
 
@@ -49,3 +50,80 @@ async def settle(conn: asyncpg.Connection, *, generation_id: int, cost: float, c
     account = await settle_generation(conn, generation_id=generation_id, charge=charge, now=now)
     if account is not None:
         log.info("generation settled", extra={"generation": generation_id, "charged": charge, "organization": account.organization_id})
+
+
+class MarginLine(msgspec.Struct, frozen=True):
+    month: str
+    """YYYY-MM (UTC) of the generations' start."""
+    provider: str
+    """Who actually drew them (a fallback's provider when one stood in)."""
+    model: str
+    """The version that drew them, as the provider reports it."""
+    generations: int
+    """Succeeded generations."""
+    credits: int
+    """Net credits charged for them (debits − refunds − settlements)."""
+    cost: float
+    """The providers' recorded cost of every attempt, failed ones included."""
+    margin: float
+    """credits × credit_value − cost."""
+
+
+class MarginReport(msgspec.Struct, frozen=True):
+    since: str
+    """First month, YYYY-MM."""
+    until: str
+    """First month after the report, YYYY-MM (exclusive)."""
+    credit_value: float
+    """What one credit is worth in the providers' currency."""
+    lines: list[MarginLine]
+    credits: int
+    cost: float
+    margin: float
+
+
+def month_start(text: str, *, field: str) -> dt.datetime:
+    """`YYYY-MM` as the first instant of that month in UTC; InvalidParam otherwise."""
+    try:
+        month = dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise InvalidParam(f"`{field}` must be a month as YYYY-MM") from None
+    return month.replace(tzinfo=dt.UTC)
+
+
+def _next_month(start: dt.datetime) -> dt.datetime:
+    return (start + dt.timedelta(days=32)).replace(day=1)
+
+
+async def margin_report(
+    conn: asyncpg.Connection, *, since: dt.datetime, until: dt.datetime, credit_value: float
+) -> MarginReport:
+    """Operators: credits charged against provider cost per month, provider and model, across every organisation.
+
+    `since` and `until` are month starts (UTC), `until` exclusive (the CLI's
+    `promptpix models margin` and `GET /v1/admin/margin`).
+    """
+    if since >= until:
+        raise InvalidParam("`since` must be a month before `until`")
+    if not (math.isfinite(credit_value) and credit_value > 0):
+        raise InvalidParam("`credit_value` must be a positive number")
+    rows = await margins(conn, since=since, until=until)
+    lines = [
+        MarginLine(
+            month=r.month, provider=r.provider, model=r.model, generations=r.generations, credits=r.credits,
+            cost=r.cost or 0.0, margin=r.credits * credit_value - (r.cost or 0.0),
+        )
+        for r in rows
+    ]
+    credits = sum(line.credits for line in lines)
+    cost = sum(line.cost for line in lines)
+    return MarginReport(
+        since=since.strftime("%Y-%m"), until=until.strftime("%Y-%m"), credit_value=credit_value, lines=lines,
+        credits=credits, cost=cost, margin=credits * credit_value - cost,
+    )
+
+
+def this_year(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """January of `now`'s year up to the start of the month after `now`: the reports' default period."""
+    start = now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start, _next_month(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))

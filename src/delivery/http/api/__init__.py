@@ -6,6 +6,7 @@ from litestar import Router
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 
+from delivery.http.api.admin import catalogue, change_catalogue_entry, margin, put_catalogue_entry
 from delivery.http.api.assets import delete_one_asset, edit_asset, list_project_assets, read_asset, restore_one_asset, upload
 from delivery.http.api.billing import balance, ledger, usage_statistics
 from delivery.http.api.flows import read_flow, start_flow
@@ -17,6 +18,7 @@ from delivery.http.api.names import list_project_names, put_name, remove_name
 from delivery.http.api.presets import list_project_presets, read_preset, remove_preset, write_preset
 from delivery.http.api.principal import provide_principal
 from delivery.http.api.projects import create_project, edit_project, list_organization_projects, read_organization, read_project
+from delivery.http.api.prompt_policy import read_prompt_policy, write_prompt_policy
 from delivery.http.api.styles import list_project_styles, read_style, remove_style, write_style
 from delivery.http.openapi import BEARER
 
@@ -63,6 +65,12 @@ api_router = Router(
         read_flow,
         list_project_models,
         write_project_models,
+        read_prompt_policy,
+        write_prompt_policy,
+        catalogue,
+        put_catalogue_entry,
+        change_catalogue_entry,
+        margin,
     ],
     dependencies={"principal": Provide(provide_principal)},
     response_headers=[ResponseHeader(name="Cache-Control", value=API_CACHE_CONTROL)],

@@ -109,7 +109,7 @@ async def create_project_key(request: Request, project: FromPath[str], principal
         rate_limit=data.rate_limit,
     )
     async with services.pool.acquire() as conn:
-        created = await create_key(conn, project_id=owner.id, spec=spec)
+        created = await create_key(conn, project_id=owner.id, spec=spec)  # never `admin`: only the operator CLI grants it
     return CreatedKeyView(key=KeyView.of(created.key), secret=created.full_key)
 
 
@@ -139,6 +139,7 @@ async def rotate_project_key(
     services: Services = request.app.state.services
     key = await _own_key(services, principal, project, key_id)
     async with services.pool.acquire() as conn:
+        # An `admin` key is refused: rotating hands out its new secret, and /v1 never hands out `admin`.
         created = await rotate_key(conn, key=key, grace=_grace(data), now=dt.datetime.now(dt.UTC))
     return CreatedKeyView(key=KeyView.of(created.key), secret=created.full_key)
 
