@@ -84,6 +84,7 @@ __all__ = [
     "UnknownOrganization",
     "UnknownPreset",
     "UnknownProject",
+    "UnknownSource",
     "UnknownStyle",
     "UnsortedParams",
     "UnsupportedSourceFormat",
@@ -282,6 +283,12 @@ class UnknownProject(ServiceError):
 
 class UnknownAsset(ServiceError):
     status, message = 404, "asset not found"
+
+
+class UnknownSource(ServiceError):
+    """A `/cdn-cgi/image/{options}/{source}` whose source is not an image path of this service."""
+
+    status, message = 404, "the source is not an image URL of this service (/i/{id}, /i/{project}/@{name}, /g/{project})"
 
 
 class MasterMissing(ServiceError):

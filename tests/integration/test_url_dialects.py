@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import asyncpg
 import pytest
@@ -318,3 +318,77 @@ def test_the_node_setup_is_pinned() -> None:
     assert lock["packages"]["node_modules/@unpic/core"]["version"].startswith("1.")
     ignored = subprocess.run(["git", "check-ignore", "-q", str(JS / "node_modules")], cwd=JS, check=False)
     assert ignored.returncode == 0 or not os.environ.get("CI")
+
+
+# Cloudflare's dialect: /cdn-cgi/image/{options}/{source}, on the same pipeline.
+
+
+def cloudflare_size(source: tuple[int, int], options: dict[str, str]) -> tuple[int, int]:
+    """The output size Cloudflare documents for these options (fit: scale-down, contain, cover, crop, pad, squeeze)."""
+    sw, sh = source
+    if options.get("rotate") in ("90", "270"):
+        sw, sh = sh, sw
+    dpr = float(options.get("dpr", 1))
+    w = float(options["width"]) * dpr if "width" in options else None
+    h = float(options["height"]) * dpr if "height" in options else None
+    fit = options.get("fit", "scale-down")
+    if w is None and h is None:
+        return sw, sh
+    if w and h and fit in ("cover", "squeeze", "pad"):
+        return round(w), round(h)
+    if w and h and fit == "crop":  # cut to the box's aspect, never enlarged
+        shrink = min(1.0, sw / w, sh / h)
+        return round(w * shrink), round(h * shrink)
+    scale = min(s for s in (w and w / sw, h and h / sh) if s)
+    if fit in ("scale-down", "crop"):
+        scale = min(scale, 1.0)
+    return round(sw * scale), round(sh * scale)
+
+
+CLOUDFLARE_TABLE: list[tuple[str, dict[str, str], str]] = [
+    # (options as written, what they mean for the size check, expected format)
+    ("width=300", {"width": "300"}, "src"),
+    ("width=80,quality=75", {"width": "80"}, "src"),
+    ("w=300,h=300,fit=cover", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=contain", {"width": "300", "height": "300", "fit": "contain"}, "src"),
+    ("width=2000,fit=scale-down", {"width": "2000", "fit": "scale-down"}, "src"),
+    ("width=2000,height=2000,fit=crop", {"width": "2000", "height": "2000", "fit": "crop"}, "src"),
+    ("width=300,height=100,fit=crop", {"width": "300", "height": "100", "fit": "crop"}, "src"),
+    ("width=300,height=300,fit=pad,background=red", {"width": "300", "height": "300", "fit": "pad"}, "src"),
+    ("width=300,height=100,fit=squeeze", {"width": "300", "height": "100", "fit": "squeeze"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=left", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=0.2x0.8", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=auto", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=200,dpr=2", {"width": "200", "dpr": "2"}, "src"),
+    ("width=200,rotate=90", {"width": "200", "rotate": "90"}, "src"),
+    ("width=200,blur=20,sharpen=3,flip=h", {"width": "200"}, "src"),
+    ("width=200,format=auto", {"width": "200"}, "avif"),
+    ("width=200,f=webp", {"width": "200"}, "webp"),
+    ("width=200,format=avif", {"width": "200"}, "avif"),
+    ("width=200,format=jpeg,quality=low", {"width": "200"}, "jpg"),
+    ("width=200,format=png", {"width": "200"}, "png"),
+]
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_cloudflare_urls_from_their_docs_render_as_cloudflare_documents(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    source = SOURCE
+    if layout == "generate":  # draw the master once through /g itself, so every row below is a variant of it
+        await _fetch(client, f"{path}?prompt={quote(PROMPT)}&ar=3%3A2&key={base['key']}")
+        source = await _generated_size(settings, "3:2")
+    tail = f"?prompt={quote(PROMPT)}&ar=3%3A2&key={base['key']}" if layout == "generate" else ""
+    for options, meaning, wanted in CLOUDFLARE_TABLE:
+        image, fmt, response = await _fetch(client, f"/cdn-cgi/image/{options}{path}{tail}")
+        got, expected = (image.width, image.height), cloudflare_size(source, meaning)
+        assert abs(got[0] - expected[0]) <= 1 and abs(got[1] - expected[1]) <= 1, (layout, options, got, expected)
+        if wanted == "src":
+            assert fmt in ("jpg", "png"), (options, fmt)
+        else:
+            assert fmt == wanted, (options, fmt)
+        assert not response.history, options
+        policy = "public, max-age=31536000, immutable" if layout != "name" else "public, max-age=60, stale-while-revalidate=86400"
+        assert response.headers["cache-control"] == policy
+        assert response.headers["etag"].startswith('"')

@@ -18,6 +18,7 @@ import msgspec
 
 from delivery.errors import InvalidParam, UndefinedPreset
 from delivery.images.formats import OUTPUTS
+from delivery.images.metadata import JSON
 
 __all__ = [
     "CROPS",
@@ -283,7 +284,7 @@ TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
     "fp-x": _float("fp-x", 0, 1),
     "fp-y": _float("fp-y", 0, 1),
     "fp-z": _float("fp-z", 1, 100),
-    "fm": _choice("fm", (f.name for f in OUTPUTS), _OUTPUT_NAMES),
+    "fm": _choice("fm", (*(f.name for f in OUTPUTS), JSON), _OUTPUT_NAMES),
     "auto": _auto,
     "q": _quality,
     "lossless": _bool("lossless"),
@@ -365,6 +366,8 @@ def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, 
 
 def _canonical(params: TransformParams) -> TransformParams:
     """Drop what cannot change the pixels, so it cannot mint a cache entry of its own."""
+    if params.fm == JSON:  # metadata describes the master: no other param changes it
+        return TransformParams(fm=JSON)
     changes: dict[str, Any] = {}
     fit = params.resolved_fit
     if params.fit == "clip":
