@@ -392,3 +392,119 @@ async def test_cloudflare_urls_from_their_docs_render_as_cloudflare_documents(
         policy = "public, max-age=31536000, immutable" if layout != "name" else "public, max-age=60, stale-while-revalidate=86400"
         assert response.headers["cache-control"] == policy
         assert response.headers["etag"].startswith('"')
+
+
+UNPIC_CLOUDFLARE_PROPS: list[dict[str, Any]] = [
+    {"layout": "constrained", "width": 800, "height": 600},
+    {"layout": "fixed", "width": 300, "height": 200},
+    {"layout": "fullWidth"},
+    {"layout": "fixed", "width": 320, "height": 180, "operations": {"cloudflare": {"fit": "pad", "background": "red"}}},
+    {"layout": "constrained", "width": 500, "height": 500, "operations": {"cloudflare": {"fit": "scale-down", "gravity": "left"}}},
+]
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_unpic_cloudflare_urls_decode_to_the_sizes_the_component_expects(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    src = path + ("?" + "&".join(f"{k}={quote(v)}" for k, v in base.items()) if base else "")
+    cases = [{"cdn": "cloudflare", "props": {"src": src, **props, "options": {"cloudflare": {"domain": "testserver.local"}}}} for props in UNPIC_CLOUDFLARE_PROPS]
+    rendered = _unpic(cases)
+    fetched = 0
+    for out in rendered:
+        for url, _ in _srcset(out):
+            parts = urlsplit(url)
+            assert parts.path.startswith("/cdn-cgi/image/") and not parts.query  # a /g source's query rides in the path as %3F
+            options = dict(item.split("=", 1) for item in parts.path.split("/")[3].split(","))
+            assert options["f"] == "auto"
+            image, fmt, response = await _fetch(client, url)
+            assert not response.history, url  # unpic writes only options this service reads: no redirect
+            assert fmt == "avif"
+            source = await _generated_size(settings, "3:2") if layout == "generate" else SOURCE
+            expected = cloudflare_size(source, options)
+            assert abs(image.width - expected[0]) <= 1 and abs(image.height - expected[1]) <= 1, (url, image.width, image.height, expected)
+            fetched += 1
+    assert fetched > 15
+
+
+async def test_cloudflare_ignored_options_redirect_to_one_spelling(client: AsyncTestClient, layouts: dict[str, tuple[str, dict[str, str]]]) -> None:
+    path, _ = layouts["id"]
+    response = await client.get(f"/cdn-cgi/image/width=300,metadata=none,,anim=false,height=200/{path.lstrip('/')}", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"/cdn-cgi/image/width=300,height=200{path}"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    only_ignored = await client.get(f"/cdn-cgi/image/onerror=redirect{path}", follow_redirects=False)
+    assert only_ignored.status_code == 301 and only_ignored.headers["location"] == path
+    absolute = await client.get(f"/cdn-cgi/image/width=100/http://testserver.local{path}")
+    assert absolute.status_code == 200 and decode(absolute.content)[0].width == 100
+    folded = await client.get(f"/cdn-cgi/image/width=100/https:/testserver.local{path}")
+    assert folded.status_code == 200 and decode(folded.content)[0].width == 100
+    head = await client.head(f"/cdn-cgi/image/width=100{path}")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) == len(absolute.content)
+    assert head.headers["etag"] == absolute.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/cdn-cgi/image/width=0/i/{id}", 400, "`width` must be from 1 to 8192"),
+        ("/cdn-cgi/image/width=100,w=200/i/{id}", 400, "`width` is given more than once"),
+        ("/cdn-cgi/image/fit=outside/i/{id}", 400, "`fit` must be one of"),
+        ("/cdn-cgi/image/gravity=2x2/i/{id}", 400, "`gravity` must be"),
+        ("/cdn-cgi/image/rotate=45/i/{id}", 400, "`rotate` must be 90, 180 or 270"),
+        ("/cdn-cgi/image/width=100/https://elsewhere.example/i/{id}", 404, "the source is not an image URL of this service"),
+        ("/cdn-cgi/image/width=100/v1/assets", 404, "the source is not an image URL of this service"),
+        ("/cdn-cgi/image/width=100/i/" + "0" * 32, 404, "asset not found"),
+    ],
+)
+async def test_cloudflare_bad_options_and_sources_are_clear_errors(
+    client: AsyncTestClient, layouts: dict[str, tuple[str, dict[str, str]]], url: str, status: int, message: str
+) -> None:
+    asset_path, _ = layouts["id"]
+    response = await client.get(url.replace("/i/{id}", asset_path), headers={"accept": "image/*"})
+    assert response.status_code == status, response.headers.get("x-error")
+    assert message in response.headers["x-error"]
+    assert response.headers["cache-control"] == "no-store"
+    assert decode(response.content)[1] == "png"
+
+
+# fm=json (and Cloudflare's format=json): the asset's metadata, with the image's cache headers.
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_fm_json_is_the_assets_metadata_with_the_images_cache_headers(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    query = "&".join(f"{k}={quote(v)}" for k, v in {**base, "w": "300", "fm": "json"}.items())
+    response = await client.get(f"{path}?{query}")
+    assert response.status_code == 200, response.headers.get("x-error")
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    document = response.json()
+    if layout == "generate":
+        width, height = await _generated_size(settings, "3:2")
+        assert response.headers["x-cache-status"] == "GENERATED"  # a miss draws the master first: it is a generation
+        assert document["Content-Type"] == "image/png"
+        generation = document["promptpix"]["generation"]
+        assert generation["prompt"] == PROMPT and generation["offline"] is True and generation["provider"]
+        assert document["promptpix"]["source"] == "generated"
+    else:
+        width, height = SOURCE
+        assert document["Content-Type"] == "image/jpeg"
+        assert document["promptpix"]["focal_point"] == {"x": 0.6, "y": 0.4}
+        assert document["promptpix"]["source"] == "uploaded" and "generation" not in document["promptpix"]
+    assert (document["PixelWidth"], document["PixelHeight"]) == (width, height)
+    assert int(document["Content-Length"]) > 0
+    assert {"alt_text", "tags", "colors", "format", "id"} <= set(document["promptpix"])
+    policy = "public, max-age=60, stale-while-revalidate=86400" if layout == "name" else "public, max-age=31536000, immutable"
+    assert response.headers["cache-control"] == policy
+    assert "vary" not in response.headers
+    again = await client.get(f"{path}?{query}", headers={"if-none-match": response.headers["etag"]})
+    assert again.status_code == 304 and again.headers["etag"] == response.headers["etag"]
+    head = await client.head(f"{path}?{query}")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == response.headers["content-length"]
+    if layout != "generate":
+        cloudflare = await client.get(f"/cdn-cgi/image/format=json{path}")
+        assert cloudflare.status_code == 200 and cloudflare.json() == document

@@ -37,7 +37,7 @@ def _promptpix(asset: Asset) -> dict[str, Any]:
         "id": asset.id,
         "format": fmt.name if fmt else None,
         "source": asset.source,
-        "focal_point": {"x": asset.focal_x, "y": asset.focal_y},
+        "focal_point": {"x": round(asset.focal_x, 4), "y": round(asset.focal_y, 4)},  # stored as float4: its digits past 4 are noise
         "alt_text": asset.alt_text,
         "tags": list(asset.tags),
         "colors": list(asset.colors),
