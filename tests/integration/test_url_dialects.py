@@ -27,6 +27,9 @@ from delivery.assets.ids import asset_id_for_upload, master_key
 from delivery.db.asset_names import set_name
 from delivery.db.assets import NewAsset, insert_asset
 from delivery.db.projects import get_project_by_slug
+from delivery.errors import InvalidParam
+from delivery.images.cloudflare import OPTIONS as CLOUDFLARE_OPTIONS
+from delivery.images.params import GENERATE_NAMES, GENERATE_PARAMS, PARAMS, TRANSFORM_PARSERS
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
@@ -508,3 +511,52 @@ async def test_fm_json_is_the_assets_metadata_with_the_images_cache_headers(
     if layout != "generate":
         cloudflare = await client.get(f"/cdn-cgi/image/format=json{path}")
         assert cloudflare.status_code == 200 and cloudflare.json() == document
+
+
+# OpenAPI: every query parameter of /i and /g, from the parser's own table.
+
+
+def _in_range(parse: Any, value: float, kind: str) -> bool:
+    text = str(int(value)) if kind == "integer" else str(float(value))
+    try:
+        parse(text)
+    except InvalidParam:
+        return False
+    return True
+
+
+async def test_openapi_documents_every_query_parameter_as_the_parser_reads_it(client: AsyncTestClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    transform_names = set(TRANSFORM_PARSERS) | {"preset"}
+    expected = {
+        "/i/{asset_id}": transform_names,
+        "/i/{project}/{alias}": transform_names,
+        "/g/{project}": transform_names | GENERATE_NAMES,
+    }
+    by_name = {p.name: p for p in (*PARAMS, *GENERATE_PARAMS)}
+    for path, names in expected.items():
+        for method in ("get", "head"):
+            parameters = [p for p in paths[path][method]["parameters"] if p["in"] == "query"]
+            assert {p["name"] for p in parameters} == names, (path, method)
+            for documented in parameters:
+                if documented["name"] == "preset":
+                    continue
+                param, schema = by_name[documented["name"]], documented["schema"]
+                assert documented["description"] and schema["type"] == param.kind
+                assert documented["required"] == (documented["name"] == "prompt" and path == "/g/{project}")
+                low, high = schema.get("minimum"), schema.get("maximum")
+                if low is not None and documented["name"] not in ("w", "h"):  # sides: 0 itself is out, fractions above it in
+                    assert _in_range(param.parse, low, param.kind) and _in_range(param.parse, high, param.kind), param.name
+                    assert not _in_range(param.parse, high + 1, param.kind), param.name
+                    assert not _in_range(param.parse, low - 1, param.kind), param.name
+                for choice in schema.get("enum") or ():
+                    param.parse(str(choice))  # every documented choice parses
+                if "default" in schema:
+                    param.parse(str(schema["default"]).lower())
+    # The parser reads nothing the table does not list.
+    assert set(TRANSFORM_PARSERS) == {p.name for p in PARAMS}
+    with pytest.raises(InvalidParam):
+        by_name["fm"].parse("gif")  # refused: not in the documented enum
+    assert "gif" not in paths["/i/{asset_id}"]["get"]["parameters"][[p["name"] for p in paths["/i/{asset_id}"]["get"]["parameters"]].index("fm")]["schema"]["enum"]
+    cloudflare = paths["/cdn-cgi/image/{rest}"]["get"]
+    assert all(f"`{option.names[0]}`" in cloudflare["description"] for option in CLOUDFLARE_OPTIONS)

@@ -21,7 +21,7 @@ from delivery.errors import UnknownSource
 from delivery.http.openapi import image_problems
 from delivery.http.responses import ImageResponse, redirect_to_location
 from delivery.http.serving import Parsed, serve_asset_id, serve_generation, serve_named
-from delivery.images.cloudflare import parse_options
+from delivery.images.cloudflare import OPTIONS, parse_options
 from delivery.images.params import (
     GENERATE_NAMES,
     TRANSFORM_NAMES,
@@ -76,11 +76,12 @@ def _split(request: Request, services: Services) -> tuple[str, str, str, bytes, 
     f"{PREFIX}{{rest:path}}",
     http_method=[HttpMethod.GET, HttpMethod.HEAD],
     summary="Cloudflare's image-resizing URL: `/cdn-cgi/image/{options}/{source}`",
-    description="`options`: Cloudflare's comma-separated options (`width`, `height`, `fit`, `gravity`, `format`, "
-    "`quality`, `dpr`, `blur`, `background`, `sharpen`, `rotate`, `flip`), translated to the imgix params of the "
-    "source routes; others are ignored (and answered with a 301 to the URL without them). `source`: `/i/{asset_id}`, "
-    "`/i/{project}/@{name}` or `/g/{project}?prompt=…` (its query after it, or as `%3F…` in the path), served "
-    "with the source route's cache headers.",
+    description="`rest` is `{options}/{source}`. `options`: Cloudflare's comma-separated `name=value` options, "
+    "each translated to the imgix params of the source routes ("
+    + "; ".join(f"`{'`|`'.join(o.names)}` → `{o.imgix}`" for o in OPTIONS)
+    + "); others are ignored (a 301 to the URL without them). `source`: `/i/{asset_id}`, `/i/{project}/@{name}` or "
+    "`/g/{project}?prompt=…` (its query after it, or as `%3F…` in the path), or an absolute URL of one on this host; "
+    "served with the source route's cache headers.",
     responses=image_problems(401, 402, 403, 413, 415, 422, 429),
 )
 async def serve_cloudflare(request: Request, rest: FromPath[str]) -> ImageResponse:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import HttpMethod, Request, route
 from litestar.params import FromPath
 
-from delivery.http.openapi import image_problems
+from delivery.http.openapi import image_problems, query_operation
 from delivery.http.responses import ImageResponse, redirect_to_spelling
 from delivery.http.serving import serve_generation
-from delivery.images.params import GENERATE_NAMES, TRANSFORM_NAMES, canonical_spelling, query_pairs
+from delivery.images.params import GENERATE_NAMES, GENERATE_PARAMS, PARAMS, PRESET_PARAM, TRANSFORM_NAMES, canonical_spelling, query_pairs
 from delivery.services import Services
 
 __all__ = ["generate_image"]
@@ -23,6 +23,7 @@ _KNOWN = TRANSFORM_NAMES | GENERATE_NAMES
     description="An unsigned link in any other spelling (ignored params, stray `&`, another percent-encoding) "
     "is a 301 to its one spelling; a signed link is served as signed.",
     responses=image_problems(401, 402, 403, 413, 415, 422, 429),
+    operation_class=query_operation(GENERATE_PARAMS, PARAMS, [PRESET_PARAM], required=frozenset({"prompt"})),
 )
 async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services

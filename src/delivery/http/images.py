@@ -9,10 +9,10 @@ from litestar.params import FromPath
 
 from delivery.db.asset_names import NAME_PATTERN
 from delivery.errors import UnknownAsset
-from delivery.http.openapi import image_problems
+from delivery.http.openapi import image_problems, query_operation
 from delivery.http.responses import ImageResponse, redirect_to_spelling
 from delivery.http.serving import Parsed, serve_asset_id, serve_named
-from delivery.images.params import TRANSFORM_NAMES, TransformParams, canonical_query, canonical_spelling, parse_query, parse_transform
+from delivery.images.params import PARAMS, PRESET_PARAM, TRANSFORM_NAMES, TransformParams, canonical_query, canonical_spelling, parse_query, parse_transform
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset
 from delivery.services import Services
 
@@ -72,6 +72,7 @@ def _respell(request: Request, services: Services) -> tuple[TransformParams, str
     summary="A stored asset, transformed",
     description="Any other spelling of a query (ignored params, stray `&`, another percent-encoding) is a 301 to its one spelling.",
     responses=image_problems(413, 415, 422),
+    operation_class=query_operation(PARAMS, [PRESET_PARAM]),
 )
 async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageResponse:
     """Params are checked first, then the LRU (no database on a hit), then the asset row and the transform."""
@@ -91,6 +92,7 @@ async def serve_asset(request: Request, asset_id: FromPath[str]) -> ImageRespons
     description="`alias` is `@` followed by the name. The name can move to another asset, so this answers "
     "`Cache-Control: public, max-age=60, stale-while-revalidate=86400` with an ETag.",
     responses=image_problems(413, 415, 422),
+    operation_class=query_operation(PARAMS, [PRESET_PARAM]),
 )
 async def serve_named_asset(request: Request, project: FromPath[str], alias: FromPath[str]) -> ImageResponse:
     """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""
