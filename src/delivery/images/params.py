@@ -1,9 +1,10 @@
 """URL parameters: parse once, validate, canonicalise.
 
 A URL's query is parsed into frozen Structs before anything expensive runs.
-Unknown or repeated parameters are a 400 naming the parameter, so a random
-parameter cannot mint a new cache entry; the canonical form (sorted, defaults
-dropped) is what cache keys and ETags are built from.
+A known parameter given twice or out of range is a 400 naming it; any other
+parameter is ignored and never reaches a cache key. The canonical form
+(sorted, defaults dropped) is what cache keys and ETags are built from. `PARAMS`
+is the one table of what is read: parsers, ranges and the OpenAPI document.
 """
 
 from __future__ import annotations
