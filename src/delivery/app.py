@@ -22,6 +22,7 @@ from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
 from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, public_error
 from delivery.http.api import api_router
+from delivery.http.cloudflare import serve_cloudflare
 from delivery.http.generate import generate_image
 from delivery.http.images import serve_asset, serve_named_asset
 from delivery.http.mcp import McpEndpoint
@@ -54,7 +55,7 @@ from generation import (
 __all__ = ["app_from_env", "create_app", "make_moderator", "make_other_providers", "make_provider", "migrated_connection", "open_services"]
 
 log = logging.getLogger("promptpix.app")
-_IMAGE_PATHS = ("/i/", "/g/")
+_IMAGE_PATHS = ("/i/", "/g/", "/cdn-cgi/image/")
 _FORM_OVERHEAD = 1 << 20
 """Room for multipart boundaries and fields around an upload of the largest allowed image."""
 
@@ -305,7 +306,9 @@ def create_app(
             yield
 
     return Litestar(
-        route_handlers=[serve_asset, serve_named_asset, generate_image, healthz, readyz, metrics, api_router, mcp.handler(), console_router, static_router],
+        route_handlers=[
+            serve_asset, serve_named_asset, generate_image, serve_cloudflare, healthz, readyz, metrics, api_router, mcp.handler(), console_router, static_router
+        ],
         lifespan=[lifespan],
         exception_handlers={
             # Litestar picks the handler of the nearest class in the exception's MRO.

@@ -87,6 +87,7 @@ __all__ = [
     "UnknownOrganization",
     "UnknownPreset",
     "UnknownProject",
+    "UnknownSource",
     "UnknownStyle",
     "UnsortedParams",
     "UnsupportedSourceFormat",
@@ -291,6 +292,12 @@ class UnknownProject(ServiceError):
 
 class UnknownAsset(ServiceError):
     status, message = 404, "asset not found"
+
+
+class UnknownSource(ServiceError):
+    """A `/cdn-cgi/image/{options}/{source}` whose source is not an image path of this service."""
+
+    status, message = 404, "the source is not an image URL of this service (/i/{id}, /i/{project}/@{name}, /g/{project})"
 
 
 class MasterMissing(ServiceError):

@@ -243,3 +243,27 @@ async def test_only_200_is_stored_even_when_an_error_claims_to_be_cacheable(tmp_
         nginx.stop()
         upstream.shutdown()
     assert _CacheableAnything.calls == ["/i/200", "/i/404", "/i/404", "/i/410", "/i/410", "/i/500", "/i/500"]
+
+
+async def test_cloudflare_urls_are_cached_once_and_generations_take_the_gate(app: Serve, edge: Nginx) -> None:
+    """`/cdn-cgi/image/` is cached like its source route; a /g source goes through the rate-limit gate."""
+    prompt = urlencode({"prompt": "a paper boat", "key": app.key_id})
+    async with httpx.AsyncClient(base_url=edge.base, timeout=60) as http:
+        generated = await http.get(f"/cdn-cgi/image/width=64,height=48,fit=cover,format=png/g/demo%3F{prompt}")
+        again = await http.get(f"/cdn-cgi/image/width=64,height=48,fit=cover,format=png/g/demo%3F{prompt}")
+        conn = await asyncpg.connect(app.database_url)
+        try:
+            asset_id = await conn.fetchval("SELECT id FROM assets")
+        finally:
+            await conn.close()
+        first = await http.get(f"/cdn-cgi/image/width=32,format=webp/i/{asset_id}")
+        second = await http.get(f"/cdn-cgi/image/width=32,format=webp/i/{asset_id}")
+    assert (generated.status_code, generated.headers["x-cache-status"], generated.headers["x-edge-cache"]) == (200, "GENERATED", "MISS")
+    assert (again.headers["x-cache-status"], again.headers["x-edge-cache"]) == ("HIT", "HIT")
+    image, fmt = decode(again.content)
+    assert (image.width, image.height, fmt) == (64, 48, "png")
+    assert (first.headers["x-cache-status"], second.headers["x-cache-status"], second.headers["x-edge-cache"]) == ("MISS", "HIT", "HIT")
+    assert second.headers["cache-control"] == "public, max-age=31536000, immutable"
+    image, fmt = decode(second.content)
+    assert (image.width, fmt) == (32, "webp")
+    assert await generations(app) == 1

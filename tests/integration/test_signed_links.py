@@ -233,3 +233,21 @@ async def test_rotating_the_signing_secret_keeps_old_links_for_the_grace_period_
     await _refused_without_side_effects(client, settings, provider, old, "signature")
     await _refused_without_side_effects(client, settings, provider, new, "signature")
     assert (await client.get(await sign(client, tenant))).status_code == 200
+
+
+async def test_a_signed_link_behind_cloudflare_options_draws_only_the_master_it_names(
+    client: AsyncTestClient, tenant: Tenant, provider: CountingProvider
+) -> None:
+    link = await sign(client, tenant)  # w=400&h=300: the 4:3 class
+    path, query = link.split("?", 1)
+    wide = await client.get(f"/cdn-cgi/image/width=320,height=90,fit=cover,format=webp{path}?{query}")
+    assert wide.status_code == 200, wide.headers.get("x-error")
+    assert wide.headers["cache-control"] == "public, max-age=31536000, immutable"
+    image, fmt = decode(wide.content)
+    assert (image.width, image.height, fmt) == (320, 90, "webp")  # cut from the 4:3 master, not a new 32:9 one
+    encoded = await client.get(f"/cdn-cgi/image/width=100{path}%3F{query}")  # the query inside the path, as unpic writes it
+    assert encoded.status_code == 200 and decode(encoded.content)[0].width == 100
+    assert len(provider.synthesized) == 1
+    tampered = await client.get(f"/cdn-cgi/image/width=100{path}?{query.replace('fox', 'cat')}")
+    assert tampered.status_code == 403
+    assert len(provider.synthesized) == 1

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import asyncpg
 import pytest
@@ -27,6 +27,9 @@ from delivery.assets.ids import asset_id_for_upload, master_key
 from delivery.db.asset_names import set_name
 from delivery.db.assets import NewAsset, insert_asset
 from delivery.db.projects import get_project_by_slug
+from delivery.errors import InvalidParam
+from delivery.images.cloudflare import OPTIONS as CLOUDFLARE_OPTIONS
+from delivery.images.params import GENERATE_NAMES, GENERATE_PARAMS, PARAMS, TRANSFORM_PARSERS
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from delivery.storage.fs import FileStorage
@@ -318,3 +321,242 @@ def test_the_node_setup_is_pinned() -> None:
     assert lock["packages"]["node_modules/@unpic/core"]["version"].startswith("1.")
     ignored = subprocess.run(["git", "check-ignore", "-q", str(JS / "node_modules")], cwd=JS, check=False)
     assert ignored.returncode == 0 or not os.environ.get("CI")
+
+
+# Cloudflare's dialect: /cdn-cgi/image/{options}/{source}, on the same pipeline.
+
+
+def cloudflare_size(source: tuple[int, int], options: dict[str, str]) -> tuple[int, int]:
+    """The output size Cloudflare documents for these options (fit: scale-down, contain, cover, crop, pad, squeeze)."""
+    sw, sh = source
+    if options.get("rotate") in ("90", "270"):
+        sw, sh = sh, sw
+    dpr = float(options.get("dpr", 1))
+    w = float(options["width"]) * dpr if "width" in options else None
+    h = float(options["height"]) * dpr if "height" in options else None
+    fit = options.get("fit", "scale-down")
+    if w is None and h is None:
+        return sw, sh
+    if w and h and fit in ("cover", "squeeze", "pad"):
+        return round(w), round(h)
+    if w and h and fit == "crop":  # cut to the box's aspect, never enlarged
+        shrink = min(1.0, sw / w, sh / h)
+        return round(w * shrink), round(h * shrink)
+    scale = min(s for s in (w and w / sw, h and h / sh) if s)
+    if fit in ("scale-down", "crop"):
+        scale = min(scale, 1.0)
+    return round(sw * scale), round(sh * scale)
+
+
+CLOUDFLARE_TABLE: list[tuple[str, dict[str, str], str]] = [
+    # (options as written, what they mean for the size check, expected format)
+    ("width=300", {"width": "300"}, "src"),
+    ("width=80,quality=75", {"width": "80"}, "src"),
+    ("w=300,h=300,fit=cover", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=contain", {"width": "300", "height": "300", "fit": "contain"}, "src"),
+    ("width=2000,fit=scale-down", {"width": "2000", "fit": "scale-down"}, "src"),
+    ("width=2000,height=2000,fit=crop", {"width": "2000", "height": "2000", "fit": "crop"}, "src"),
+    ("width=300,height=100,fit=crop", {"width": "300", "height": "100", "fit": "crop"}, "src"),
+    ("width=300,height=300,fit=pad,background=red", {"width": "300", "height": "300", "fit": "pad"}, "src"),
+    ("width=300,height=100,fit=squeeze", {"width": "300", "height": "100", "fit": "squeeze"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=left", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=0.2x0.8", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=300,height=300,fit=cover,gravity=auto", {"width": "300", "height": "300", "fit": "cover"}, "src"),
+    ("width=200,dpr=2", {"width": "200", "dpr": "2"}, "src"),
+    ("width=200,rotate=90", {"width": "200", "rotate": "90"}, "src"),
+    ("width=200,blur=20,sharpen=3,flip=h", {"width": "200"}, "src"),
+    ("width=200,format=auto", {"width": "200"}, "avif"),
+    ("width=200,f=webp", {"width": "200"}, "webp"),
+    ("width=200,format=avif", {"width": "200"}, "avif"),
+    ("width=200,format=jpeg,quality=low", {"width": "200"}, "jpg"),
+    ("width=200,format=png", {"width": "200"}, "png"),
+]
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_cloudflare_urls_from_their_docs_render_as_cloudflare_documents(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    source = SOURCE
+    if layout == "generate":  # draw the master once through /g itself, so every row below is a variant of it
+        await _fetch(client, f"{path}?prompt={quote(PROMPT)}&ar=3%3A2&key={base['key']}")
+        source = await _generated_size(settings, "3:2")
+    tail = f"?prompt={quote(PROMPT)}&ar=3%3A2&key={base['key']}" if layout == "generate" else ""
+    for options, meaning, wanted in CLOUDFLARE_TABLE:
+        image, fmt, response = await _fetch(client, f"/cdn-cgi/image/{options}{path}{tail}")
+        got, expected = (image.width, image.height), cloudflare_size(source, meaning)
+        assert abs(got[0] - expected[0]) <= 1 and abs(got[1] - expected[1]) <= 1, (layout, options, got, expected)
+        if wanted == "src":
+            assert fmt in ("jpg", "png"), (options, fmt)
+        else:
+            assert fmt == wanted, (options, fmt)
+        assert not response.history, options
+        policy = "public, max-age=31536000, immutable" if layout != "name" else "public, max-age=60, stale-while-revalidate=86400"
+        assert response.headers["cache-control"] == policy
+        assert response.headers["etag"].startswith('"')
+
+
+UNPIC_CLOUDFLARE_PROPS: list[dict[str, Any]] = [
+    {"layout": "constrained", "width": 800, "height": 600},
+    {"layout": "fixed", "width": 300, "height": 200},
+    {"layout": "fullWidth"},
+    {"layout": "fixed", "width": 320, "height": 180, "operations": {"cloudflare": {"fit": "pad", "background": "red"}}},
+    {"layout": "constrained", "width": 500, "height": 500, "operations": {"cloudflare": {"fit": "scale-down", "gravity": "left"}}},
+]
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_unpic_cloudflare_urls_decode_to_the_sizes_the_component_expects(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    src = path + ("?" + "&".join(f"{k}={quote(v)}" for k, v in base.items()) if base else "")
+    cases = [{"cdn": "cloudflare", "props": {"src": src, **props, "options": {"cloudflare": {"domain": "testserver.local"}}}} for props in UNPIC_CLOUDFLARE_PROPS]
+    rendered = _unpic(cases)
+    fetched = 0
+    for out in rendered:
+        for url, _ in _srcset(out):
+            parts = urlsplit(url)
+            assert parts.path.startswith("/cdn-cgi/image/") and not parts.query  # a /g source's query rides in the path as %3F
+            options = dict(item.split("=", 1) for item in parts.path.split("/")[3].split(","))
+            assert options["f"] == "auto"
+            image, fmt, response = await _fetch(client, url)
+            assert not response.history, url  # unpic writes only options this service reads: no redirect
+            assert fmt == "avif"
+            source = await _generated_size(settings, "3:2") if layout == "generate" else SOURCE
+            expected = cloudflare_size(source, options)
+            assert abs(image.width - expected[0]) <= 1 and abs(image.height - expected[1]) <= 1, (url, image.width, image.height, expected)
+            fetched += 1
+    assert fetched > 15
+
+
+async def test_cloudflare_ignored_options_redirect_to_one_spelling(client: AsyncTestClient, layouts: dict[str, tuple[str, dict[str, str]]]) -> None:
+    path, _ = layouts["id"]
+    response = await client.get(f"/cdn-cgi/image/width=300,metadata=none,,anim=false,height=200/{path.lstrip('/')}", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"/cdn-cgi/image/width=300,height=200{path}"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    only_ignored = await client.get(f"/cdn-cgi/image/onerror=redirect{path}", follow_redirects=False)
+    assert only_ignored.status_code == 301 and only_ignored.headers["location"] == path
+    absolute = await client.get(f"/cdn-cgi/image/width=100/http://testserver.local{path}")
+    assert absolute.status_code == 200 and decode(absolute.content)[0].width == 100
+    folded = await client.get(f"/cdn-cgi/image/width=100/https:/testserver.local{path}")
+    assert folded.status_code == 200 and decode(folded.content)[0].width == 100
+    head = await client.head(f"/cdn-cgi/image/width=100{path}")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) == len(absolute.content)
+    assert head.headers["etag"] == absolute.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/cdn-cgi/image/width=0/i/{id}", 400, "`width` must be from 1 to 8192"),
+        ("/cdn-cgi/image/width=100,w=200/i/{id}", 400, "`width` is given more than once"),
+        ("/cdn-cgi/image/fit=outside/i/{id}", 400, "`fit` must be one of"),
+        ("/cdn-cgi/image/gravity=2x2/i/{id}", 400, "`gravity` must be"),
+        ("/cdn-cgi/image/rotate=45/i/{id}", 400, "`rotate` must be 90, 180 or 270"),
+        ("/cdn-cgi/image/width=100/https://elsewhere.example/i/{id}", 404, "the source is not an image URL of this service"),
+        ("/cdn-cgi/image/width=100/v1/assets", 404, "the source is not an image URL of this service"),
+        ("/cdn-cgi/image/width=100/i/" + "0" * 32, 404, "asset not found"),
+    ],
+)
+async def test_cloudflare_bad_options_and_sources_are_clear_errors(
+    client: AsyncTestClient, layouts: dict[str, tuple[str, dict[str, str]]], url: str, status: int, message: str
+) -> None:
+    asset_path, _ = layouts["id"]
+    response = await client.get(url.replace("/i/{id}", asset_path), headers={"accept": "image/*"})
+    assert response.status_code == status, response.headers.get("x-error")
+    assert message in response.headers["x-error"]
+    assert response.headers["cache-control"] == "no-store"
+    assert decode(response.content)[1] == "png"
+
+
+# fm=json (and Cloudflare's format=json): the asset's metadata, with the image's cache headers.
+
+
+@pytest.mark.parametrize("layout", ["id", "name", "generate"])
+async def test_fm_json_is_the_assets_metadata_with_the_images_cache_headers(
+    client: AsyncTestClient, settings: Settings, layouts: dict[str, tuple[str, dict[str, str]]], layout: str
+) -> None:
+    path, base = layouts[layout]
+    query = "&".join(f"{k}={quote(v)}" for k, v in {**base, "w": "300", "fm": "json"}.items())
+    response = await client.get(f"{path}?{query}")
+    assert response.status_code == 200, response.headers.get("x-error")
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    document = response.json()
+    if layout == "generate":
+        width, height = await _generated_size(settings, "3:2")
+        assert response.headers["x-cache-status"] == "GENERATED"  # a miss draws the master first: it is a generation
+        assert document["Content-Type"] == "image/png"
+        generation = document["promptpix"]["generation"]
+        assert generation["prompt"] == PROMPT and generation["offline"] is True and generation["provider"]
+        assert document["promptpix"]["source"] == "generated"
+    else:
+        width, height = SOURCE
+        assert document["Content-Type"] == "image/jpeg"
+        assert document["promptpix"]["focal_point"] == {"x": 0.6, "y": 0.4}
+        assert document["promptpix"]["source"] == "uploaded" and "generation" not in document["promptpix"]
+    assert (document["PixelWidth"], document["PixelHeight"]) == (width, height)
+    assert int(document["Content-Length"]) > 0
+    assert {"alt_text", "tags", "colors", "format", "id"} <= set(document["promptpix"])
+    policy = "public, max-age=60, stale-while-revalidate=86400" if layout == "name" else "public, max-age=31536000, immutable"
+    assert response.headers["cache-control"] == policy
+    assert "vary" not in response.headers
+    again = await client.get(f"{path}?{query}", headers={"if-none-match": response.headers["etag"]})
+    assert again.status_code == 304 and again.headers["etag"] == response.headers["etag"]
+    head = await client.head(f"{path}?{query}")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == response.headers["content-length"]
+    if layout != "generate":
+        cloudflare = await client.get(f"/cdn-cgi/image/format=json{path}")
+        assert cloudflare.status_code == 200 and cloudflare.json() == document
+
+
+# OpenAPI: every query parameter of /i and /g, from the parser's own table.
+
+
+def _in_range(parse: Any, value: float, kind: str) -> bool:
+    text = str(int(value)) if kind == "integer" else str(float(value))
+    try:
+        parse(text)
+    except InvalidParam:
+        return False
+    return True
+
+
+async def test_openapi_documents_every_query_parameter_as_the_parser_reads_it(client: AsyncTestClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    transform_names = set(TRANSFORM_PARSERS) | {"preset"}
+    expected = {
+        "/i/{asset_id}": transform_names,
+        "/i/{project}/{alias}": transform_names,
+        "/g/{project}": transform_names | GENERATE_NAMES,
+    }
+    by_name = {p.name: p for p in (*PARAMS, *GENERATE_PARAMS)}
+    for path, names in expected.items():
+        for method in ("get", "head"):
+            parameters = [p for p in paths[path][method]["parameters"] if p["in"] == "query"]
+            assert {p["name"] for p in parameters} == names, (path, method)
+            for documented in parameters:
+                if documented["name"] == "preset":
+                    continue
+                param, schema = by_name[documented["name"]], documented["schema"]
+                assert documented["description"] and schema["type"] == param.kind
+                assert documented["required"] == (documented["name"] == "prompt" and path == "/g/{project}")
+                low, high = schema.get("minimum"), schema.get("maximum")
+                if low is not None and documented["name"] not in ("w", "h"):  # sides: 0 itself is out, fractions above it in
+                    assert _in_range(param.parse, low, param.kind) and _in_range(param.parse, high, param.kind), param.name
+                    assert not _in_range(param.parse, high + 1, param.kind), param.name
+                    assert not _in_range(param.parse, low - 1, param.kind), param.name
+                for choice in schema.get("enum") or ():
+                    param.parse(str(choice))  # every documented choice parses
+                if "default" in schema:
+                    param.parse(str(schema["default"]).lower())
+    # The parser reads nothing the table does not list.
+    assert set(TRANSFORM_PARSERS) == {p.name for p in PARAMS}
+    with pytest.raises(InvalidParam):
+        by_name["fm"].parse("gif")  # refused: not in the documented enum
+    assert "gif" not in paths["/i/{asset_id}"]["get"]["parameters"][[p["name"] for p in paths["/i/{asset_id}"]["get"]["parameters"]].index("fm")]["schema"]["enum"]
+    cloudflare = paths["/cdn-cgi/image/{rest}"]["get"]
+    assert all(f"`{option.names[0]}`" in cloudflare["description"] for option in CLOUDFLARE_OPTIONS)

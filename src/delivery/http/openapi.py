@@ -6,13 +6,19 @@ when the client accepts images (an `<img>` cannot show JSON), problem details ot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 import msgspec
+from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPIType, Operation, Parameter, Schema, SecurityScheme
 
 from delivery.images.formats import PNG
+from delivery.images.params import Param
 
-__all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "image_problems", "problems"]
+__all__ = ["BEARER", "COMPONENTS", "ProblemDetails", "image_problems", "problems", "query_operation"]
 
 
 class ProblemDetails(msgspec.Struct, frozen=True):
@@ -84,3 +90,43 @@ def image_problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in sorted({400, 404, 503, *statuses})
     }
+
+
+_TYPES = {"integer": OpenAPIType.INTEGER, "number": OpenAPIType.NUMBER, "string": OpenAPIType.STRING, "boolean": OpenAPIType.BOOLEAN}
+
+
+def _typed(param: Param, value: str) -> Any:
+    if param.kind == "integer":
+        return int(value)
+    if param.kind == "number":
+        return float(value)
+    if param.kind == "boolean":
+        return value in ("1", "true")
+    return value
+
+
+def _parameter(param: Param) -> Parameter:
+    schema = Schema(
+        type=_TYPES[param.kind],
+        minimum=param.minimum,
+        maximum=param.maximum,
+        enum=[_typed(param, c) for c in param.choices] or None,
+        default=_typed(param, param.default) if param.default is not None else None,
+        pattern=param.pattern,
+    )
+    return Parameter(name=param.name, param_in=ParamType.QUERY, schema=schema, description=param.description, required=False)
+
+
+def query_operation(*groups: Iterable[Param], required: frozenset[str] = frozenset()) -> type[Operation]:
+    """An Operation class that lists `groups` as query parameters: the image routes read their query themselves
+    (one parse, memoised), so Litestar cannot see these params in the handler's signature."""
+    parameters = [_parameter(p) for group in groups for p in group]
+    for parameter in parameters:
+        parameter.required = parameter.name in required
+
+    @dataclass
+    class QueryOperation(Operation):
+        def __post_init__(self) -> None:
+            self.parameters = [*(self.parameters or []), *parameters]
+
+    return QueryOperation

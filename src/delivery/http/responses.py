@@ -16,6 +16,7 @@ from litestar.response.base import ASGIResponse
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from delivery.images.cache import Variant
+from delivery.images.metadata import JSON_MIME, MetadataDocument
 
 __all__ = [
     "ALIAS",
@@ -26,7 +27,9 @@ __all__ = [
     "etag_matches",
     "header_text",
     "image_response",
+    "metadata_response",
     "not_modified",
+    "redirect_to_location",
     "redirect_to_spelling",
     "server_timing",
     "wants_image",
@@ -76,7 +79,11 @@ def redirect_to_spelling(path: str, spelled: str) -> ImageResponse:
     `path` is the request's decoded path; it is percent-encoded again here.
     """
     path = quote(path, safe="/@:!$&'()*+,;=-._~")
-    location = f"{path}?{spelled}" if spelled else path
+    return redirect_to_location(f"{path}?{spelled}" if spelled else path)
+
+
+def redirect_to_location(location: str) -> ImageResponse:
+    """301 to `location` (already percent-encoded), cacheable for a year like the image."""
     headers = [*_COMMON, (b"cache-control", IMMUTABLE.encode()), (b"location", location.encode("latin-1")), (b"content-length", b"0")]
     return ImageResponse(301, headers)
 
@@ -106,6 +113,15 @@ def image_response(
         return ImageResponse(304, headers)
     headers += [(b"content-type", variant.mime.encode()), (b"content-length", str(len(variant.data)).encode())]
     return ImageResponse(200, headers, variant.data)
+
+
+def metadata_response(request: Request, document: MetadataDocument, *, cache_status: str, cache_control: str) -> ImageResponse:
+    """`fm=json`: the asset's metadata with the headers its image would have (a 304 when the ETag matches)."""
+    headers = _headers(document.etag, cache_control, cache_status, vary_accept=False)
+    if etag_matches(request.headers.get("if-none-match"), document.etag):
+        return ImageResponse(304, headers)
+    headers += [(b"content-type", JSON_MIME.encode()), (b"content-length", str(len(document.body)).encode())]
+    return ImageResponse(200, headers, document.body)
 
 
 def not_modified(etag: str, *, cache_control: str, vary_accept: bool) -> ImageResponse:

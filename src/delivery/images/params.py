@@ -1,9 +1,10 @@
 """URL parameters: parse once, validate, canonicalise.
 
 A URL's query is parsed into frozen Structs before anything expensive runs.
-Unknown or repeated parameters are a 400 naming the parameter, so a random
-parameter cannot mint a new cache entry; the canonical form (sorted, defaults
-dropped) is what cache keys and ETags are built from.
+A known parameter given twice or out of range is a 400 naming it; any other
+parameter is ignored and never reaches a cache key. The canonical form
+(sorted, defaults dropped) is what cache keys and ETags are built from. `PARAMS`
+is the one table of what is read: parsers, ranges and the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
 import msgspec
 
 from delivery.errors import InvalidParam, UndefinedPreset
 from delivery.images.formats import OUTPUTS
+from delivery.images.metadata import JSON
 
 __all__ = [
     "CROPS",
     "FITS",
     "GENERATE_NAMES",
+    "GENERATE_PARAMS",
+    "PARAMS",
+    "PRESET_PARAM",
     "GenerateParams",
+    "Param",
     "Presets",
     "TransformParams",
     "aspect_ratio",
@@ -272,37 +278,97 @@ _OUTPUT_NAMES = {e: f.name for f in OUTPUTS for e in f.extensions} | {"pjpg": "j
 """jpg is always progressive here, so imgix's `pjpg` is jpg."""
 _PADS = {"pad-top": 0, "pad-right": 1, "pad-bottom": 2, "pad-left": 3}
 
-TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {
-    "w": _side("w"),
-    "h": _side("h"),
-    "dpr": _float("dpr", 1, MAX_DPR),
-    "ar": _ratio,
-    "rect": _rect,
-    "fit": _choice("fit", FITS),
-    "crop": _crop,
-    "fp-x": _float("fp-x", 0, 1),
-    "fp-y": _float("fp-y", 0, 1),
-    "fp-z": _float("fp-z", 1, 100),
-    "fm": _choice("fm", (f.name for f in OUTPUTS), _OUTPUT_NAMES),
-    "auto": _auto,
-    "q": _quality,
-    "lossless": _bool("lossless"),
-    "blur": _float("blur", 0, 2000),
-    "sharp": _float("sharp", 0, 100),
-    "bg": _colour("bg"),
-    "fill": _choice("fill", ("solid", "blur")),
-    "fill-color": _colour("fill-color"),
-    "pad": _int("pad", 0, MAX_PAD),
-    **{name: _int(name, 0, MAX_PAD) for name in _PADS},
-    "flip": _choice("flip", ("h", "v", "hv"), {"vh": "hv"}),
-    "orient": _orient,
-    "rot": _float("rot", 0, 360),
-}
+ParamKind = Literal["integer", "number", "string", "boolean"]
+
+
+class Param(msgspec.Struct, frozen=True, kw_only=True):
+    """One query parameter: its parser, and what the OpenAPI document says about it (`http.openapi`).
+
+    The ranges and choices the document shows are the ones the parser is built
+    from, so the two cannot disagree.
+    """
+
+    name: str
+    kind: ParamKind
+    description: str
+    parse: Callable[[str], Any]
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    pattern: str | None = None
+
+
+def _int_param(name: str, low: int, high: int, description: str, default: str | None = None) -> Param:
+    return Param(name=name, kind="integer", description=description, parse=_int(name, low, high), minimum=low, maximum=high, default=default)
+
+
+def _float_param(name: str, low: float, high: float, description: str, default: str | None = None) -> Param:
+    return Param(name=name, kind="number", description=description, parse=_float(name, low, high), minimum=low, maximum=high, default=default)
+
+
+def _choice_param(name: str, choices: tuple[str, ...], description: str, aliases: dict[str, str] | None = None, default: str | None = None) -> Param:
+    return Param(
+        name=name, kind="string", description=description, parse=_choice(name, choices, aliases), choices=choices + tuple(aliases or ()), default=default
+    )
+
+
+_FM_CHOICES = (*(f.name for f in OUTPUTS), JSON)
+_SIDE_TEXT = "whole pixels 1-8192, or written with a decimal point a fraction (0, 1] of the source (of `rect` when given)"
+_COLOUR = r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8}|[a-z]+)$"
+PARAMS: tuple[Param, ...] = (
+    Param(name="w", kind="number", description=f"Output width: {_SIDE_TEXT}.", parse=_side("w"), minimum=0, maximum=MAX_SIDE),
+    Param(name="h", kind="number", description=f"Output height: {_SIDE_TEXT}.", parse=_side("h"), minimum=0, maximum=MAX_SIDE),
+    _float_param("dpr", 1, MAX_DPR, "Device pixel ratio: multiplies `w`, `h` and `pad`.", "1"),
+    Param(name="ar", kind="string", description="Aspect ratio `W:H` (1:100 to 100:1) with fit=crop or min; on `/g` it also picks the master's aspect class.",
+          parse=_ratio, pattern=r"^\d{1,5}[:x]\d{1,5}$"),
+    Param(name="rect", kind="string", description="Source region `x,y,width,height` in source pixels, clipped to the image.", parse=_rect,
+          pattern=r"^\d{1,6},\d{1,6},\d{1,6},\d{1,6}$"),
+    _choice_param("fit", FITS, "How the image fits the `w`×`h` box (imgix's names; `facearea` is a `crop` with `crop=faces`).", default="clip"),
+    Param(name="crop", kind="string", description="Where a cut is placed: a comma list of focalpoint, entropy, edges, faces, attention, center, "
+          "top, bottom, left, right. Default: the asset's stored focal point.", parse=_crop, pattern=r"^[a-z,]+$"),
+    _float_param("fp-x", 0, 1, "Focal point, horizontal fraction (with crop=focalpoint)."),
+    _float_param("fp-y", 0, 1, "Focal point, vertical fraction (with crop=focalpoint)."),
+    _float_param("fp-z", 1, 100, "Zoom around the focal point.", "1"),
+    _choice_param("fm", _FM_CHOICES, "Output format; `json` answers the asset's metadata. Default: the source's own.", {"jpeg": "jpg", "pjpg": "jpg"}),
+    Param(name="auto", kind="string", description="A comma list: `format` (negotiate AVIF/WebP from `Accept`, without `fm`), `compress` (lower default quality); "
+          "`enhance`, `redeye` are accepted and ignored.", parse=_auto, pattern=r"^[a-z,]+$"),
+    Param(name="q", kind="integer", description="Encoder quality (0 is encoded as 1). Default: the format's own.", parse=_quality, minimum=0, maximum=100),
+    Param(name="lossless", kind="boolean", description="Lossless WebP or AVIF (`1`, `true`).", parse=_bool("lossless"), default="0"),
+    _float_param("blur", 0, 2000, "Gaussian blur, sigma `blur/2` output pixels (at most 50).", "0"),
+    _float_param("sharp", 0, 100, "Unsharp mask strength.", "0"),
+    Param(name="bg", kind="string", description="Colour behind transparency and of padding: `rgb`, `rrggbb`, `rrggbbaa` (CSS order) or a CSS colour name.",
+          parse=_colour("bg"), pattern=_COLOUR),
+    _choice_param("fill", ("solid", "blur"), "How fit=fill and fillmax pad: a solid colour or a blurred copy.", default="solid"),
+    Param(name="fill-color", kind="string", description="The padding colour with fill=solid (default `bg`).", parse=_colour("fill-color"), pattern=_COLOUR),
+    _int_param("pad", 0, MAX_PAD, "Padding on every side in CSS px, coloured `bg`.", "0"),
+    *(_int_param(name, 0, MAX_PAD, f"Padding on the {name[4:]} in CSS px (wins over `pad`).", "0") for name in _PADS),
+    _choice_param("flip", ("h", "v", "hv"), "Mirror horizontally, vertically or both.", {"vh": "hv"}),
+    Param(name="orient", kind="integer", description="EXIF orientation 1-8, or 90, 180, 270 degrees, applied after the file's own.", parse=_orient,
+          choices=("0", "1", "2", "3", "4", "5", "6", "7", "8", "90", "180", "270")),
+    _float_param("rot", 0, 360, "Clockwise rotation in degrees; right angles turn the image before the cut.", "0"),
+)
+"""Every transform param `/i` and `/g` read, in the order the docs list them."""
+TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {p.name: p.parse for p in PARAMS}
+PRESET_PARAM = Param(
+    name="preset", kind="string", description="A built-in preset (thumb, card, og, hero, avatar) or one of the project's; explicit params win.",
+    parse=str, pattern=r"^[a-z0-9_-]{1,64}$",
+)  # fmt: skip
 _ATTRIBUTES = {f.encode_name: f.name for f in msgspec.structs.fields(TransformParams)}
 _NAMES = {f.name: f.encode_name for f in msgspec.structs.fields(TransformParams)}
 _SEED = _int("seed", 0, 2**31 - 1)
 _EXP = _int("exp", 0, 2**53)
-GENERATE_NAMES = frozenset({"prompt", "style", "seed", "model", "key", "sig", "exp"})
+GENERATE_PARAMS: tuple[Param, ...] = (
+    Param(name="prompt", kind="string", description="What to draw; `@name` refers to a named asset of the project.", parse=str),
+    Param(name="style", kind="string", description="A style of the project, applied to the prompt.", parse=str),
+    Param(name="seed", kind="integer", description="Seed for the generator: another seed, another image.", parse=_SEED, minimum=0, maximum=2**31 - 1),
+    Param(name="model", kind="string", description="A model from the project's allowed models (default: the project's).", parse=str),
+    Param(name="key", kind="string", description="A publishable key of the project (`pk_…`).", parse=str),
+    Param(name="sig", kind="string", description="Link signature (signed links).", parse=str),
+    Param(name="exp", kind="integer", description="Expiry of a signed link, unix seconds.", parse=_EXP, minimum=0, maximum=2**53),
+)
+"""The params `/g` reads besides the transform ones (`parse_generate`)."""
+GENERATE_NAMES = frozenset(p.name for p in GENERATE_PARAMS)
 TRANSFORM_NAMES = frozenset({*TRANSFORM_PARSERS, "preset"})
 """Every param `/i` reads; any other is ignored (as imgix, Cloudinary and Cloudflare do) and never reaches a cache key."""
 _SPELLING_SAFE = "-._~"
@@ -365,6 +431,8 @@ def _expand_preset(query: dict[str, str], presets: Presets | None) -> dict[str, 
 
 def _canonical(params: TransformParams) -> TransformParams:
     """Drop what cannot change the pixels, so it cannot mint a cache entry of its own."""
+    if params.fm == JSON:  # metadata describes the master: no other param changes it
+        return TransformParams(fm=JSON)
     changes: dict[str, Any] = {}
     fit = params.resolved_fit
     if params.fit == "clip":

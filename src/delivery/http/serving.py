@@ -1,0 +1,170 @@
+"""What the image routes share once they know what a URL asks for: one pipeline behind every dialect.
+
+`/i/{asset_id}`, `/i/{project}/@{name}` and `/g/{project}` (imgix's dialect,
+`http.images`, `http.generate`) and `/cdn-cgi/image/{options}/{source}`
+(Cloudflare's, `http.cloudflare`) each turn their URL into transform params
+and call these, so both dialects get the same lookups, caches, headers and
+ETags. Not a route module: routes import it, it imports no route.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import asyncpg
+from litestar import Request
+
+from delivery.access.links import LinkGrant, authorize_link
+from delivery.access.ratelimit import admit_miss
+from delivery.db.asset_names import get_named_asset
+from delivery.db.assets import Asset, get_asset
+from delivery.db.projects import get_project_by_slug
+from delivery.errors import UnknownAsset, UnknownName, UnknownProject
+from delivery.http.responses import (
+    ALIAS,
+    IMMUTABLE,
+    ImageResponse,
+    etag_matches,
+    image_response,
+    metadata_response,
+    not_modified,
+)
+from delivery.images.metadata import JSON, asset_metadata
+from delivery.images.params import (
+    GENERATE_NAMES,
+    TransformParams,
+    parse_generate,
+    parse_transform,
+    query_dict,
+    requested_aspect,
+)
+from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
+from delivery.images.variants import cached_variant, render_variant, variant_spec
+from delivery.prompts.ondemand import master_for_prompt
+from delivery.prompts.targets import resolve_target
+from delivery.services import Services
+
+__all__ = ["Parsed", "cache_control", "serve_asset_id", "serve_generation", "serve_named"]
+
+Parsed = tuple[TransformParams, str] | None
+"""Params and their canonical query; None when the query names a project preset, resolved once the project is known."""
+_YEAR = 31_536_000
+
+
+async def _serve(
+    request: Request, services: Services, asset: Asset, params: TransformParams, cache_control: str, status: str | None = None
+) -> ImageResponse:
+    """A matching `If-None-Match` is answered before any fetch or transform; `fm=json` answers the metadata."""
+    if params.fm == JSON:
+        return metadata_response(request, asset_metadata(asset), cache_status=status or "HIT", cache_control=cache_control)
+    accept = request.headers.get("accept", "")
+    spec = variant_spec(asset, params, accept)
+    if etag_matches(request.headers.get("if-none-match"), spec.etag):
+        return not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
+    variant, hit = await render_variant(services, asset, params, accept, spec)
+    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
+
+
+async def serve_asset_id(request: Request, services: Services, asset_id: str, parsed: Parsed, query: dict[str, str]) -> ImageResponse:
+    """The LRU first (no database on a hit), then the asset row and the transform. `query` resolves a project preset."""
+    started = time.perf_counter()
+    if parsed is not None and parsed[0].fm != JSON:
+        cached = cached_variant(services, asset_id, parsed[0], request.headers.get("accept", ""), parsed[1])
+        if cached is not None:
+            timings = {"cache": time.perf_counter() - started}
+            return image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings=timings)
+    async with services.pool.acquire() as conn:
+        asset = await get_asset(conn, id=asset_id)
+        if asset is None:
+            raise UnknownAsset()
+        if parsed is None:  # a project preset can be redefined: cached like an alias
+            params, policy = await project_transform(conn, asset.project_id, query), ALIAS
+        else:
+            params, policy = parsed[0], IMMUTABLE
+    return await _serve(request, services, asset, params, policy)
+
+
+async def serve_named(
+    request: Request, services: Services, project: str, name: str, parsed: Parsed, query: dict[str, str]
+) -> ImageResponse:
+    """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""
+    async with services.pool.acquire() as conn:
+        found = await get_project_by_slug(conn, slug=project)
+        if found is None:
+            raise UnknownProject()
+        asset = await get_named_asset(conn, project_id=found.id, name=name)
+        if asset is None:
+            raise UnknownName(f"no asset is named @{name}")
+        params = parsed[0] if parsed else await project_transform(conn, found.id, query)
+    return await _serve(request, services, asset, params, ALIAS)
+
+
+async def _transform(conn: asyncpg.Connection, project_id: int, query: dict[str, str], *, project_preset: bool) -> TransformParams:
+    if project_preset:
+        return await project_transform(conn, project_id, query, allowed_extra=GENERATE_NAMES)
+    return parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
+
+
+def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
+    """Immutable, or the alias policy when @names, a style or a project preset can change what the URL shows;
+    a link that expires may be kept only until `exp`."""
+    if grant.expires is None:
+        return ALIAS if mutable else IMMUTABLE
+    remaining = max(0, min(_YEAR, grant.expires - int(now.timestamp())))
+    return f"public, max-age={min(remaining, 60) if mutable else remaining}"
+
+
+async def serve_generation(
+    request: Request,
+    services: Services,
+    project: str,
+    *,
+    path: str,
+    pairs: list[tuple[str, str]],
+    known: frozenset[str],
+    overrides: dict[str, str] | None = None,
+) -> ImageResponse:
+    """The cached asset for a prompt, generated on a miss. The link (`path` and `pairs`, as signed) is checked
+    before its parameters; `overrides` are transform params (imgix names) over the link's own."""
+    now = dt.datetime.now(dt.UTC)
+    async with services.pool.acquire() as conn:
+        found = await get_project_by_slug(conn, slug=project)
+        if found is None:
+            raise UnknownProject()
+        grant = await authorize_link(
+            conn,
+            project=found,
+            path=path,
+            pairs=pairs,
+            keyring=request.app.state.keyring,
+            origin=request.headers.get("origin"),
+            referer=request.headers.get("referer"),
+            now=now,
+        )
+        link = query_dict(pairs, known)
+        query = {**link, **(overrides or {})}
+        project_preset = names_project_preset(query)
+        transform = await _transform(conn, found.id, query, project_preset=project_preset)
+        wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
+        # A signed link generates only what it names: options over it may change how the master is drawn,
+        # never which master (its aspect class) is generated.
+        signed = overrides and any(k == "sig" for k, _ in pairs)
+        chooser = await _transform(conn, found.id, link, project_preset=names_project_preset(link)) if signed else transform
+        target = await resolve_target(services, conn, found, wanted, chooser, ar=requested_aspect(link if signed else query))
+
+    async def admit(conn: asyncpg.Connection) -> None:
+        client = request.client.host if request.client else None
+        await admit_miss(conn, settings=services.settings, grant=grant, client_ip=client, now=now)
+
+    started = time.perf_counter()
+    asset, generated = await master_for_prompt(services, target, admit=admit)
+    generate_seconds = time.perf_counter() - started
+    policy = cache_control(grant, now, mutable=target.mutable or project_preset)
+    if transform.fm == JSON:
+        return await _serve(request, services, asset, transform, policy, "GENERATED" if generated else "HIT")
+    variant, hit = await render_variant(services, asset, transform, request.headers.get("accept", ""))
+    timings = {"generate": generate_seconds} if generated else {}
+    timings.update(variant.timings if not hit else {})
+    status = "GENERATED" if generated else "HIT" if hit else "MISS"
+    return image_response(request, variant, cache_status=status, cache_control=policy, timings=timings)
