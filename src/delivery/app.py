@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from delivery.access.signing import Keyring, load_master_secret
+from delivery.assets.invalidation import Invalidator
 from delivery.assets.sweep import run_periodically
 from delivery.console import TEMPLATES, console_router, schema_page, static_router
 from delivery.db.connection import PooledConnection
@@ -214,8 +215,9 @@ async def open_services(
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
     configure_pillow(max_source_pixels=settings.max_source_pixels)
+    url = await database_url(settings)
     pool = await asyncpg.create_pool(
-        await database_url(settings),
+        url,
         min_size=1,
         max_size=settings.db_pool_size,
         connection_class=PooledConnection,
@@ -239,6 +241,7 @@ async def open_services(
             executor=executor,
             moderator=active_moderator,
             providers=others,
+            database_url=url,
         )
         try:
             yield services
@@ -282,6 +285,17 @@ async def periodic_sweep(services: Services) -> AsyncIterator[None]:
             await task
 
 
+@asynccontextmanager
+async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
+    """Drop cached entries of assets changed by any process sharing the database (delivery.assets.invalidation)."""
+    invalidator = Invalidator(services, services.database_url)
+    invalidator.start()
+    try:
+        yield invalidator
+    finally:
+        await invalidator.stop()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -299,8 +313,10 @@ def create_app(
         async with (
             open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services,
             periodic_sweep(services),
+            change_listener(services) as invalidator,
             mcp.manager.run(),
         ):
+            app.state.invalidator = invalidator
             app.state.keyring = keyring
             app.state.services = services
             yield

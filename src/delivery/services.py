@@ -46,8 +46,11 @@ class Services:
         executor: ThreadPoolExecutor,
         moderator: Moderator | None = None,
         providers: Mapping[str, Provider] | None = None,
+        database_url: str = "",
     ) -> None:
         self.settings = settings
+        self.database_url = database_url
+        """What the pool connects to: dedicated connections (the change listener) use it too."""
         self.pool = pool
         self.storage = storage
         self.provider = provider
@@ -67,9 +70,11 @@ class Services:
         self.pipeline: PipelineSettings = settings.pipeline
         self.transform_capacity = settings.thread_count + settings.transform_queue
         self.transforms_in_flight = 0
-        self.variants: ByteLRU[Variant] = ByteLRU(settings.variant_cache_bytes, lambda v: len(v.data))
-        self.masters: ByteLRU[Master] = ByteLRU(settings.master_cache_bytes, lambda m: len(m.data))
+        self.variants: ByteLRU[Variant] = ByteLRU(settings.variant_cache_bytes, lambda v: len(v.data), settings.cache_ttl)
+        self.masters: ByteLRU[Master] = ByteLRU(settings.master_cache_bytes, lambda m: len(m.data), settings.cache_ttl)
         """Recently transformed masters: the variants of one master (widths, formats) tend to be asked for together."""
+        self.forgotten: LRUCache[str, int] = LRUCache(maxsize=10_000)
+        """Asset id -> how many times its cached entries were dropped: a render that started before a drop does not cache its result."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()

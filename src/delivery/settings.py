@@ -235,6 +235,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     master_cache_bytes: Annotated[
         int, Meta(ge=0, description="Masters kept in memory per process after a transform (with their checked header), in bytes; 0 turns it off.", extra=_TRANSFORMS)
     ] = 64 * 1024 * 1024
+    cache_ttl: Annotated[
+        _PositiveSeconds,
+        Meta(
+            description="Seconds an in-process cache entry (variant, master) lives at most: the backstop should a change notification"
+            " be lost; changes normally reach every process within a second through PostgreSQL `LISTEN/NOTIFY`.",
+            extra=_TRANSFORMS,
+        ),
+    ] = 3600.0
 
     # Security and billing
     env: Annotated[

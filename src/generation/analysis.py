@@ -18,8 +18,19 @@ __all__ = ["analyze_offline", "dominant_colors", "focal_point", "thumbnail"]
 _PROBE = 256  # analysis runs on a thumbnail: saliency does not need more pixels
 
 
+_FLAT = 1.0
+"""Standard deviation (0-255 levels) under which an image has nothing to attend to."""
+
+
 def focal_point(image: pyvips.Image) -> FocalPoint:
-    """Centre of the most interesting region by libvips' attention measure."""
+    """Centre of the most interesting region by libvips' attention measure; the centre of a featureless image.
+
+    On a flat image every window scores the same and libvips reports the first,
+    the top-left corner: crops would all cut towards it.
+    """
+    stats = image.stats()  # row 0 is all bands together, then one row per band; column 5 is the standard deviation
+    if max(stats(5, band + 1)[0] for band in range(image.bands)) < _FLAT:
+        return FocalPoint.center()
     window = max(1, min(image.width, image.height) // 3)
     _, found = image.smartcrop(
         window, window, interesting="attention", attention_x=True, attention_y=True

@@ -113,6 +113,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_REPLICATE_POLL_INTERVAL",
             "PROMPTPIX_MODERATION_TIMEOUT",
             "PROMPTPIX_BREAKER_COOLDOWN",
+            "PROMPTPIX_CACHE_TTL",
         ],
         (EPSILON, None),
     ),

@@ -31,6 +31,7 @@ from delivery.db.styles import delete_style, list_styles
 from delivery.errors import InvalidParam, ServiceError, UnknownApiKey, UnknownAsset, UnknownPreset, UnknownStyle
 from delivery.images.presets import BUILTIN_PRESETS, save_preset
 from delivery.images.urls import BUILTIN_PRESET_QUERIES, preset_queries
+from delivery.images.variants import forget_asset
 from delivery.ops.bootstrap import DEMO_SLUG
 from delivery.prompts.orders import GenerationOrder, generate_for_api
 from delivery.prompts.styles import MAX_STYLE_PROMPT, save_style
@@ -376,30 +377,33 @@ async def edit_asset(request: Request, console: NamedDependency[Console], slug: 
     project = console.project(slug)
     action = _text(form, "action", limit=20)
     services = _services(request)
-    async with services.pool.acquire() as conn, conn.transaction():
-        if action == "delete":
-            if not await delete_asset(conn, project_id=project.id, id=asset_id):
+    try:  # after the commit, this process's caches drop the asset at once (the others on the trigger's NOTIFY)
+        async with services.pool.acquire() as conn, conn.transaction():
+            if action == "delete":
+                if not await delete_asset(conn, project_id=project.id, id=asset_id):
+                    raise UnknownAsset()
+                return Redirect(f"/console/p/{slug}/assets/{asset_id}/deleted", status_code=303)
+            if action == "restore":
+                if await restore_project_asset(conn, project_id=project.id, id=asset_id) is None:
+                    raise UnknownAsset()
+                return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
+            focal = None
+            if _text(form, "focal_x", limit=20):
+                try:
+                    focal = (float(_text(form, "focal_x", limit=20)), float(_text(form, "focal_y", limit=20)))
+                except ValueError:
+                    raise InvalidParam("the focal point is two fractions from 0 to 1") from None
+                if not all(0.0 <= f <= 1.0 for f in focal):
+                    raise InvalidParam("the focal point is two fractions from 0 to 1")
+            tags = [t for t in (t.strip().lower() for t in _text(form, "tags").split(",")) if t]
+            asset = await update_asset(conn, project_id=project.id, id=asset_id, focal=focal, alt_text=_text(form, "alt_text", limit=1000), tags=tags[:50])
+            if asset is None:
                 raise UnknownAsset()
-            return Redirect(f"/console/p/{slug}/assets/{asset_id}/deleted", status_code=303)
-        if action == "restore":
-            if await restore_project_asset(conn, project_id=project.id, id=asset_id) is None:
-                raise UnknownAsset()
-            return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
-        focal = None
-        if _text(form, "focal_x", limit=20):
-            try:
-                focal = (float(_text(form, "focal_x", limit=20)), float(_text(form, "focal_y", limit=20)))
-            except ValueError:
-                raise InvalidParam("the focal point is two fractions from 0 to 1") from None
-            if not all(0.0 <= f <= 1.0 for f in focal):
-                raise InvalidParam("the focal point is two fractions from 0 to 1")
-        tags = [t for t in (t.strip().lower() for t in _text(form, "tags").split(",")) if t]
-        asset = await update_asset(conn, project_id=project.id, id=asset_id, focal=focal, alt_text=_text(form, "alt_text", limit=1000), tags=tags[:50])
-        if asset is None:
-            raise UnknownAsset()
-        if name := _text(form, "name", limit=100).lstrip("@").lower():
-            check_name(name)
-            await set_name(conn, project_id=project.id, name=name, asset_id=asset.id)
+            if name := _text(form, "name", limit=100).lstrip("@").lower():
+                check_name(name)
+                await set_name(conn, project_id=project.id, name=name, asset_id=asset.id)
+    finally:
+        forget_asset(services, asset_id)
     return Redirect(f"/console/p/{slug}/assets/{asset_id}", status_code=303)
 
 

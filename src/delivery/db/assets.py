@@ -57,6 +57,8 @@ class NewAsset(msgspec.Struct, frozen=True, kw_only=True):
 class Asset(NewAsset, frozen=True, kw_only=True):
     created_at: dt.datetime
     deleted_at: dt.datetime | None = None
+    version: int = 1
+    """Bumped (by a trigger, migration 011) whenever what the asset's URLs show changes: it enters variant keys and ETags."""
 
 
 _COLUMNS = tuple(f.name for f in msgspec.structs.fields(NewAsset))

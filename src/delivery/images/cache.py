@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import msgspec
-from cachetools import LRUCache
+from cachetools import Cache, LRUCache, TTLCache
 
 from delivery.images.transform.limits import Source
 
@@ -40,11 +40,22 @@ class Master(msgspec.Struct, frozen=True):
 
 
 class ByteLRU(Generic[T]):
-    """An LRU bounded by the bytes its values hold; a bound of 0 keeps nothing."""
+    """An LRU bounded by the bytes its values hold; a bound of 0 keeps nothing.
 
-    def __init__(self, max_bytes: int, size_of: Callable[[T], int]) -> None:
+    With `ttl` (seconds) an entry also expires that long after it was put: the
+    backstop for a change notification that never arrived (delivery.ops.invalidation).
+    """
+
+    def __init__(self, max_bytes: int, size_of: Callable[[T], int], ttl: float | None = None) -> None:
         self._size_of = size_of
-        self._entries: LRUCache[str, T] = LRUCache(maxsize=max(max_bytes, 1), getsizeof=lambda v: size_of(v) + _ENTRY_OVERHEAD)
+        maxsize = max(max_bytes, 1)
+
+        def getsizeof(value: T) -> int:
+            return size_of(value) + _ENTRY_OVERHEAD
+
+        self._entries: Cache[str, T] = (
+            LRUCache(maxsize=maxsize, getsizeof=getsizeof) if ttl is None else TTLCache(maxsize=maxsize, ttl=ttl, getsizeof=getsizeof)
+        )
 
     def get(self, key: str) -> T | None:
         return self._entries.get(key)
@@ -52,6 +63,16 @@ class ByteLRU(Generic[T]):
     def put(self, key: str, value: T) -> None:
         if self._size_of(value) + _ENTRY_OVERHEAD <= self._entries.maxsize:
             self._entries[key] = value
+
+    def forget(self, matches: Callable[[str], bool]) -> int:
+        """Drop every entry whose key `matches`; the number dropped."""
+        keys = [k for k in list(self._entries.keys()) if matches(k)]
+        for key in keys:
+            self._entries.pop(key, None)
+        return len(keys)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     @property
     def size(self) -> int:

@@ -3,8 +3,12 @@
 Two keys, so a cache hit costs no database round trip:
 - the *request key* (`asset?canonical#fm|auto-class|src`) is known from the URL
   and `Accept` alone, and is what the LRU is looked up by;
-- the *variant key* (`asset?canonical#fmt`, with the real output format) needs
-  the asset's mime, names the pixels, and is what the ETag and single-flight use.
+- the *variant key* (`asset.vN?canonical#fmt`, with the asset's version and the
+  real output format) needs the asset's row, names the pixels, and is what the
+  ETag and single-flight use. The version changes with the focal point, a
+  delete or a restore, so the ETag does too; the LRU, looked up without the
+  row, is emptied of a changed asset's entries instead (`forget_asset`, called
+  for every change notified through PostgreSQL, delivery.assets.invalidation).
 
 A miss reads the master from the master LRU when a recent transform left it
 there (with its checked header), else from storage.
@@ -26,7 +30,7 @@ from delivery.services import Services
 from delivery.storage import ObjectNotFound
 from generation import FocalPoint
 
-__all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "render_variant", "variant_spec"]
+__all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "forget_asset", "render_variant", "variant_spec"]
 
 TRANSFORM_VERSION = "5"
 """Bump when the same params would give different pixels, so ETags change with them."""
@@ -85,7 +89,7 @@ def output_format(mime: str, params: TransformParams, accept: str) -> str:
 
 def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantSpec:
     fmt = output_format(asset.mime, params, accept)
-    key = f"{asset.id}?{canonical_query(params)}#{fmt}"
+    key = f"{asset.id}.v{asset.version}?{canonical_query(params)}#{fmt}"
     etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
     return VariantSpec(key=key, format=fmt, etag=etag, negotiated=_negotiates(params))
 
@@ -145,6 +149,18 @@ async def render_variant(
     if cached is not None:
         return cached, True
     spec = spec or variant_spec(asset, params, accept)
+    epoch = services.forgotten.get(asset.id, 0)
     variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
-    services.variants.put(lookup, variant)
+    if services.forgotten.get(asset.id, 0) == epoch:  # else the asset changed meanwhile: this may show its old version
+        services.variants.put(lookup, variant)
     return variant, False
+
+
+def forget_asset(services: Services, asset_id: str) -> int:
+    """Drop every cached variant and master of `asset_id` from this process (its row changed); the number dropped.
+
+    Variant request keys start with `asset_id?`; master keys are storage keys, which end in the asset id and its extension.
+    """
+    services.forgotten[asset_id] = services.forgotten.get(asset_id, 0) + 1
+    dropped = services.variants.forget(lambda key: key.startswith(f"{asset_id}?"))
+    return dropped + services.masters.forget(lambda key: f"/{asset_id}." in key)

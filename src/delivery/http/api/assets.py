@@ -24,6 +24,7 @@ from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
 from delivery.http.openapi import problems
+from delivery.images.variants import forget_asset
 from delivery.services import Services
 
 __all__ = ["delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "restore_one_asset", "upload"]
@@ -156,6 +157,7 @@ async def edit_asset(
             raise UnknownAsset()
         if data.name is not None and await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id) is None:
             raise UnknownAsset("asset not found in this project")
+    forget_asset(services, asset.id)  # this process at once; the others when the trigger's NOTIFY reaches them
     return await _view(services, project_id, asset)
 
 
@@ -165,6 +167,7 @@ async def delete_one_asset(request: Request, principal: NamedDependency[Principa
     async with services.pool.acquire() as conn:
         if not await delete_asset(conn, project_id=principal.project.id, id=asset_id):
             raise UnknownAsset()
+    forget_asset(services, asset_id)
 
 
 @post(
@@ -180,4 +183,5 @@ async def restore_one_asset(request: Request, principal: NamedDependency[Princip
         asset = await restore_project_asset(conn, project_id=principal.project.id, id=asset_id)
     if asset is None:
         raise UnknownAsset()
+    forget_asset(services, asset.id)
     return await _view(services, principal.project.id, asset)

@@ -1,0 +1,116 @@
+"""Every process drops what it cached of a changed asset, through PostgreSQL `LISTEN/NOTIFY`.
+
+Triggers on `assets` and `asset_names` (migration 011) bump an asset's version
+and `NOTIFY promptpix_assets` at commit, whoever made the change (API, console,
+CLI, sweep, a generation restoring a deleted asset). Each app process listens on
+one dedicated connection (not a pooled one: a listener must stay on its session)
+and forgets the asset's variants and master, so a change reaches every worker on
+every machine sharing the database within a second. The process that made the
+change also forgets at once (`forget_asset` in the route), so its own next
+request never waits for the notification.
+
+A notification sent while the listener was disconnected is lost, so on every
+(re)connect the caches are emptied; `PROMPTPIX_CACHE_TTL` bounds an entry's
+life should anything else go wrong. Listeners (`on_change`) also get each change,
+which is how the edge purge learns of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+import asyncpg
+import msgspec
+
+from delivery.images.variants import forget_asset
+from delivery.services import Services
+
+__all__ = ["CHANNEL", "Change", "Invalidator"]
+
+CHANNEL = "promptpix_assets"
+log = logging.getLogger("promptpix.invalidation")
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    """One notification: an asset's row changed (`version` is its new one), or an `@name` moved away from `asset`."""
+
+    project: int
+    asset: str
+    version: int | None = None
+    name: str | None = None
+
+
+ChangeListener = Callable[[Change], Awaitable[None] | None]
+_decode = msgspec.json.Decoder(Change).decode
+
+
+class Invalidator:
+    """Listens on its own connection to `url` until `stop`; reconnects after `retry` seconds when the connection drops."""
+
+    def __init__(self, services: Services, url: str, *, retry: float = 1.0, on_change: list[ChangeListener] | None = None) -> None:
+        self._services = services
+        self._url = url
+        self._retry = retry
+        self._listeners = list(on_change or [])
+        self.connected = asyncio.Event()
+        """Set while listening: tests wait on it before they change anything."""
+        self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="invalidation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is down or restarting: caches stay (TTL-bounded) until it is back
+                log.warning("change listener lost its connection", extra={"error": f"{type(exc).__name__}: {exc}"})
+            self.connected.clear()
+            await asyncio.sleep(self._retry)
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._url)
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _: lost.set())
+        try:
+            await conn.add_listener(CHANNEL, self._notified)
+            # Anything sent before now (first start, or while disconnected) was missed: start empty.
+            self._services.variants.clear()
+            self._services.masters.clear()
+            self.connected.set()
+            while not lost.is_set():
+                # A dropped TCP connection is not always reported: a round trip every few seconds finds out.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), timeout=5)
+                if not lost.is_set():
+                    await conn.fetchval("SELECT 1", timeout=5)
+        finally:
+            with suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2)
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            change = _decode(payload)
+        except msgspec.DecodeError:
+            log.warning("unreadable change notification", extra={"payload": payload[:200]})
+            return
+        if change.name is None:
+            forget_asset(self._services, change.asset)
+        for listener in self._listeners:
+            result = listener(change)
+            if result is not None:
+                task = asyncio.ensure_future(result)
+                self._pending.add(task)  # the loop holds tasks weakly
+                task.add_done_callback(self._pending.discard)
