@@ -125,6 +125,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     gemini_text_model: Annotated[str, Meta(description="Prompt enhancement and image analysis (vision) model, pinned by full name.", extra=_GENERATION)] = (
         "gemini-2.5-flash"
     )
+    upload_analysis: Annotated[
+        Literal["provider", "offline"],
+        Meta(
+            description="`provider` asks the generator's vision model (when it is not offline) for an upload's alt text, tags and focal point,"
+            " as for a generated image; `offline` uses libvips attention alone (no words).",
+            extra=_GENERATION,
+        ),
+    ] = "provider"
     gemini_price_per_image: Annotated[
         _Credits, Meta(description="Credits one generated image costs in the usage figures (docs/generation.md); Google's list price in USD.", extra=_GENERATION)
     ] = 0.039

@@ -29,7 +29,7 @@ from generation.models import (
     Usage,
     nearest_aspect_class,
 )
-from generation.pipeline import PipelineSettings, StageEvent, generate
+from generation.pipeline import PipelineSettings, StageEvent, describe, generate
 from generation.providers.base import Provider, Synthesis
 from generation.providers.delayed import DelayedProvider, with_offline_delay
 from generation.providers.gemini_settings import GeminiPrices, GeminiSettings
@@ -70,6 +70,7 @@ __all__ = [
     "Verdict",
     "analyze_offline",
     "check_prompt",
+    "describe",
     "gemini_moderator",
     "gemini_provider",
     "generate",

@@ -26,7 +26,7 @@ from generation.errors import GenerationError, PromptRejected, ProviderUnavailab
 from generation.models import Analysis, GeneratedImage, GenerationRequest, Usage
 from generation.providers.base import Provider, Synthesis
 
-__all__ = ["PipelineSettings", "Progress", "StageEvent", "generate"]
+__all__ = ["PipelineSettings", "Progress", "StageEvent", "describe", "generate"]
 
 log = logging.getLogger("promptpix.generation")
 T = TypeVar("T")
@@ -193,3 +193,21 @@ async def generate(
         usage=run.usage,
         timings=run.timings,
     )
+
+
+async def describe(
+    provider: Provider, data: bytes, mime: str, settings: PipelineSettings = PipelineSettings(), prompt: str = ""
+) -> tuple[Analysis, Usage]:
+    """Focal point, alt text, tags and colours of an image the pipeline did not draw (an upload).
+
+    The provider's vision model, bounded and retried like the analyze stage of
+    `generate`; an offline provider, or a failure, gives the offline analysis
+    (libvips attention, no words) and no usage.
+    """
+    if provider.offline:
+        return await asyncio.to_thread(analyze_offline, data, prompt), Usage()
+    try:
+        return await _staged("analyze", lambda: provider.analyze(data, mime, prompt), settings.analyze_timeout, settings, _ignore)
+    except GenerationError as exc:
+        log.warning("upload analysis failed, using offline rules", extra={"error": exc.message})
+        return await asyncio.to_thread(analyze_offline, data, prompt), Usage()

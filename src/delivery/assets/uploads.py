@@ -2,7 +2,8 @@
 
 An upload passes the same checks as any master (delivery.images.transform.limits:
 bytes, format, pixels, from the header alone) before anything is decoded,
-gets its focal point from the same analysis generated images get, and is
+gets its alt text, tags and focal point from the same analysis generated images
+get (the generator's vision model, or libvips attention offline), and is
 stored in the same write order (delivery.assets.masters). Its id is a hash of its
 bytes and project, so uploading the same file twice is one asset.
 """
@@ -14,18 +15,19 @@ import pyvips
 from delivery.assets.ids import asset_id_for_upload, master_key
 from delivery.assets.masters import store_master
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import Asset, NewAsset
+from delivery.db.assets import Asset, NewAsset, asset_exists, update_asset
 from delivery.db.projects import Project
-from delivery.errors import UploadUnreadable
+from delivery.errors import MasterMissing, UploadUnreadable
 from delivery.images.formats import by_loader
 from delivery.images.transform import Source, inspect_source
 from delivery.services import Services
-from generation import Analysis, analyze_offline
+from delivery.storage import ObjectNotFound
+from generation import Analysis, analyze_offline, describe
 
-__all__ = ["upload_asset"]
+__all__ = ["analyse_image", "reanalyse_asset", "upload_asset"]
 
 
-def _analyse(data: bytes) -> Analysis:
+def _analyse_offline(data: bytes) -> Analysis:
     """Focal point and colours; a header that parses over a body that does not is a 422."""
     try:
         return analyze_offline(data, "")
@@ -33,14 +35,47 @@ def _analyse(data: bytes) -> Analysis:
         raise UploadUnreadable(detail=str(exc)) from exc
 
 
+async def analyse_image(services: Services, data: bytes, mime: str) -> Analysis:
+    """The provider's vision model when configured (`PROMPTPIX_UPLOAD_ANALYSIS`), else (or when it fails) libvips."""
+    if services.settings.upload_analysis == "offline" or services.provider.offline:
+        analysis: Analysis = await services.run_in_thread(_analyse_offline, data)
+        return analysis
+    try:
+        analysis, _ = await describe(services.provider, data, mime, services.pipeline)
+    except pyvips.Error as exc:  # the offline fallback decodes the whole image
+        raise UploadUnreadable(detail=str(exc)) from exc
+    return analysis
+
+
+async def reanalyse_asset(services: Services, asset: Asset) -> Asset | None:
+    """Run the analysis again on a stored asset and store its alt text, tags and focal point; None if it went meanwhile."""
+    try:
+        data = await services.storage.get(asset.storage_key)
+    except ObjectNotFound:
+        raise MasterMissing(detail=asset.storage_key) from None
+    analysis = await analyse_image(services, data, asset.mime)
+    async with services.pool.acquire() as conn:
+        return await update_asset(
+            conn,
+            project_id=asset.project_id,
+            id=asset.id,
+            focal=(analysis.focal_point.x, analysis.focal_point.y),
+            alt_text=analysis.alt_text,
+            tags=list(analysis.tags),
+        )
+
+
 async def upload_asset(services: Services, project: Project, data: bytes, *, name: str | None = None) -> Asset:
     """Validate, analyse and store an image; with `name`, point `@name` at it."""
     if name is not None:
         check_name(name)
     source: Source = await services.run_in_thread(inspect_source, data, services.limits)
-    analysis: Analysis = await services.run_in_thread(_analyse, data)
-    asset_id = asset_id_for_upload(project.id, data)
     mime = by_loader(source.loader, data).mime
+    asset_id = asset_id_for_upload(project.id, data)
+    async with services.pool.acquire() as conn:
+        known = await asset_exists(conn, id=asset_id)
+    # The same bytes again are the same asset (restored if deleted, by store_master): no second (paid) analysis.
+    analysis = Analysis() if known else await analyse_image(services, data, mime)
     new = NewAsset(
         id=asset_id,
         project_id=project.id,
@@ -52,6 +87,8 @@ async def upload_asset(services: Services, project: Project, data: bytes, *, nam
         bytes=len(data),
         focal_x=analysis.focal_point.x,
         focal_y=analysis.focal_point.y,
+        alt_text=analysis.alt_text,
+        tags=list(analysis.tags),
         colors=list(analysis.colors),
     )
     async with services.pool.acquire() as conn, conn.transaction():

@@ -13,6 +13,7 @@ __all__ = [
     "AssetFilter",
     "AssetSource",
     "NewAsset",
+    "asset_exists",
     "delete_asset",
     "find_generated_asset",
     "get_asset",
@@ -86,6 +87,11 @@ async def insert_asset(conn: asyncpg.Connection, *, asset: NewAsset) -> Asset:
 async def get_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND deleted_at IS NULL", id)
     return None if row is None else Asset(**row)
+
+
+async def asset_exists(conn: asyncpg.Connection, *, id: str) -> bool:
+    """A row with this id, live or soft-deleted."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM assets WHERE id = $1)", id))
 
 
 async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, generation_key: str) -> Asset | None:

@@ -16,7 +16,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from delivery.access.idempotency import fingerprint, idempotent
-from delivery.assets.uploads import upload_asset
+from delivery.assets.uploads import reanalyse_asset, upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, restore_project_asset, update_asset
 from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
@@ -27,7 +27,7 @@ from delivery.http.openapi import problems
 from delivery.images.variants import forget_asset
 from delivery.services import Services
 
-__all__ = ["delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "restore_one_asset", "upload"]
+__all__ = ["analyze_asset", "delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "restore_one_asset", "upload"]
 
 _READ, _WRITE = {"scope": "assets:read"}, {"scope": "assets:write"}
 
@@ -185,3 +185,23 @@ async def restore_one_asset(request: Request, principal: NamedDependency[Princip
         raise UnknownAsset()
     forget_asset(services, asset.id)
     return await _view(services, principal.project.id, asset)
+
+
+@post(
+    "/assets/{asset_id:str}/analyze",
+    opt=_WRITE,
+    status_code=200,
+    summary="Analyse an asset again: alt text, tags and focal point from the vision model (libvips offline)",
+    responses=problems(404),
+)
+async def analyze_asset(request: Request, principal: NamedDependency[Principal], asset_id: FromPath[str]) -> AssetView:
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        asset = await get_project_asset(conn, project_id=principal.project.id, id=asset_id)
+    if asset is None:
+        raise UnknownAsset()
+    analysed = await reanalyse_asset(services, asset)
+    if analysed is None:  # deleted meanwhile
+        raise UnknownAsset()
+    forget_asset(services, asset.id)
+    return await _view(services, principal.project.id, analysed)
