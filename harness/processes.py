@@ -161,8 +161,13 @@ class Nginx:
                 self.process.wait()
 
 
+PURGE_MODULE = Path("/usr/lib/nginx/modules/ngx_http_cache_purge_module.so")
+"""nginx.conf loads it (Debian's libnginx-mod-http-cache-purge, scripts/test-deps.sh)."""
+
+
 def find_nginx() -> str | None:
-    return find_program("nginx", "/usr/sbin/nginx")
+    """nginx with the cache-purge module the committed config loads; None when either is missing."""
+    return find_program("nginx", "/usr/sbin/nginx") if PURGE_MODULE.exists() else None
 
 
 def start_nginx(binary: str, root: Path, upstreams: list[int]) -> Nginx:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages the test suite drives for real: Chromium (e2e), nginx (edge tests), and
+# System packages the test suite drives for real: Chromium (e2e), nginx and its cache-purge module (edge tests), and
 # node and npm (the URL-dialect tests with @unpic/core, the TypeScript SDK's tests, its type check and `npm pack`).
 # Installs whatever is missing when it can (root + apt); the tests themselves fail
 # under CI=true when a component is still missing, they never skip it.
@@ -8,6 +8,7 @@ set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_http_cache_purge_module.so ] || missing+=(libnginx-mod-http-cache-purge)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from delivery.access.signing import Keyring, load_master_secret
+from delivery.assets.edge import EdgePurger
 from delivery.assets.invalidation import Invalidator
 from delivery.assets.sweep import run_periodically
 from delivery.console import TEMPLATES, console_router, schema_page, static_router
@@ -287,13 +288,19 @@ async def periodic_sweep(services: Services) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
-    """Drop cached entries of assets changed by any process sharing the database (delivery.assets.invalidation)."""
+    """Drop cached entries of assets changed by any process sharing the database (delivery.assets.invalidation),
+    and purge them at the edge (delivery.assets.edge)."""
     invalidator = Invalidator(services, services.database_url)
+    purger = EdgePurger(services.settings, services.served_urls, is_leader=lambda: invalidator.leader)
+    invalidator.add_listener(lambda change: purger.changed(change.asset))
+    services.edge = purger
+    purger.start()
     invalidator.start()
     try:
         yield invalidator
     finally:
         await invalidator.stop()
+        await purger.stop()
 
 
 def create_app(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache
 
+from delivery.assets.edge import EdgePurger, ServedUrls
 from delivery.errors import Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
@@ -73,6 +74,10 @@ class Services:
         self.variants: ByteLRU[Variant] = ByteLRU(settings.variant_cache_bytes, lambda v: len(v.data), settings.cache_ttl)
         self.masters: ByteLRU[Master] = ByteLRU(settings.master_cache_bytes, lambda m: len(m.data), settings.cache_ttl)
         """Recently transformed masters: the variants of one master (widths, formats) tend to be asked for together."""
+        self.edge: EdgePurger | None = None
+        """Set by the app's lifespan (not by CLI commands, which serve no images)."""
+        self.served_urls = ServedUrls()
+        """Image URLs this process served per asset, purged at nginx when the asset changes (delivery.assets.edge)."""
         self.forgotten: LRUCache[str, int] = LRUCache(maxsize=10_000)
         """Asset id -> how many times its cached entries were dropped: a render that started before a drop does not cache its result."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)

@@ -63,6 +63,7 @@ _CONSOLE: dict[str, Any] = {"group": "Web console (docs/console.md)"}
 _PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
 _LOGS: dict[str, Any] = {"group": "Logs"}
 _SAFETY: dict[str, Any] = {"group": "Prompt safety (docs/generation.md)"}
+_EDGE: dict[str, Any] = {"group": "Edge purge (docs/deploy.md)"}
 
 _Seconds = Annotated[float, Meta(ge=0)]
 _PositiveSeconds = Annotated[float, Meta(gt=0)]
@@ -330,6 +331,39 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         _Seconds, Meta(description="Seconds a request waits for another process's generation of the same key before a 503.", extra=_PROCESSES)
     ] = 150.0
 
+    # Edge purge
+    nginx_purge_urls: Annotated[
+        str,
+        Meta(
+            description="Comma-separated base URLs of the nginx edges (`http://nginx`) each process sends `PURGE` requests to for the image URLs"
+            " it served of a changed asset; empty: no nginx purge.",
+            extra=_EDGE,
+        ),
+    ] = ""
+    edge_ttl: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Seconds nginx keeps an image before revalidating it with the app (`X-Accel-Expires`; a 304 when unchanged): bounds what a"
+            " missed purge leaves stale.",
+            extra=_EDGE,
+        ),
+    ] = 86_400
+    cloudflare_zone_id: Annotated[
+        str | None, Meta(description="Cloudflare zone whose cache is purged by tag when an asset changes; unset: no Cloudflare purge.", extra=_EDGE)
+    ] = None
+    cloudflare_api_token: Annotated[str | None, Meta(description="Cloudflare API token with the zone's *Cache Purge* permission.", extra=_EDGE)] = None
+    cloudflare_api_url: Annotated[str, Meta(description="Base URL of the Cloudflare API.", extra=_EDGE)] = "https://api.cloudflare.com/client/v4"
+    cloudflare_purge_batch: Annotated[
+        int, Meta(ge=1, le=100, description="Cache tags in one Cloudflare purge request (Cloudflare accepts 30 on most plans).", extra=_EDGE)
+    ] = 30
+    cloudflare_purge_interval: Annotated[
+        _PositiveSeconds, Meta(description="Seconds between Cloudflare purge requests: tags changed meanwhile are batched into the next.", extra=_EDGE)
+    ] = 1.0
+    cloudflare_purge_attempts: Annotated[
+        int, Meta(ge=1, le=20, description="Attempts per Cloudflare purge batch (429 and 5xx are retried with backoff) before it is logged and dropped.", extra=_EDGE)
+    ] = 5
+
     # Logs
     log_level: Annotated[str, Meta(description="Least severe level logged (`DEBUG`, `INFO`, `WARNING`, `ERROR`); logs are JSON lines on stderr.", extra=_LOGS)] = (
         "INFO"
@@ -512,7 +546,12 @@ def production_secret_is_strong(settings: Settings) -> bool:
     return len(secret) >= MIN_SECRET_CHARS and not placeholder and len(set(secret)) >= 16
 
 
+def cloudflare_has_a_token(settings: Settings) -> bool:
+    return not settings.cloudflare_zone_id or bool(settings.cloudflare_api_token)
+
+
 RULES = (
+    Rule("PROMPTPIX_CLOUDFLARE_ZONE_ID needs PROMPTPIX_CLOUDFLARE_API_TOKEN", cloudflare_has_a_token),
     Rule("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY", gemini_has_a_key),
     Rule("PROMPTPIX_GENERATOR=replicate needs REPLICATE_API_TOKEN", replicate_has_a_token),
     Rule("PROMPTPIX_MODERATION=gemini needs GEMINI_API_KEY", moderation_has_a_key),

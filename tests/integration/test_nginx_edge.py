@@ -37,7 +37,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Serve]:
 @pytest.fixture
 def edge(app: Serve, tmp_path: Path) -> Iterator[Nginx]:
     binary = find_nginx()
-    require(binary is not None, "nginx (Debian package)")
+    require(binary is not None, "nginx and libnginx-mod-http-cache-purge (Debian packages)")
     assert binary is not None
     nginx = start_nginx(binary, tmp_path / "nginx", [app.port])
     yield nginx
@@ -227,7 +227,7 @@ class _CacheableAnything(BaseHTTPRequestHandler):
 
 async def test_only_200_is_stored_even_when_an_error_claims_to_be_cacheable(tmp_path: Path) -> None:
     binary = find_nginx()
-    require(binary is not None, "nginx (Debian package)")
+    require(binary is not None, "nginx and libnginx-mod-http-cache-purge (Debian packages)")
     assert binary is not None
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _CacheableAnything)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()

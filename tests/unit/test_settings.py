@@ -72,6 +72,8 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_CONSOLE_PAGE_SIZE": ("1", "200"),
     "PROMPTPIX_CONSOLE_LINK_SECONDS": (EPSILON, "86400"),
     "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
+    "PROMPTPIX_CLOUDFLARE_PURGE_BATCH": ("1", "100"),
+    "PROMPTPIX_CLOUDFLARE_PURGE_ATTEMPTS": ("1", "20"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -87,6 +89,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_DB_POOL_SIZE",
             "PROMPTPIX_REPLICATE_MAX_OUTPUT_BYTES",
             "PROMPTPIX_BREAKER_THRESHOLD",
+            "PROMPTPIX_EDGE_TTL",
         ],
         ("1", None),
     ),
@@ -114,6 +117,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_MODERATION_TIMEOUT",
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
+            "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
         ],
         (EPSILON, None),
     ),

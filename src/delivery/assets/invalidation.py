@@ -31,6 +31,7 @@ from delivery.services import Services
 __all__ = ["CHANNEL", "Change", "Invalidator"]
 
 CHANNEL = "promptpix_assets"
+_LEADER_LOCK = 0x70707065  # "pppe": held by one listener connection of all processes sharing the database
 log = logging.getLogger("promptpix.invalidation")
 
 
@@ -57,8 +58,13 @@ class Invalidator:
         self._listeners = list(on_change or [])
         self.connected = asyncio.Event()
         """Set while listening: tests wait on it before they change anything."""
+        self.leader = False
+        """This process holds the leader lock: it alone makes the purges one per change is enough of (Cloudflare)."""
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="invalidation")
@@ -89,14 +95,17 @@ class Invalidator:
             # Anything sent before now (first start, or while disconnected) was missed: start empty.
             self._services.variants.clear()
             self._services.masters.clear()
+            self.leader = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK))
             self.connected.set()
             while not lost.is_set():
-                # A dropped TCP connection is not always reported: a round trip every few seconds finds out.
+                # A dropped TCP connection is not always reported: a round trip every few seconds finds out,
+                # and takes the leader lock if its holder is gone (the lock lives as long as its connection).
                 with suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), timeout=5)
                 if not lost.is_set():
-                    await conn.fetchval("SELECT 1", timeout=5)
+                    self.leader = self.leader or bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK, timeout=5))
         finally:
+            self.leader = False
             with suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=2)
 

@@ -51,6 +51,10 @@ class ImageResponse(ASGIResponse):
         self._start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
         self._body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
 
+    def add_headers(self, headers: list[tuple[bytes, bytes]]) -> ImageResponse:
+        self._start["headers"] = [*self._start["headers"], *headers]
+        return self
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(self._start)
         if scope.get("method") == "HEAD":  # the same headers, Content-Length included, and no body

@@ -17,6 +17,7 @@ from litestar import Request
 
 from delivery.access.links import LinkGrant, authorize_link
 from delivery.access.ratelimit import admit_miss
+from delivery.assets.edge import cache_tags
 from delivery.db.asset_names import get_named_asset
 from delivery.db.assets import Asset, get_asset
 from delivery.db.projects import get_project_by_slug
@@ -52,18 +53,35 @@ Parsed = tuple[TransformParams, str] | None
 _YEAR = 31_536_000
 
 
+def _edge(response: ImageResponse, request: Request, services: Services, asset_id: str, project_id: int, policy: str) -> ImageResponse:
+    """`Cache-Tag` for Cloudflare's purge by tag; nginx's own lifetime for an immutable image (`X-Accel-Expires`,
+    revalidated after, so a missed purge is bounded); and the URL remembered for nginx's purge by URL."""
+    headers = [(b"cache-tag", cache_tags(asset_id, project_id).encode())]
+    if policy == IMMUTABLE:
+        headers.append((b"x-accel-expires", str(services.settings.edge_ttl).encode()))
+    if services.edge is not None and services.edge.nginx:
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        query = request.scope.get("query_string", b"")
+        url = (raw + (b"?" + query if query else b"")).decode("latin-1")
+        services.served_urls.remember(asset_id, url, request.headers.get("accept", ""))
+    return response.add_headers(headers)
+
+
 async def _serve(
     request: Request, services: Services, asset: Asset, params: TransformParams, cache_control: str, status: str | None = None
 ) -> ImageResponse:
     """A matching `If-None-Match` is answered before any fetch or transform; `fm=json` answers the metadata."""
     if params.fm == JSON:
-        return metadata_response(request, asset_metadata(asset), cache_status=status or "HIT", cache_control=cache_control)
+        document = metadata_response(request, asset_metadata(asset), cache_status=status or "HIT", cache_control=cache_control)
+        return _edge(document, request, services, asset.id, asset.project_id, cache_control)
     accept = request.headers.get("accept", "")
     spec = variant_spec(asset, params, accept)
     if etag_matches(request.headers.get("if-none-match"), spec.etag):
-        return not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
+        unchanged = not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
+        return _edge(unchanged, request, services, asset.id, asset.project_id, cache_control)
     variant, hit = await render_variant(services, asset, params, accept, spec)
-    return image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
+    response = image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
+    return _edge(response, request, services, asset.id, asset.project_id, cache_control)
 
 
 async def serve_asset_id(request: Request, services: Services, asset_id: str, parsed: Parsed, query: dict[str, str]) -> ImageResponse:
@@ -73,7 +91,8 @@ async def serve_asset_id(request: Request, services: Services, asset_id: str, pa
         cached = cached_variant(services, asset_id, parsed[0], request.headers.get("accept", ""), parsed[1])
         if cached is not None:
             timings = {"cache": time.perf_counter() - started}
-            return image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings=timings)
+            response = image_response(request, cached, cache_status="HIT", cache_control=IMMUTABLE, timings=timings)
+            return _edge(response, request, services, asset_id, cached.project_id, IMMUTABLE)
     async with services.pool.acquire() as conn:
         asset = await get_asset(conn, id=asset_id)
         if asset is None:
@@ -167,4 +186,5 @@ async def serve_generation(
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"
-    return image_response(request, variant, cache_status=status, cache_control=policy, timings=timings)
+    response = image_response(request, variant, cache_status=status, cache_control=policy, timings=timings)
+    return _edge(response, request, services, asset.id, asset.project_id, policy)

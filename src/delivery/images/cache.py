@@ -30,6 +30,8 @@ class Variant(msgspec.Struct, frozen=True):
     timings: dict[str, float] = {}
     vary_accept: bool = False
     """The format was negotiated from `Accept`; responses say `Vary: Accept`."""
+    project_id: int = 0
+    """The asset's project, for the `Cache-Tag` of a response served from the LRU without the row."""
 
 
 class Master(msgspec.Struct, frozen=True):

@@ -127,6 +127,7 @@ async def _render(services: Services, asset: Asset, params: TransformParams, spe
             etag=spec.etag,
             timings=encoded.timings,
             vary_accept=spec.negotiated,
+            project_id=asset.project_id,
         )
         return variant, master
 
