@@ -20,6 +20,7 @@ from delivery.assets.edge import EdgePurger
 from delivery.assets.invalidation import Invalidator
 from delivery.assets.sweep import run_periodically
 from delivery.console import TEMPLATES, console_router, schema_page, static_router
+from delivery.db.assets import ensure_search_index
 from delivery.db.connection import PooledConnection
 from delivery.db.migrate import migrate
 from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, public_error
@@ -227,6 +228,7 @@ async def open_services(
     try:
         async with pool.acquire() as conn:
             applied = await migrate(conn)
+            await ensure_search_index(conn, language=settings.search_language)
         if applied:
             log.info("migrations applied", extra={"versions": applied})
         store = storage or await open_storage(settings)

@@ -26,7 +26,7 @@ from msgspec import Meta
 
 from generation import PipelineSettings
 
-__all__ = ["MIN_SECRET_CHARS", "RULES", "FieldDoc", "Rule", "Settings", "SettingsError", "env_name", "env_value", "reference"]
+__all__ = ["MIN_SECRET_CHARS", "RULES", "FieldDoc", "Rule", "SearchLanguage", "Settings", "SettingsError", "env_name", "env_value", "reference"]
 
 _UNPREFIXED = {
     "gemini_api_key": "GEMINI_API_KEY",
@@ -64,6 +64,12 @@ _PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
 _LOGS: dict[str, Any] = {"group": "Logs"}
 _SAFETY: dict[str, Any] = {"group": "Prompt safety (docs/generation.md)"}
 _EDGE: dict[str, Any] = {"group": "Edge purge (docs/deploy.md)"}
+
+SearchLanguage = Literal[
+    "simple", "danish", "dutch", "english", "finnish", "french", "german", "hungarian",
+    "italian", "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish", "turkish",
+]  # fmt: skip
+"""PostgreSQL's built-in text search configurations."""
 
 _Seconds = Annotated[float, Meta(ge=0)]
 _PositiveSeconds = Annotated[float, Meta(gt=0)]
@@ -298,6 +304,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
             extra=_API,
         ),
     ] = 600.0
+    search_language: Annotated[
+        SearchLanguage,
+        Meta(description="Text search configuration `GET /v1/assets?q=` stems words with (PostgreSQL's; `simple` does not stem).", extra=_API),
+    ] = "english"
     api_page_size: Annotated[int, Meta(ge=1, le=200, description="Items per page of `/v1` lists when the request names no `limit`.", extra=_API)] = 50
 
     # Web console

@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.assets.ids import generation_key
+from delivery.assets.invalidation import LEADER_LOCK
 from delivery.ops.bootstrap import Demo
 from delivery.settings import Settings
 from harness.processes import Serve, metric, start_serve
@@ -27,8 +28,10 @@ from tests.images import decode
 from tests.waiting import until
 
 _THIS_DB = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+# Generation claims only: one listener connection holds the edge-purge leader lock for as long as it lives.
 ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted)
-               FROM pg_locks WHERE locktype = 'advisory' AND {_THIS_DB}"""
+               FROM pg_locks WHERE locktype = 'advisory' AND {_THIS_DB}
+                 AND NOT (classid = 0 AND objid = {LEADER_LOCK} AND objsubid = 1)"""
 
 
 def g_url(served: Serve, prompt: str) -> str:

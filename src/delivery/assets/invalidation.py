@@ -28,10 +28,10 @@ import msgspec
 from delivery.images.variants import forget_asset
 from delivery.services import Services
 
-__all__ = ["CHANNEL", "Change", "Invalidator"]
+__all__ = ["CHANNEL", "LEADER_LOCK", "Change", "Invalidator"]
 
 CHANNEL = "promptpix_assets"
-_LEADER_LOCK = 0x70707065  # "pppe": held by one listener connection of all processes sharing the database
+LEADER_LOCK = 0x70707065  # "pppe": held by one listener connection of all processes sharing the database
 log = logging.getLogger("promptpix.invalidation")
 
 
@@ -95,7 +95,7 @@ class Invalidator:
             # Anything sent before now (first start, or while disconnected) was missed: start empty.
             self._services.variants.clear()
             self._services.masters.clear()
-            self.leader = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK))
+            self.leader = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK))
             self.connected.set()
             while not lost.is_set():
                 # A dropped TCP connection is not always reported: a round trip every few seconds finds out,
@@ -103,7 +103,7 @@ class Invalidator:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), timeout=5)
                 if not lost.is_set():
-                    self.leader = self.leader or bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK, timeout=5))
+                    self.leader = self.leader or bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK, timeout=5))
         finally:
             self.leader = False
             with suppress(Exception):

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args
 
 import asyncpg
 import msgspec
 
+from delivery.settings import SearchLanguage
+
 __all__ = [
+    "SEARCH_LANGUAGES",
     "Asset",
     "AssetFilter",
     "AssetSource",
     "NewAsset",
     "asset_exists",
     "delete_asset",
+    "ensure_search_index",
     "find_generated_asset",
     "get_asset",
     "get_live_assets",
@@ -24,6 +28,8 @@ __all__ = [
     "names_of",
     "restore_asset",
     "restore_project_asset",
+    "search_assets",
+    "search_document",
     "update_asset",
 ]
 
@@ -160,6 +166,76 @@ async def list_assets(
         where.text.lower().split() if where.text else [],
     )
     return [Asset(**r) for r in rows]
+
+
+SEARCH_LANGUAGES = frozenset(get_args(SearchLanguage))
+
+
+def search_document(language: str, alias: str = "a.") -> str:
+    """The indexed expression, with the configuration as a literal so the planner matches it to the index."""
+    if language not in SEARCH_LANGUAGES:  # it is spliced into SQL: only known names
+        raise ValueError(f"unknown search language {language!r}")
+    return f"promptpix_search_vector('{language}', {alias}prompt, {alias}enhanced_prompt, {alias}alt_text, {alias}tags)"
+
+
+async def ensure_search_index(conn: asyncpg.Connection, *, language: str) -> None:
+    """The GIN index for `language` (migration 011 made English's); processes starting together make it once."""
+    if language == "english":
+        return
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('promptpix-search-index'))")
+        await conn.execute(
+            f"CREATE INDEX IF NOT EXISTS assets_search_{language} ON assets USING gin ({search_document(language, '')}) WHERE deleted_at IS NULL"
+        )
+
+
+async def search_assets(
+    conn: asyncpg.Connection,
+    *,
+    project_id: int,
+    where: AssetFilter,
+    query: str,
+    language: str,
+    limit: int,
+    after: tuple[float, dt.datetime, str] | None = None,
+) -> list[tuple[Asset, float]]:
+    """Live assets matching `query` (web search syntax: words, "phrases", `or`, `-word`) in their alt text and tags,
+    prompt or enhanced prompt (weighted in that order, stemmed in `language`), or `@names`; best first, with their rank.
+
+    `after` is the (rank, created_at, id) of the last one seen.
+    """
+    rows = await conn.fetch(
+        f"""WITH q AS (SELECT websearch_to_tsquery('{language}', $9) AS text, websearch_to_tsquery('simple', $9) AS name),
+           found AS (
+             SELECT a.*, (ts_rank_cd({search_document(language)}, q.text, 1)
+                          + CASE WHEN named.hit THEN 1 ELSE 0 END)::float8 AS rank
+             FROM assets a CROSS JOIN q
+             CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.asset_id = a.id
+                                                AND to_tsvector('simple', replace(n.name, '-', ' ')) @@ q.name) AS hit) named
+             WHERE a.project_id = $1 AND a.deleted_at IS NULL
+               AND ({search_document(language)} @@ q.text OR named.hit)
+               AND ($4::text IS NULL OR EXISTS
+                    (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
+               AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
+               AND ($6::text IS NULL OR a.source = $6)
+               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
+           )
+           SELECT * FROM found
+           WHERE $2::float8 IS NULL OR (rank, created_at, id) < ($2, $3::timestamptz, $10::text)
+           ORDER BY rank DESC, created_at DESC, id DESC
+           LIMIT $8""",
+        project_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        where.name,
+        where.tag,
+        where.source,
+        where.flow_id,
+        limit,
+        query,
+        after[2] if after else None,
+    )
+    return [(Asset(**{k: v for k, v in r.items() if k != "rank"}), r["rank"]) for r in rows]
 
 
 async def names_of(conn: asyncpg.Connection, *, asset_ids: list[str]) -> dict[str, list[str]]:

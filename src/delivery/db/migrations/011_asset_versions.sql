@@ -38,3 +38,17 @@ BEGIN
 END $$;
 
 CREATE TRIGGER asset_names_moved AFTER UPDATE OR DELETE ON asset_names FOR EACH ROW EXECUTE FUNCTION asset_names_notify_moved();
+
+-- Full-text search (GET /v1/assets?q=): a weighted document of what describes an asset, alt text and tags
+-- first. IMMUTABLE (array_to_string of text[] is), so it can be indexed; the index is per text search
+-- configuration (PROMPTPIX_SEARCH_LANGUAGE): this one is English's, the app creates another's at start.
+CREATE FUNCTION promptpix_search_vector(cfg regconfig, prompt text, enhanced text, alt text, tags text[])
+RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT setweight(to_tsvector(cfg, coalesce(alt, '')), 'A')
+        || setweight(to_tsvector(cfg, array_to_string(coalesce(tags, '{}'), ' ')), 'A')
+        || setweight(to_tsvector(cfg, coalesce(prompt, '')), 'B')
+        || setweight(to_tsvector(cfg, coalesce(enhanced, '')), 'C')
+$$;
+
+CREATE INDEX assets_search_english ON assets
+    USING gin (promptpix_search_vector('english', prompt, enhanced_prompt, alt_text, tags)) WHERE deleted_at IS NULL;

@@ -18,7 +18,16 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from delivery.access.idempotency import fingerprint, idempotent
 from delivery.assets.uploads import reanalyse_asset, upload_asset
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import Asset, AssetFilter, delete_asset, get_project_asset, list_assets, restore_project_asset, update_asset
+from delivery.db.assets import (
+    Asset,
+    AssetFilter,
+    delete_asset,
+    get_project_asset,
+    list_assets,
+    restore_project_asset,
+    search_assets,
+    update_asset,
+)
 from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
@@ -109,7 +118,28 @@ async def upload(
     return result
 
 
-@get("/assets", opt=_READ, summary="List assets, newest first, one page at a time", responses=problems())
+_LIST_PARAMS = frozenset({"limit", "cursor", "name", "tag", "source", "flow", "q"})
+
+
+def _search_cursor(asset: Asset, rank: float) -> str:
+    raw = msgspec.json.encode([rank, asset.created_at.isoformat(), asset.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _search_after(cursor: str | None) -> tuple[float, dt.datetime, str] | None:
+    """A search page's cursor also holds the last item's rank (results are best first)."""
+    if cursor is None:
+        return None
+    try:
+        rank, created, asset_id = msgspec.json.decode(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[float, str, str]
+        )
+        return rank, dt.datetime.fromisoformat(created), asset_id
+    except (ValueError, binascii.Error, msgspec.DecodeError):
+        raise InvalidCursor() from None
+
+
+@get("/assets", opt=_READ, summary="List assets, newest first (best match first with `q`), one page at a time", responses=problems())
 async def list_project_assets(
     request: Request,
     principal: NamedDependency[Principal],
@@ -119,17 +149,40 @@ async def list_project_assets(
     tag: Annotated[str | None, QueryParameter(description="only assets with this tag")] = None,
     source: FromQuery[Literal["generated", "uploaded"] | None] = None,
     flow: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="only steps of this flow")] = None,
-    q: Annotated[str | None, QueryParameter(max_length=500, description="words each found in the prompt, alt text, tags or names")] = None,
+    q: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=500,
+            description='full-text search (web syntax: words, "phrases", `or`, `-word`) over alt text, tags, prompt, enhanced prompt and names; best match first',
+        ),
+    ] = None,
 ) -> AssetPage:
     services: Services = request.app.state.services
+    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
+    if unknown:  # a misspelt filter would otherwise return everything
+        raise InvalidParam(f"unknown parameter `{unknown[0]}`; a list takes {', '.join(sorted(_LIST_PARAMS))}")
     size = limit or services.settings.api_page_size
     if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
         raise InvalidParam("`q` must not contain NUL characters")
-    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow, text=q)
+    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
     async with services.pool.acquire() as conn:
-        found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
+        if q is not None and q.strip():
+            ranked = await search_assets(
+                conn,
+                project_id=principal.project.id,
+                where=where,
+                query=q,
+                language=services.settings.search_language,
+                limit=size + 1,
+                after=_search_after(cursor),
+            )
+            found = [asset for asset, _ in ranked]
+            next_cursor = _search_cursor(*ranked[size - 1]) if len(ranked) > size else None
+        else:
+            found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
+            next_cursor = _cursor(found[size - 1]) if len(found) > size else None
         views = await asset_views(conn, services.settings.resolved_public_url, principal.project.id, found[:size])
-    return AssetPage(items=views, next_cursor=_cursor(found[size - 1]) if len(found) > size else None)
+    return AssetPage(items=views, next_cursor=next_cursor)
 
 
 @get("/assets/{asset_id:str}", opt=_READ, summary="An asset and its URLs", responses=problems(404))
