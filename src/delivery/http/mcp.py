@@ -41,6 +41,7 @@ from delivery.assets.uploads import upload_asset
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, get_named_asset, set_name
 from delivery.db.assets import Asset, AssetFilter, get_project_asset, list_assets
+from delivery.db.assets import search_assets as find_assets
 from delivery.db.billing import get_account, usage
 from delivery.db.presets import project_presets
 from delivery.db.projects import Project, get_project
@@ -116,7 +117,10 @@ class ImageUrlArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class SearchAssetsArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    query: Annotated[str, msgspec.Meta(max_length=500, description="Words to find in prompts, alt text, tags and names")] | None = None
+    query: (
+        Annotated[str, msgspec.Meta(max_length=500, description='Full-text search (words, "phrases", or, -word) over alt text, tags, prompts and names; best first')]
+        | None
+    ) = None
     tag: Annotated[str, msgspec.Meta(description="Only images with this tag")] | None = None
     name: Annotated[str, msgspec.Meta(description="Only the image this @name points at (without the @)")] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=200, description="At most this many, newest first")] = 20
@@ -332,9 +336,14 @@ async def search_assets(caller: Caller, args: SearchAssetsArgs) -> SearchResult:
     caller.need("assets:read")
     if any("\x00" in (v or "") for v in (args.query, args.tag, args.name)):  # PostgreSQL text cannot hold NUL
         raise InvalidParam("search terms must not contain NUL characters")
-    where = AssetFilter(name=args.name, tag=args.tag, text=args.query)
+    where = AssetFilter(name=args.name, tag=args.tag)
     async with caller.services.pool.acquire() as conn:
-        found = await list_assets(conn, project_id=caller.project.id, where=where, limit=args.limit)
+        if args.query and args.query.strip():  # the same search as `q` on GET /v1/assets
+            language = caller.services.settings.search_language
+            ranked = await find_assets(conn, project_id=caller.project.id, where=where, query=args.query, language=language, limit=args.limit)
+            found = [asset for asset, _ in ranked]
+        else:
+            found = await list_assets(conn, project_id=caller.project.id, where=where, limit=args.limit)
     return SearchResult(items=await _views(caller, found))
 
 
