@@ -47,8 +47,8 @@ def _announce(settings: Settings, prepared: tuple[Demo, str] | None) -> None:
     database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
     generated, variant, docs = example_urls(settings, demo)
     print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
-    if demo.full_key:
-        print(f"demo publishable key (shown once): {demo.full_key}")
+    # Only what a person pastes: links carry the key id (`key=pk_…`), never the full key.
+    print(f"key for links (key=): {demo.key_id}")
     print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
     print(generated)
     print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
