@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -67,6 +68,9 @@ def test_run_prints_urls_a_browser_shows_and_restarts_keep(data_dir: Path, tmp_p
         url = served.generate_url
         assert url.startswith(f"http://127.0.0.1:{port}/g/demo?") and "w=800" in url and "ar=16%3A9" in url
         assert any(line.endswith("/schema") for line in served.lines)
+        steps = [line for line in served.lines if line.startswith("==> ")]
+        assert [s.split(" ")[1] for s in steps] == ["starting", "migrating", "setting", "listening", "ready"], steps
+        assert re.fullmatch(r"==> ready in \d+\.\d s", steps[-1])
 
         shot = screenshot(url, tmp_path / "generated.png", tmp_path / "profile")
         assert shown_box(shot) == (800, 450)
