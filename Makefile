@@ -1,24 +1,24 @@
-# The two commands in README.md. Both bootstrap .venv from nothing but Python 3.11 and pip.
+# The two commands in README.md. Both bootstrap .venv from nothing but Python 3.11 and pip,
+# through scripts/install.sh (uv when it can be had, else pip; a line per step).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test test-fast lint settings-docs bench bench-edge clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+$(VENV)/.run-installed: pyproject.toml scripts/install.sh
+	$(INSTALL) -e .
 	touch $@
 
-$(VENV)/.bench-installed: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]' -e clients/python
+$(VENV)/.bench-installed: pyproject.toml clients/python/pyproject.toml scripts/install.sh
+	$(INSTALL) -e '.[test,bench]' -e clients/python
 	touch $@
 
 # The Python SDK is its own package (clients/python); the tests drive it against a live service.
-$(VENV)/.test-installed: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' -e clients/python
+$(VENV)/.test-installed: pyproject.toml clients/python/pyproject.toml scripts/install.sh
+	$(INSTALL) -e '.[test]' -e clients/python
 	touch $@
 
 run: $(VENV)/.run-installed

@@ -27,8 +27,9 @@ from delivery.app import create_app
 from delivery.db.migrate import migrate
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
-from harness.fake_gemini import FakeGemini
+from harness.fake_gemini import API_KEY, FakeGemini
 from harness.fake_replicate import FakeReplicate
+from harness.processes import Serve, start_serve
 from tests.cli import Cli
 from tests.fakes import CountingProvider
 from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
@@ -214,3 +215,18 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     yield Cli(monkeypatch, capsys)
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def live_env() -> dict[str, str]:
+    """Extra environment for `live`; a module overrides it to change a setting."""
+    return {}
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str, fake_gemini: FakeGemini, live_env: dict[str, str]) -> Iterator[Serve]:
+    """`promptpix serve` generating through the real google-genai client against the fake: a paid provider, so generations are charged."""
+    env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": fake_gemini.url, **live_env}
+    served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
+    yield served
+    served.stop()

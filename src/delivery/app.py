@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -133,10 +133,19 @@ async def database_url(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def migrated_connection(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
-    """One connection to an up-to-date database, for commands run outside the app; with the versions applied."""
+async def migrated_connection(
+    settings: Settings, progress: Callable[[str], None] | None = None
+) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
+    """One connection to an up-to-date database, for commands run outside the app; with the versions applied.
+    `progress` is told of each step (starting or connecting, migrating) before it runs."""
+    say = progress or (lambda _: None)
+    if settings.database_url:
+        say("connecting to PostgreSQL")
+    else:
+        say(f"starting the embedded PostgreSQL in {settings.data_path / 'postgres'}")
     conn = await asyncpg.connect(await database_url(settings))
     try:
+        say("migrating the database")
         yield conn, await migrate(conn)
     finally:
         await conn.close()

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from delivery.app import create_app
+from delivery.db.assets import Asset
+from delivery.images import variants
+from delivery.images.cache import ByteLRU
+from delivery.images.params import TransformParams
+from delivery.images.variants import Variant, VariantSpec
 from delivery.ops.bootstrap import Demo
+from delivery.services import Services
 from delivery.settings import Settings
 from harness.urls import urlencode
 from tests.fakes import CountingProvider
@@ -125,3 +132,41 @@ async def test_json_clients_get_problem_details_without_internals(client: AsyncT
     body = response.json()
     assert body["status"] == 400 and "`w`" in body["detail"]
     assert "Traceback" not in response.text and "/work" not in response.text
+
+
+async def test_head_and_if_none_match_on_a_master_hit_neither_read_nor_transform(
+    client: AsyncTestClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await client.get(g_url(demo, prompt="a heron in reeds", w=640, ar="16:9", fit="crop", fm="webp"))
+    services = client.app.state.services
+    renders: list[str] = []
+    reads: list[str] = []
+    render, read = variants._render, services.storage.get
+
+    async def counting_render(services: Services, asset: Asset, params: TransformParams, spec: VariantSpec) -> Variant:
+        renders.append(spec.key)
+        return await render(services, asset, params, spec)
+
+    async def counting_read(key: str) -> bytes:
+        reads.append(key)
+        return await read(key)
+
+    monkeypatch.setattr(variants, "_render", counting_render)
+    monkeypatch.setattr(services.storage, "get", counting_read)
+    monkeypatch.setattr(services, "masters", ByteLRU(0, lambda m: len(m.data)))  # a master-cache hit would hide a read
+    url = g_url(demo, prompt="a heron in reeds", w=320, ar="16:9", fit="crop", fm="avif")  # a variant not made yet
+
+    head = await client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "image/avif" and head.headers["cache-control"].endswith("immutable")
+    held = await client.get(url, headers={"If-None-Match": head.headers["etag"]})
+    assert held.status_code == 304 and held.content == b""
+    assert renders == [] and reads == []
+
+    made = await client.get(url)
+    assert made.status_code == 200 and made.headers["etag"] == head.headers["etag"]
+    image, fmt = decode(made.content)
+    assert (image.width, image.height, fmt) == (320, 180, "avif")
+    assert len(renders) == 1 and len(reads) == 1
+    again = await client.head(url)  # the variant is cached now: its full headers, Content-Length included
+    assert again.headers["content-length"] == str(len(made.content)) and len(renders) == 1

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fake_gemini import API_KEY, FakeGemini
-from harness.processes import REPO, Serve, find_program, start_serve
+from harness.processes import REPO, Serve, find_program
 from tests.conftest import require
 from tests.images import decode
 from tests.tenancy import Tenant, make_tenant
@@ -47,15 +46,6 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, tim
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
     return done.stdout
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str, fake_gemini: FakeGemini) -> Iterator[Serve]:
-    """Generating through the real google-genai client against the fake: a paid provider, so the balance moves."""
-    env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": fake_gemini.url}
-    served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
-    yield served
-    served.stop()
 
 
 @pytest.fixture

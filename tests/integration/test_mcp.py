@@ -11,7 +11,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from delivery.access.keys import KeySpec, create_key
-from harness.fake_gemini import API_KEY, FakeGemini
-from harness.processes import PROMPTPIX, Serve, start_serve
+from harness.processes import PROMPTPIX, Serve
 from tests.images import decode, solid
 from tests.tenancy import Tenant, make_tenant
 
@@ -33,13 +32,9 @@ TOOLS = {"generate_image", "image_url", "search_assets", "get_asset", "name_asse
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str, fake_gemini: FakeGemini) -> Iterator[Serve]:
-    # A paid provider (the real google-genai client against the fake), so a generation is charged.
+def live_env() -> dict[str, str]:
     # A 1 MB source limit makes the /mcp body limit (base64 of it, plus 1 MiB) small enough to cross in a test.
-    env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": fake_gemini.url, "PROMPTPIX_MAX_SOURCE_BYTES": "1000000"}
-    served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
-    yield served
-    served.stop()
+    return {"PROMPTPIX_MAX_SOURCE_BYTES": "1000000"}
 
 
 @pytest.fixture

@@ -6,27 +6,15 @@ import datetime as dt
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from promptpix_client import AsyncClient, Client, PromptpixError, image_url, named_url, sign_link, srcset
 
 from delivery.access.keys import KeySpec, create_key
-from harness.fake_gemini import API_KEY, FakeGemini
-from harness.processes import Serve, start_serve
+from harness.processes import Serve
 from tests.images import decode, solid
 from tests.tenancy import Tenant, make_tenant
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str, fake_gemini: FakeGemini) -> Iterator[Serve]:
-    """Generating through the real google-genai client against the fake: a paid provider, so the ledger moves."""
-    env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": fake_gemini.url}
-    served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
-    yield served
-    served.stop()
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from delivery.app import create_app, migrated_connection
-from delivery.cli import assets, console, credits, generate, keys, mcp, models, orgs, projects, reference, sweep
+from delivery.cli import STARTED, assets, console, credits, generate, keys, mcp, models, orgs, projects, reference, step, sweep
 from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.ops.logs import configure_logging
@@ -30,16 +31,18 @@ def example_urls(settings: Settings, demo: Demo) -> list[str]:
 
 async def _prepare(settings: Settings) -> tuple[Demo, str] | None:
     """Migrate; outside production, also make sure the demo tenancy exists and mint a console sign-in link for it."""
-    async with migrated_connection(settings) as (conn, applied):
+    async with migrated_connection(settings, step) as (conn, applied):
         if applied:
             print(f"applied migrations: {', '.join(applied)}")
         if settings.production:
             return None
+        step("setting up the demo project")
         demo = await ensure_demo(conn)
         return demo, await console.console_link(conn, settings, demo.organization_id)
 
 
 def _announce(settings: Settings, prepared: tuple[Demo, str] | None) -> None:
+    step(f"ready in {time.monotonic() - STARTED:.1f} s")
     if prepared is None:
         print(f"promptpix is serving {settings.resolved_public_url} (production)", flush=True)
         return
@@ -47,8 +50,8 @@ def _announce(settings: Settings, prepared: tuple[Demo, str] | None) -> None:
     database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
     generated, variant, docs = example_urls(settings, demo)
     print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
-    if demo.full_key:
-        print(f"demo publishable key (shown once): {demo.full_key}")
+    # Only what a person pastes: links carry the key id (`key=pk_…`), never the full key.
+    print(f"key for links (key=): {demo.key_id}")
     print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
     print(generated)
     print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
@@ -72,6 +75,7 @@ async def _serve(settings: Settings) -> None:
     # PostgreSQL is stopped by its exit hook instead of being orphaned.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
+    step(f"listening on {settings.host}:{settings.port}")
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)

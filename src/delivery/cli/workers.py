@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from delivery.cli import step
 from delivery.ops.embedded import start_embedded_postgres
 from delivery.ops.metrics import MULTIPROCESS_ENV
 from delivery.settings import Settings
@@ -52,6 +53,7 @@ def serve_workers(settings: Settings, workers: int, *, prepare: Callable[[Settin
     from uvicorn.supervisors import Multiprocess
 
     if not settings.database_url:
+        step(f"starting the embedded PostgreSQL in {settings.data_path / 'postgres'}")
         url = start_embedded_postgres(settings.data_path)  # stopped by its exit hook when the parent exits
         os.environ["PROMPTPIX_DATABASE_URL"] = url
         settings = msgspec.structs.replace(settings, database_url=url)
@@ -70,6 +72,7 @@ def serve_workers(settings: Settings, workers: int, *, prepare: Callable[[Settin
             timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
             timeout_keep_alive=KEEPALIVE_SECONDS,
         )
+        step(f"listening on {settings.host}:{settings.port} with {workers} workers")
         stop = threading.Event()
         threading.Thread(target=_wait_until_up, args=(settings, announce, stop), daemon=True).start()
         try:

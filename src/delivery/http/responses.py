@@ -128,6 +128,11 @@ def metadata_response(request: Request, document: MetadataDocument, *, cache_sta
     return ImageResponse(200, headers, document.body)
 
 
+def headers_only(etag: str, mime: str, *, cache_control: str, cache_status: str, vary_accept: bool) -> ImageResponse:
+    """`HEAD` of a variant not made yet: its headers without making it, so no Content-Length (RFC 9110 allows that)."""
+    return ImageResponse(200, [*_headers(etag, cache_control, cache_status, vary_accept), (b"content-type", mime.encode())])
+
+
 def not_modified(etag: str, *, cache_control: str, vary_accept: bool) -> ImageResponse:
     """304 for a client that holds this variant, answered before any transform."""
     return ImageResponse(304, _headers(etag, cache_control, "HIT", vary_accept))

@@ -27,10 +27,12 @@ from delivery.http.responses import (
     IMMUTABLE,
     ImageResponse,
     etag_matches,
+    headers_only,
     image_response,
     metadata_response,
     not_modified,
 )
+from delivery.images.formats import by_name
 from delivery.images.metadata import JSON, asset_metadata
 from delivery.images.params import (
     GENERATE_NAMES,
@@ -41,7 +43,7 @@ from delivery.images.params import (
     requested_aspect,
 )
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
-from delivery.images.variants import cached_variant, render_variant, variant_spec
+from delivery.images.variants import cached_variant, render_variant, request_key, variant_spec
 from delivery.prompts.ondemand import master_for_prompt
 from delivery.prompts.targets import resolve_target
 from delivery.services import Services
@@ -182,7 +184,19 @@ async def serve_generation(
     policy = cache_control(grant, now, mutable=target.mutable or project_preset)
     if transform.fm == JSON:
         return await _serve(request, services, asset, transform, policy, "GENERATED" if generated else "HIT")
-    variant, hit = await render_variant(services, asset, transform, request.headers.get("accept", ""))
+    accept = request.headers.get("accept", "")
+    if not generated and services.variants.get(request_key(asset.id, transform, accept)) is None:
+        # A hit on the master but not on the variant: a client that holds the variant, or asks only for its
+        # headers, is answered from the asset row, without reading the master or transforming it.
+        spec = variant_spec(asset, transform, accept)
+        if etag_matches(request.headers.get("if-none-match"), spec.etag):
+            unchanged = not_modified(spec.etag, cache_control=policy, vary_accept=spec.negotiated)
+            return _edge(unchanged, request, services, asset.id, asset.project_id, policy)
+        if request.method == "HEAD":
+            mime = by_name(spec.format).mime
+            head = headers_only(spec.etag, mime, cache_control=policy, cache_status="MISS", vary_accept=spec.negotiated)
+            return _edge(head, request, services, asset.id, asset.project_id, policy)
+    variant, hit = await render_variant(services, asset, transform, accept)
     timings = {"generate": generate_seconds} if generated else {}
     timings.update(variant.timings if not hit else {})
     status = "GENERATED" if generated else "HIT" if hit else "MISS"

@@ -22,8 +22,7 @@ class Demo(msgspec.Struct, frozen=True):
     organization_id: int
     project_slug: str
     key_id: str
-    full_key: str | None
-    """Shown once, when the key is created; None on later runs."""
+    """What links carry in `key=`; the key's secret is never needed by a link, so it is not kept."""
 
 
 async def ensure_demo(conn: asyncpg.Connection) -> Demo:
@@ -47,6 +46,6 @@ async def ensure_demo(conn: asyncpg.Connection) -> Demo:
         if key_id is not None:
             if not await conn.fetchval("SELECT 1 FROM signing_secrets WHERE key_id = $1", key_id):
                 await add_signing_secret(conn, key_id=key_id, salt=secrets.token_bytes(32), retire_others_at=None)
-            return Demo(organization_id=project.organization_id, project_slug=project.slug, key_id=key_id, full_key=None)
+            return Demo(organization_id=project.organization_id, project_slug=project.slug, key_id=key_id)
         created = await create_key(conn, project_id=project.id, spec=KeySpec(kind="publishable", name="demo"))
-        return Demo(organization_id=project.organization_id, project_slug=project.slug, key_id=created.key.id, full_key=created.full_key)
+        return Demo(organization_id=project.organization_id, project_slug=project.slug, key_id=created.key.id)
