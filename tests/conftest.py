@@ -113,7 +113,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def template_database(postgres_url: str, worker_id: str) -> AsyncIterator[str]:
-    """A database migrated once for this session; named per xdist worker, as workers may share a server."""
+    """A database migrated once per pytest run; named per xdist worker, as workers may share a server."""
     name = f"promptpix_template_{worker_id}"
     await _make_template(postgres_url, name)
     yield name

@@ -280,7 +280,7 @@ class ConsoleSignInRequired(ServiceError):
 
 
 class CrossSiteForm(ServiceError):
-    """A console form post without this session's CSRF token, or from another site's page."""
+    """A console form post without the signed-in session's CSRF token, or from another site's page."""
 
     status, message = 403, "this form did not come from the console; reload the page and try again"
 

@@ -218,8 +218,7 @@ def _unpic(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Props as @unpic/core renders them, from node; the package is installed by `npm ci` on first use."""
     node, npm = shutil.which("node"), shutil.which("npm")
     require(node is not None and npm is not None, "node and npm (Debian nodejs, npm)")
-    if node is None or npm is None:
-        pytest.skip("node and npm are not installed")
+    assert node is not None and npm is not None
     if not (JS / "node_modules" / "@unpic" / "core").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True, timeout=300)
     done = subprocess.run(
