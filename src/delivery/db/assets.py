@@ -127,8 +127,6 @@ class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
     tag: str | None = None
     source: AssetSource | None = None
     flow_id: int | None = None
-    text: str | None = None
-    """Words that must each appear (case-insensitively) in the prompt, alt text, tags or names."""
 
 
 async def list_assets(
@@ -149,10 +147,6 @@ async def list_assets(
              AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
              AND ($6::text IS NULL OR a.source = $6)
              AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
-             AND NOT EXISTS (  -- every word of `text` somewhere in what describes the asset; strpos, so no LIKE escaping
-                 SELECT 1 FROM unnest($9::text[]) w
-                 WHERE strpos(lower(concat_ws(' ', a.prompt, a.alt_text, array_to_string(a.tags, ' '),
-                        (SELECT string_agg(n.name, ' ') FROM asset_names n WHERE n.project_id = $1 AND n.asset_id = a.id))), w) = 0)
            ORDER BY a.created_at DESC, a.id DESC
            LIMIT $8""",
         project_id,
@@ -163,7 +157,6 @@ async def list_assets(
         where.source,
         where.flow_id,
         limit,
-        where.text.lower().split() if where.text else [],
     )
     return [Asset(**r) for r in rows]
 
