@@ -11,10 +11,12 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import msgspec
+
+from harness.local_server import LocalServer
 
 __all__ = ["TOKEN", "ZONE", "FakeCloudflare", "Purge"]
 
@@ -31,27 +33,17 @@ class Purge(msgspec.Struct, frozen=True):
     status: int
 
 
-class FakeCloudflare:
+class FakeCloudflare(LocalServer):
     def __init__(self) -> None:
         self.purges: list[Purge] = []
         self._throttle = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        super().__init__(self._handler(), "fake-cloudflare")
 
     @property
     def url(self) -> str:
         """What PROMPTPIX_CLOUDFLARE_API_URL is set to."""
-        return f"http://127.0.0.1:{self._server.server_port}/client/v4"
-
-    def __enter__(self) -> FakeCloudflare:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.origin}/client/v4"
 
     def throttle(self, count: int) -> None:
         """Answer the next `count` purges with 429."""

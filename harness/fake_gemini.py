@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 import msgspec
@@ -30,6 +30,7 @@ import pyvips
 
 from generation.analysis import thumbnail
 from generation.models import ASPECT_CLASSES
+from harness.local_server import LocalServer
 
 __all__ = ["API_KEY", "FakeGemini", "Received", "Reply"]
 
@@ -153,7 +154,7 @@ def draw(received: Received) -> bytes:
     return image.pngsave_buffer(compression=1)
 
 
-class FakeGemini:
+class FakeGemini(LocalServer):
     """Start with `with FakeGemini() as fake:`; point the client at `fake.url`."""
 
     def __init__(self) -> None:
@@ -165,23 +166,11 @@ class FakeGemini:
         """Moderation refuses a prompt containing one of these."""
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-gemini", daemon=True
-        )
+        super().__init__(self._handler(), "fake-gemini")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> FakeGemini:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.origin
 
     def script(self, stage: Stage, *replies: Reply) -> None:
         """Answer the next requests of `stage` with `replies`, in order; then answer normally."""

@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import msgspec
@@ -32,6 +32,7 @@ import pyvips
 
 from generation.analysis import thumbnail
 from generation.models import ASPECT_CLASSES
+from harness.local_server import LocalServer
 
 __all__ = ["API_TOKEN", "FakeReplicate", "Prediction", "Reply"]
 
@@ -87,7 +88,7 @@ def draw(inputs: dict[str, Any]) -> bytes:
     return image.pngsave_buffer(compression=1)
 
 
-class FakeReplicate:
+class FakeReplicate(LocalServer):
     """Start with `with FakeReplicate() as fake:`; point the client at `fake.url`."""
 
     def __init__(self) -> None:
@@ -99,21 +100,11 @@ class FakeReplicate:
         self._scripts: deque[Reply] = deque()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-replicate", daemon=True)
+        super().__init__(self._handler(), "fake-replicate")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> FakeReplicate:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.origin
 
     def script(self, *replies: Reply) -> None:
         """Answer the next creates with `replies`, in order; then answer normally."""
