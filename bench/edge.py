@@ -27,8 +27,6 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from harness.urls import urlencode
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
@@ -36,6 +34,7 @@ sys.path.insert(0, str(REPO / "src"))
 import asyncpg  # noqa: E402 (after the sys.path lines above, so a plain `python bench/edge.py` finds the repo)
 
 from harness.processes import find_nginx, start_nginx, start_serve  # noqa: E402 (as above)
+from harness.urls import urlencode  # noqa: E402 (as above)
 
 COLD_SCRIPT = """
 local counter = 0
