@@ -196,3 +196,44 @@ def start_nginx(binary: str, root: Path, upstreams: list[int]) -> Nginx:
             time.sleep(0.05)
     process.kill()
     raise AssertionError(f"nginx did not start: {(root / 'error.log').read_text() if (root / 'error.log').exists() else ''}")
+
+
+class Worker:
+    """A `promptpix worker` process."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no unlock, no heartbeat any more: what a crashed machine does."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def start_worker(*, data_dir: Path, database_url: str, env: dict[str, str] | None = None, name: str = "worker") -> Worker:
+    """Start `promptpix worker` on the same data dir and database as a `serve`; it registers within a second or two."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "PROMPTPIX_DATA_DIR": str(data_dir),
+        "PROMPTPIX_DATABASE_URL": database_url,
+        "PROMPTPIX_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = data_dir / f"{name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([PROMPTPIX, "worker", "--name", name], env=environ, stdout=out, stderr=subprocess.STDOUT)
+    return Worker(process, log)

@@ -18,7 +18,6 @@ from litestar.openapi import OpenAPIConfig
 from delivery.access.signing import Keyring, load_master_secret
 from delivery.assets.edge import EdgePurger
 from delivery.assets.invalidation import Invalidator
-from delivery.assets.sweep import run_periodically
 from delivery.console import TEMPLATES, console_router, schema_page, static_router
 from delivery.db.assets import ensure_search_index
 from delivery.db.connection import PooledConnection
@@ -35,6 +34,7 @@ from delivery.http.responses import NO_STORE, error_image, header_text, wants_im
 from delivery.images.formats import PNG
 from delivery.images.transform import configure_vips
 from delivery.images.transform.pillow_codecs import configure_pillow
+from delivery.jobs import build_queue, run_worker
 from delivery.ops.embedded import start_embedded_postgres
 from delivery.ops.logs import AccessLogMiddleware
 from delivery.ops.metrics import MetricsMiddleware
@@ -274,27 +274,20 @@ async def open_services(
 
 
 @asynccontextmanager
-async def periodic_sweep(services: Services) -> AsyncIterator[None]:
-    """Repair crash leftovers in the background every `sweep_interval` seconds (0: off)."""
-    settings = services.settings
-    if not settings.sweep_interval:
+async def queue_worker(services: Services, keyring: Keyring) -> AsyncIterator[None]:
+    """A queue worker in this process (PROMPTPIX_SERVE_WORKER): jobs, webhook deliveries, the periodic sweep."""
+    if not services.settings.runs_serve_worker:
         yield
         return
-    task = asyncio.create_task(
-        run_periodically(
-            services.pool,
-            services.storage,
-            interval=settings.sweep_interval,
-            grace=settings.sweep_grace,
-            pending_after=settings.sweep_pending_after,
-        )
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+    queue = build_queue(services.settings, services.database_url)
+    async with queue.open_async():
+        task = asyncio.create_task(run_worker(queue, services, keyring, install_signal_handlers=False, name="serve"))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 @asynccontextmanager
@@ -330,7 +323,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with (
             open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services,
-            periodic_sweep(services),
+            queue_worker(services, keyring),
             change_listener(services) as invalidator,
             mcp.manager.run(),
         ):

@@ -326,6 +326,18 @@ class UnknownFlow(ServiceError):
     status, message = 404, "flow not found"
 
 
+class UnknownJob(ServiceError):
+    status, message = 404, "job not found"
+
+
+class UnknownWebhook(ServiceError):
+    status, message = 404, "webhook endpoint not found"
+
+
+class UnknownWebhookMessage(ServiceError):
+    status, message = 404, "webhook delivery not found"
+
+
 class UnknownOrganization(ServiceError):
     status, message = 404, "organization not found"
 
@@ -343,6 +355,18 @@ class UnknownApiKey(ServiceError):
 
 
 # 409
+class JobNotCancellable(ServiceError):
+    """Only a queued job can be cancelled: a worker has taken it, or it has finished."""
+
+    status, message = 409, "only a queued job can be cancelled"  # raised naming the job's status
+
+
+class WebhookUrlRefused(ServiceError):
+    """An endpoint URL that is malformed, not http(s), or resolves to an address webhooks may not reach (SSRF guard)."""
+
+    status, message = 422, "this webhook URL is not allowed"  # raised with the reason
+
+
 class IdempotencyKeyBusy(ServiceError):
     status, message = 409, "a request with this Idempotency-Key is still running; retry shortly"
 

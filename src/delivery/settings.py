@@ -64,6 +64,7 @@ _PROCESSES: dict[str, Any] = {"group": "Processes (docs/deploy.md)"}
 _LOGS: dict[str, Any] = {"group": "Logs"}
 _SAFETY: dict[str, Any] = {"group": "Prompt safety (docs/generation.md)"}
 _EDGE: dict[str, Any] = {"group": "Edge purge (docs/deploy.md)"}
+_JOBS: dict[str, Any] = {"group": "Jobs, workers and webhooks (docs/api.md, docs/deploy.md)"}
 
 SearchLanguage = Literal[
     "simple", "danish", "dutch", "english", "finnish", "french", "german", "hungarian",
@@ -341,6 +342,53 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         _Seconds, Meta(description="Seconds a request waits for another process's generation of the same key before a 503.", extra=_PROCESSES)
     ] = 150.0
 
+    # Jobs, workers and webhooks
+    serve_worker: Annotated[
+        Literal["auto", "on", "off"],
+        Meta(
+            description="Whether `serve` also runs a queue worker in its process (jobs, webhook deliveries, periodic repair); auto: only with the"
+            " embedded PostgreSQL, so `make run` needs one command. Deployments run `promptpix worker`.",
+            extra=_JOBS,
+        ),
+    ] = "auto"
+    worker_concurrency: Annotated[
+        int, Meta(ge=1, le=64, description="Queue jobs one worker process (`promptpix worker`, or the one in `serve`) runs at once.", extra=_JOBS)
+    ] = 4
+    worker_heartbeat: Annotated[
+        _PositiveSeconds, Meta(le=600, description="Seconds between a worker's heartbeats in the database.", extra=_JOBS)
+    ] = 10.0
+    worker_stalled_after: Annotated[
+        _PositiveSeconds,
+        Meta(
+            le=3600,
+            description="Seconds without a heartbeat after which a worker counts as dead and its running jobs are queued again for another.",
+            extra=_JOBS,
+        ),
+    ] = 30.0
+    stalled_check_interval: Annotated[
+        int, Meta(ge=1, le=3600, description="Seconds between the periodic checks for jobs of dead workers.", extra=_JOBS)
+    ] = 15
+    webhook_retry_schedule: Annotated[
+        str,
+        Meta(
+            pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+            description="Comma-separated seconds to wait before each retry of a webhook delivery that failed; after the last, the message"
+            " is marked failed (the default retries for about 27 hours).",
+            extra=_JOBS,
+        ),
+    ] = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout: Annotated[
+        _PositiveSeconds, Meta(le=60, description="Seconds a webhook endpoint has to answer one delivery.", extra=_JOBS)
+    ] = 10.0
+    webhook_allowed_networks: Annotated[
+        str,
+        Meta(
+            description="Comma-separated networks (CIDR) webhook URLs may resolve to although they are loopback, private, link-local or"
+            " metadata addresses, which are refused otherwise (e.g. `127.0.0.0/8` for a receiver on the same machine).",
+            extra=_JOBS,
+        ),
+    ] = ""
+
     # Edge purge
     nginx_purge_urls: Annotated[
         str,
@@ -403,6 +451,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         for rule in RULES:
             if not rule.holds(self):
                 raise SettingsError(rule.says + rule.hint)
+
+    @property
+    def webhook_retries(self) -> list[float]:
+        return [float(part) for part in self.webhook_retry_schedule.split(",") if part.strip()]
+
+    @property
+    def runs_serve_worker(self) -> bool:
+        return self.serve_worker == "on" or (self.serve_worker == "auto" and not self.database_url)
 
     @property
     def production(self) -> bool:

@@ -11,7 +11,6 @@ and from the CLI while the service runs.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
@@ -23,7 +22,7 @@ from delivery.db.connection import holds_session_state
 from delivery.prompts import billing
 from delivery.storage import Storage, StoredObject
 
-__all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "run_periodically", "settle_abandoned", "sweep"]
+__all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "settle_abandoned", "sweep"]
 
 log = logging.getLogger("promptpix.sweep")
 
@@ -115,7 +114,10 @@ async def _orphans(conn: asyncpg.Connection, storage: Storage, cutoff: dt.dateti
 
 async def _abandoned(conn: asyncpg.Connection, cutoff: dt.datetime, apply: bool) -> tuple[list[PendingGeneration], int]:
     rows = await conn.fetch(
-        "SELECT id, project_id, generation_key, created_at FROM generations WHERE status = 'pending' AND created_at < $1",
+        # A queued or running job's reservations are pending by design until a worker draws on them.
+        """SELECT id, project_id, generation_key, created_at FROM generations g WHERE status = 'pending' AND created_at < $1
+           AND NOT EXISTS (SELECT 1 FROM job_candidates c JOIN jobs j ON j.id = c.job_id
+                           WHERE c.generation_id = g.id AND j.status IN ('queued', 'running'))""",
         cutoff,
     )
     settled: list[PendingGeneration] = []
@@ -176,13 +178,3 @@ async def sweep(
     if apply and (orphans or abandoned):
         log.info("sweep repaired", extra={"orphans": len(orphans), "abandoned": len(abandoned)})
     return report
-
-
-async def run_periodically(pool: asyncpg.Pool, storage: Storage, *, interval: float, grace: float, pending_after: float) -> None:
-    """The lifespan's background task: sweep every `interval` seconds, first after one interval."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await sweep(pool, storage, apply=True, grace=grace, pending_after=pending_after, unless_swept_within=interval)
-        except Exception:
-            log.exception("periodic sweep failed")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from delivery.app import create_app, migrated_connection
-from delivery.cli import STARTED, assets, console, credits, generate, keys, mcp, models, orgs, projects, reference, step, sweep
+from delivery.cli import STARTED, assets, console, credits, generate, keys, mcp, models, orgs, projects, reference, step, sweep, worker
 from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.ops.logs import configure_logging
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=0, help="app processes on one port (default: PROMPTPIX_WORKERS, 1)")
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
-    for module in (orgs, projects, keys, credits, models, generate, assets, sweep, console, mcp, reference):
+    for module in (orgs, projects, keys, credits, models, generate, assets, sweep, console, mcp, reference, worker):
         module.register(commands)
     return parser
 

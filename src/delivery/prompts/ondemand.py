@@ -34,7 +34,8 @@ from delivery.assets.masters import store_master
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
-from delivery.errors import ReferenceMissing
+from delivery.db.webhooks import emit_organization
+from delivery.errors import InsufficientCredits, ReferenceMissing
 from delivery.prompts import billing
 from delivery.prompts.claims import claim_generation, release_generation
 from delivery.prompts.models import ModelChoice, fallbacks
@@ -52,7 +53,7 @@ from generation import (
     screen_prompt,
 )
 
-__all__ = ["Admission", "GenerationTarget", "master_for_prompt"]
+__all__ = ["Admission", "GenerationTarget", "master_for_prompt", "release_reservation", "reserve_ahead", "screen_target"]
 
 Admission = Callable[[asyncpg.Connection], Awaitable[None]]
 
@@ -101,7 +102,7 @@ def _ms_since(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-async def _screen(services: Services, target: GenerationTarget) -> None:
+async def screen_target(services: Services, target: GenerationTarget) -> None:
     """The safety gate, before any spend: the deployment's and the project's terms, then the moderator."""
     project = target.project
     policy = services.prompt_policy.merged(blocklist=project.prompt_blocklist, allowlist=project.prompt_allowlist)
@@ -118,8 +119,46 @@ def _charged(services: Services, target: GenerationTarget) -> bool:
     return not services.providers[target.choice.provider].offline
 
 
-async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
+async def reserve_ahead(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
+    """Record the attempt and debit its price now, to be drawn later (a queued job's candidate); in the caller's transaction."""
+    generation_id = await start_generation(
+        conn, project_id=target.project.id, generation_key=target.key, provider=target.choice.provider, model=target.model
+    )
+    if _charged(services, target):
+        payer = Attribution(generation_id=generation_id, project_id=target.project.id, key_id=target.key_id, model=target.model)
+        await billing.reserve(conn, organization_id=target.project.organization_id, cost=target.choice.price, payer=payer, now=dt.datetime.now(dt.UTC))
+    return generation_id
+
+
+async def release_reservation(conn: asyncpg.Connection, generation_id: int, reason: str) -> bool:
+    """Give back a reservation that was not drawn on (cancelled job, asset found); False when it was used or settled already."""
+    async with conn.transaction():
+        updated = await conn.fetchval(
+            "UPDATE generations SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status = 'pending' RETURNING id",
+            generation_id,
+            reason,
+        )
+        if updated is None:
+            return False
+        await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
+    return True
+
+
+async def _take_reservation(conn: asyncpg.Connection, generation_id: int, target: GenerationTarget) -> bool:
+    """Draw under a reservation made ahead (or by a run of the same job that died); False if it is no longer pending."""
+    taken = await conn.fetchval(
+        "UPDATE generations SET provider = $2, model = $3 WHERE id = $1 AND status = 'pending' RETURNING id",
+        generation_id,
+        target.choice.provider,
+        target.model,
+    )
+    return taken is not None
+
+
+async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget, reserved: int | None = None) -> int:
     """Record the attempt and debit its price together: refused payment leaves no row behind."""
+    if reserved is not None and await _take_reservation(conn, reserved, target):
+        return reserved
     async with conn.transaction():
         generation_id = await start_generation(
             conn, project_id=target.project.id, generation_key=target.key, provider=target.choice.provider, model=target.model
@@ -193,7 +232,9 @@ async def _draw(services: Services, request: GenerationRequest, candidates: list
     raise AssertionError("there is always a chosen model")
 
 
-async def _generate_claimed(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> tuple[Asset, bool]:
+async def _generate_claimed(
+    services: Services, conn: asyncpg.Connection, target: GenerationTarget, reserved: int | None = None
+) -> tuple[Asset, bool]:
     existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
     if existing is not None:  # another process finished it while we waited
         return existing, False
@@ -202,7 +243,12 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
         return restored, False
     request = await _with_references(services, target)
     candidates = [target.choice, *await fallbacks(services, conn, target.project, target.choice, references=len(request.references))]
-    generation_id = await _reserve(services, conn, target)
+    try:
+        generation_id = await _reserve(services, conn, target, reserved)
+    except InsufficientCredits:  # the reservation's transaction rolled back; the event is its own
+        organization = target.project.organization_id
+        await emit_organization(conn, organization_id=organization, event="balance.exhausted", data={"organization_id": organization})
+        raise
     started = time.perf_counter()
     try:
         with services.metrics.generating():
@@ -221,14 +267,14 @@ async def _generate_claimed(services: Services, conn: asyncpg.Connection, target
     return asset, True
 
 
-async def _generate(services: Services, target: GenerationTarget, admit: Admission | None) -> tuple[Asset, bool]:
+async def _generate(services: Services, target: GenerationTarget, admit: Admission | None, reserved: int | None = None) -> tuple[Asset, bool]:
     async with services.pool.acquire() as conn:
         if admit is not None:
             await admit(conn)
-        await _screen(services, target)
+        await screen_target(services, target)
         await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
-            return await _generate_claimed(services, conn, target)
+            return await _generate_claimed(services, conn, target, reserved)
         finally:
             try:
                 await release_generation(conn, target.key)
@@ -240,7 +286,7 @@ async def _generate(services: Services, target: GenerationTarget, admit: Admissi
 
 
 async def master_for_prompt(
-    services: Services, target: GenerationTarget, *, admit: Admission | None = None
+    services: Services, target: GenerationTarget, *, admit: Admission | None = None, reserved: int | None = None
 ) -> tuple[Asset, bool]:
     """(asset, True when it was generated for this request or one it waited on).
 
@@ -248,9 +294,13 @@ async def master_for_prompt(
     before any generation work: rate limits belong there, since neither a cache
     hit nor a request that joins a generation already under way costs anything.
     Joiners share the leader's outcome, refusal included.
+
+    `reserved` is a generation row reserved ahead (`reserve_ahead`, a queued
+    job's candidate): a draw uses it instead of reserving again. The caller
+    releases it (`release_reservation`) if nothing drew on it.
     """
     async with services.pool.acquire() as conn:
         asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
     if asset is not None:
         return asset, False
-    return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit))
+    return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit, reserved))

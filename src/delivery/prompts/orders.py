@@ -18,17 +18,19 @@ from delivery.access.ratelimit import admit_miss
 from delivery.access.signing import Keyring
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import Asset
+from delivery.db.assets import Asset, find_generated_asset
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
 from delivery.errors import InvalidParam, LinkKeyUnusable, NoLinkKey, NoSigningSecret
 from delivery.images.params import TransformParams, aspect_ratio, parse_generate, parse_transform
 from delivery.prompts.flows import earlier_steps
-from delivery.prompts.ondemand import master_for_prompt
-from delivery.prompts.targets import prompt_names, resolve_target
+from delivery.prompts.ondemand import master_for_prompt, reserve_ahead, screen_target
+from delivery.prompts.targets import GenerationTarget, prompt_names, resolve_target
 from delivery.services import Services
 
-__all__ = ["Generated", "GenerationOrder", "generate_for_api"]
+__all__ = ["Generated", "GenerationOrder", "candidate", "generate_for_api", "reserve_order"]
+
+_SEEDS = 2**31
 
 
 class GenerationOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -48,6 +50,10 @@ class GenerationOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Append this generation to a flow as its next step."""
     name: str | None = None
     """Point `@name` at the result."""
+    wait: bool = True
+    """False (or the header `Prefer: respond-async`): answer 202 with a job at once; a worker draws it."""
+    count: Annotated[int, msgspec.Meta(ge=1, le=4)] = 1
+    """Candidates to draw (jobs only): each is its own asset, with its own reservation; candidate i uses seed + i."""
 
 
 class Generated(msgspec.Struct, frozen=True):
@@ -91,8 +97,55 @@ def _aspect(given: str | None) -> TransformParams:
     return parse_transform({"ar": given, "fit": "crop"} if given else {})  # ar is kept only beside a cutting fit
 
 
-async def generate_for_api(services: Services, keyring: Keyring, project: Project, key: ApiKey, order: GenerationOrder) -> Generated:
-    """Validate everything first (400/422 cost nothing), then find or draw the master, then name it and file it."""
+def candidate(order: GenerationOrder, position: int) -> GenerationOrder:
+    """The order of a job's candidate `position`: the first is the order itself (the same key as its `/g/` link);
+    the others add their position to the seed (no seed: seed `position`), so each is a distinct asset
+    that a `/g/` link with that seed shows too."""
+    if position == 0:
+        return msgspec.structs.replace(order, count=1)
+    return msgspec.structs.replace(order, count=1, seed=((order.seed or 0) + position) % _SEEDS)
+
+
+def check_job_order(order: GenerationOrder) -> None:
+    if order.count > 1 and (order.name is not None or order.flow is not None):
+        raise InvalidParam("`name` and `flow` take one image: use them with `count` 1")
+
+
+async def _target(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> GenerationTarget:
+    raw = {"prompt": order.prompt, "style": order.style or "", "model": order.model or ""}
+    if order.seed is not None:
+        raw["seed"] = str(order.seed)
+    wanted = msgspec.structs.replace(parse_generate(raw, max_prompt_chars=services.settings.max_prompt_chars), key=key.id)
+    transform = _aspect(order.aspect_ratio)
+    if order.name is not None:
+        check_name(order.name)
+    _, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
+    return await resolve_target(services, conn, project, wanted, transform, also=order.references, earlier=earlier)
+
+
+async def reserve_order(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> list[int | None]:
+    """Validate a job's order and reserve each candidate (in the caller's transaction): a generation id per candidate,
+    None for one whose asset exists already. Errors (400, 402, 422, 429) are raised before the job exists."""
+    check_job_order(order)
+    reserved: list[int | None] = []
+    for position in range(order.count):
+        target = await _target(services, conn, project, key, candidate(order, position))
+        if await find_generated_asset(conn, project_id=project.id, generation_key=target.key) is not None:
+            reserved.append(None)
+            continue
+        await screen_target(services, target)
+        grant = LinkGrant(key=key, signed=True, expires=None)
+        await admit_miss(conn, settings=services.settings, grant=grant, client_ip=None, now=dt.datetime.now(dt.UTC))
+        reserved.append(await reserve_ahead(services, conn, target))
+    return reserved
+
+
+async def generate_for_api(
+    services: Services, keyring: Keyring, project: Project, key: ApiKey, order: GenerationOrder, *, reserved: int | None = None
+) -> Generated:
+    """Validate everything first (400/422 cost nothing), then find or draw the master, then name it and file it.
+
+    `reserved`: a queued job's candidate, reserved when the job was accepted (and admitted then, so not again)."""
     raw = {"prompt": order.prompt, "style": order.style or "", "model": order.model or ""}
     if order.seed is not None:
         raw["seed"] = str(order.seed)
@@ -108,7 +161,7 @@ async def generate_for_api(services: Services, keyring: Keyring, project: Projec
         grant = LinkGrant(key=key, signed=True, expires=None)  # a secret key: limited per key, never per IP
         await admit_miss(conn, settings=services.settings, grant=grant, client_ip=None, now=dt.datetime.now(dt.UTC))
 
-    asset, generated = await master_for_prompt(services, target, admit=admit)
+    asset, generated = await master_for_prompt(services, target, admit=admit if reserved is None else None, reserved=reserved)
     async with services.pool.acquire() as conn:
         if order.name is not None:
             await set_name(conn, project_id=project.id, name=order.name, asset_id=asset.id)

@@ -2,7 +2,7 @@
 
 They are added to the deployment's (`PROMPTPIX_PROMPT_BLOCKLIST`,
 `PROMPTPIX_PROMPT_ALLOWLIST`) by the safety gate on every miss
-(`ondemand._screen`). One function writes them for the CLI
+(`ondemand.screen_target`). One function writes them for the CLI
 (`promptpix projects prompt-policy`) and `/v1`
 (`PUT /v1/projects/{p}/prompt-policy`).
 """

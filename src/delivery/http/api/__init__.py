@@ -11,6 +11,7 @@ from delivery.http.api.assets import analyze_asset, delete_one_asset, edit_asset
 from delivery.http.api.billing import balance, ledger, usage_statistics
 from delivery.http.api.flows import read_flow, start_flow
 from delivery.http.api.generations import create_generation
+from delivery.http.api.jobs import list_project_jobs, read_job, remove_job
 from delivery.http.api.keys import create_project_key, list_project_keys, revoke_project_key, rotate_project_key, rotate_signing_secret
 from delivery.http.api.links import sign_project_link
 from delivery.http.api.models import list_project_models, write_project_models
@@ -20,6 +21,7 @@ from delivery.http.api.principal import provide_principal
 from delivery.http.api.projects import create_project, edit_project, list_organization_projects, read_organization, read_project
 from delivery.http.api.prompt_policy import read_prompt_policy, write_prompt_policy
 from delivery.http.api.styles import list_project_styles, read_style, remove_style, write_style
+from delivery.http.api.webhooks import create_webhook, edit_webhook, list_deliveries, list_webhooks, read_webhook, redeliver_message, remove_webhook
 from delivery.http.openapi import BEARER
 
 __all__ = ["API_CACHE_CONTROL", "api_router"]
@@ -44,6 +46,16 @@ api_router = Router(
         ledger,
         usage_statistics,
         create_generation,
+        list_project_jobs,
+        read_job,
+        remove_job,
+        create_webhook,
+        list_webhooks,
+        read_webhook,
+        edit_webhook,
+        remove_webhook,
+        list_deliveries,
+        redeliver_message,
         upload,
         list_project_assets,
         read_asset,

@@ -10,10 +10,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from delivery.access.idempotency import fingerprint, idempotent
+from delivery.errors import InvalidParam
 from delivery.http.api.headers import IdempotencyKey
+from delivery.http.api.job_views import JobView, job_view
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, asset_views
 from delivery.http.openapi import problems
+from delivery.jobs import submit_job
 from delivery.prompts.orders import GenerationOrder, generate_for_api
 from delivery.services import Services
 
@@ -35,16 +38,33 @@ class GenerationView(msgspec.Struct, frozen=True):
     step: StepRef | None
 
 
+def _respond_async(request: Request) -> bool:
+    """`Prefer: respond-async` (RFC 7240), among any other preferences."""
+    prefer = request.headers.get("prefer", "")
+    return any(part.split("=")[0].strip().lower() == "respond-async" for part in prefer.replace(";", ",").split(","))
+
+
 @post(
     "/generations",
     opt={"scope": "generate"},
-    summary="Generate an image (or find the equal one) and get its URLs",
+    summary="Generate an image (or find the equal one) and get its URLs; with `\"wait\": false`, a job (202)",
     responses=problems(402, 409, 422, 429),
 )
 async def create_generation(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[GenerationOrder], idempotency_key: IdempotencyKey = None
-) -> Response[GenerationView]:
+) -> Response[GenerationView | JobView]:
     services: Services = request.app.state.services
+    if not data.wait or _respond_async(request):
+
+        async def queue() -> JobView:
+            job = await submit_job(services, principal.project, principal.key, data)
+            return job_view(job, services.settings.resolved_public_url)
+
+        print_ = fingerprint("POST", "/v1/generations#job", data)
+        queued: Any = await idempotent(services, project_id=principal.project.id, key=idempotency_key, fingerprint=print_, run=queue, status=202)
+        return queued
+    if data.count > 1:
+        raise InvalidParam('`count` above 1 makes a job: send it with `"wait": false`')
 
     async def run() -> GenerationView:
         made = await generate_for_api(services, request.app.state.keyring, principal.project, principal.key, data)
