@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Request, delete, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from delivery.db.jobs import JobStatus, get_job, list_jobs
 from delivery.errors import UnknownJob
@@ -24,9 +24,9 @@ __all__ = ["list_project_jobs", "read_job", "remove_job"]
 async def list_project_jobs(
     request: Request,
     principal: NamedDependency[Principal],
-    status: Annotated[JobStatus | None, Parameter(query="status")] = None,
-    limit: Annotated[int | None, Parameter(query="limit", ge=1, le=200)] = None,
-    before: Annotated[dt.datetime | None, Parameter(query="before", description="Only jobs created before this time (the last item's `created_at`)")] = None,
+    status: Annotated[JobStatus | None, QueryParameter()] = None,
+    limit: Annotated[int | None, QueryParameter(ge=1, le=200)] = None,
+    before: Annotated[dt.datetime | None, QueryParameter(description="Only jobs created before this time (the last item's `created_at`)")] = None,
 ) -> list[JobView]:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:

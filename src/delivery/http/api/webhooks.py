@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from delivery.db.webhooks import Endpoint, delete_endpoint, get_endpoint, get_message, list_attempts, list_endpoints, list_messages, update_endpoint
 from delivery.errors import UnknownWebhook, UnknownWebhookMessage
@@ -127,7 +127,7 @@ async def list_deliveries(
     request: Request,
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
-    limit: Annotated[int | None, Parameter(query="limit", ge=1, le=200)] = None,
+    limit: Annotated[int | None, QueryParameter(ge=1, le=200)] = None,
 ) -> list[DeliveryView]:
     services: Services = request.app.state.services
     endpoint = await _endpoint(services, principal, webhook_id)
