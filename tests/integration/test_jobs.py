@@ -187,3 +187,16 @@ async def test_a_killed_worker_s_job_is_finished_by_another_with_one_asset_and_o
     assert (assets, pending) == (1, 0)
     debits, refunds, net = await ledger(database_url, tenant.org)
     assert debits - refunds == 1 and net > 0
+
+
+async def test_serve_runs_jobs_itself_when_asked(tmp_path: Path, database_url: str, env: dict[str, str]) -> None:
+    """PROMPTPIX_SERVE_WORKER=on (the default with the embedded database): one command, no separate worker."""
+    served = start_serve(data_dir=tmp_path / "solo", database_url=database_url, env={**env, "PROMPTPIX_SERVE_WORKER": "on"})
+    try:
+        tenant = await make_tenant(database_url, credits=10)
+        async with httpx.AsyncClient(base_url=served.base, headers=bearer(tenant), timeout=30) as http:
+            job = (await http.post("/v1/generations", json={"prompt": "a solo job", "wait": False})).json()
+            done = await wait_for(http, f"/v1/jobs/{job['id']}", "succeeded")
+            assert len(done["asset_ids"]) == 1
+    finally:
+        served.stop()
