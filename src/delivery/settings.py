@@ -322,7 +322,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
 
     # Assets and repair
     sweep_interval: Annotated[
-        _Seconds, Meta(description="Seconds between the periodic sweeps each process runs; 0 turns the periodic sweep off.", extra=_REPAIR)
+        _Seconds, Meta(description="Seconds between periodic sweeps, a task one queue worker runs per tick; 0 turns the periodic sweep off.", extra=_REPAIR)
     ] = 3600.0
     sweep_grace: Annotated[_Seconds, Meta(description="An object no row references is removed only once it is older than this many seconds.", extra=_REPAIR)] = (
         3600.0

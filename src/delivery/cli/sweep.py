@@ -1,7 +1,7 @@
 """`promptpix sweep`: remove orphaned objects and settle generations a crash left pending.
 
 Dry run by default: it prints what it would do and changes nothing until
-`--apply`. The service runs the same sweep periodically (PROMPTPIX_SWEEP_INTERVAL).
+`--apply`. Queue workers run the same sweep periodically (PROMPTPIX_SWEEP_INTERVAL, delivery.jobs.queue).
 """
 
 from __future__ import annotations
