@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from delivery.access.idempotency import fingerprint, idempotent
@@ -48,11 +49,14 @@ def _respond_async(request: Request) -> bool:
     "/generations",
     opt={"scope": "generate"},
     summary="Generate an image (or find the equal one) and get its URLs; with `\"wait\": false`, a job (202)",
-    responses=problems(402, 409, 422, 429),
+    responses={
+        **problems(402, 409, 422, 429),
+        202: ResponseSpec(data_container=JobView, description='A job, when the body says `"wait": false` or the request `Prefer: respond-async`'),
+    },
 )
 async def create_generation(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[GenerationOrder], idempotency_key: IdempotencyKey = None
-) -> Response[GenerationView | JobView]:
+) -> Response[GenerationView]:
     services: Services = request.app.state.services
     if not data.wait or _respond_async(request):
 

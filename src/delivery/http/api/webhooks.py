@@ -81,7 +81,7 @@ async def _endpoint(services: Services, principal: Principal, webhook_id: str) -
     return endpoint
 
 
-@post("/webhooks", opt=_SCOPE, summary="Add a webhook endpoint (its signing secret is in this answer only)", responses=problems(422))
+@post("/webhooks", opt=_SCOPE, summary="Add a webhook endpoint (its signing secret is in this answer only)", responses=problems(400, 422))
 async def create_webhook(request: Request, principal: NamedDependency[Principal], data: JSONBody[WebhookBody]) -> WebhookView:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
