@@ -33,13 +33,13 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
         address = address.ipv4_mapped
     if address in _METADATA:
         return "a cloud metadata address"
-    for kind, flag in (
+    for kind, flag in (  # the most specific first: Python counts loopback and 0.0.0.0 as private too
+        ("an unspecified", address.is_unspecified),
         ("a loopback", address.is_loopback),
         ("a link-local", address.is_link_local),
-        ("a private", address.is_private),
         ("a multicast", address.is_multicast),
-        ("an unspecified", address.is_unspecified),
         ("a reserved", address.is_reserved),
+        ("a private", address.is_private),
     ):
         if flag:
             return f"{kind} address"
