@@ -200,3 +200,24 @@ async def test_serve_runs_jobs_itself_when_asked(tmp_path: Path, database_url: s
             assert len(done["asset_ids"]) == 1
     finally:
         served.stop()
+
+
+async def test_a_job_and_a_synchronous_request_for_one_key_make_one_provider_call(
+    api: Serve, workers: Workers, tenant: Tenant, database_url: str, fake_gemini: FakeGemini
+) -> None:
+    """They share the claim (prompts/claims.py): the request waits for the job's draw and serves its asset."""
+    fake_gemini.script("synthesize", Reply.delayed(3))
+    workers.start("w1")
+    async with httpx.AsyncClient(base_url=api.base, headers=bearer(tenant), timeout=60) as http:
+        job = (await http.post("/v1/generations", json={"prompt": "a shared heron", "wait": False})).json()
+        await until(lambda: len(fake_gemini.of("synthesize")) == 1, "the worker is drawing", timeout=60)
+        sync = (await http.post("/v1/generations", json={"prompt": "a shared heron"})).json()
+        done = await wait_for(http, f"/v1/jobs/{job['id']}", "succeeded")
+        assert sync["asset"]["id"] == done["asset_ids"][0]
+        # The signed /g/ link the answer carries is the same image, served without drawing.
+        link = await http.get(sync["link"], headers={"Authorization": ""})
+        assert link.status_code == 200 and link.headers["x-cache-status"] != "GENERATED"
+        assert decode(link.content)[0].width == 1024
+    assert len(fake_gemini.of("synthesize")) == 1
+    debits, refunds, _ = await ledger(database_url, tenant.org)
+    assert debits - refunds == 1
