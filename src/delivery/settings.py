@@ -223,6 +223,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
 
     # Request and image limits: every one has a safe default and can be tightened per deployment.
     max_prompt_chars: Annotated[int, Meta(ge=1, description="Longest prompt accepted, in characters.", extra=_LIMITS)] = 2000
+    max_json_depth: Annotated[
+        int, Meta(ge=2, le=1000, description="Deepest nesting of arrays and objects a JSON request body may have (deeper: 400).", extra=_LIMITS)
+    ] = 32
     max_output_pixels: Annotated[
         int, Meta(ge=1, description="Largest output in pixels (width × height × dpr²); larger requests are shrunk to fit.", extra=_LIMITS)
     ] = 40_000_000

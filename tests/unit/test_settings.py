@@ -67,6 +67,7 @@ def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
 EPSILON = "0.001"
 BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_PORT": ("1", "65535"),
+    "PROMPTPIX_MAX_JSON_DEPTH": ("2", "1000"),
     "PROMPTPIX_API_PAGE_SIZE": ("1", "200"),
     "PROMPTPIX_MAX_PROJECT_PROMPT_TERMS": ("0", "10000"),
     "PROMPTPIX_CONSOLE_PAGE_SIZE": ("1", "200"),

@@ -37,11 +37,11 @@ from delivery.services import Services
 __all__ = ["serve_cloudflare"]
 
 PREFIX = "/cdn-cgi/image/"
-_ABSOLUTE = re.compile(r"^https?:/+([^/]+)(/.*)?$", re.IGNORECASE)
+_ABSOLUTE = re.compile(r"^https?:/+([^/]+)(/.*)?\Z", re.IGNORECASE | re.DOTALL)
 """`https://host/path`; proxies and browsers may fold the `//` after the scheme to one `/`."""
-_ASSET = re.compile(r"^/i/([0-9a-f]{32})$")
-_NAMED = re.compile(rf"^/i/([^/]+)/@({NAME_PATTERN})$")
-_GENERATE = re.compile(r"^/g/([^/]+)$")
+_ASSET = re.compile(r"^/i/([0-9a-f]{32})\Z")
+_NAMED = re.compile(rf"^/i/([^/]+)/@({NAME_PATTERN})\Z")
+_GENERATE = re.compile(r"^/g/([^/]+)\Z")
 _ENCODED_QUERY = re.compile(r"%3F", re.IGNORECASE)
 _GENERATE_KNOWN = TRANSFORM_NAMES | GENERATE_NAMES
 

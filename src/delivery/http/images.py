@@ -18,8 +18,8 @@ from delivery.services import Services
 
 __all__ = ["serve_asset", "serve_named_asset"]
 
-_ASSET_ID = re.compile(r"^[0-9a-f]{32}$")
-_ALIAS = re.compile(rf"^@({NAME_PATTERN})$")
+_ASSET_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_ALIAS = re.compile(rf"^@({NAME_PATTERN})\Z")
 """A name can move to another asset: caches keep it briefly and revalidate by ETag."""
 
 
