@@ -232,7 +232,11 @@ def test_auto_picks_gemini_then_replicate_then_offline() -> None:
     assert Settings.from_env({}).generator_name == "offline"
 
 
-PRODUCTION = {"PROMPTPIX_ENV": "production", "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK"}
+PRODUCTION = {
+    "PROMPTPIX_ENV": "production",
+    "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK",
+    "PROMPTPIX_DATABASE_URL": "postgresql://promptpix:Tz4mQ8vR2kLp9XwN7cYb@db/promptpix",
+}
 
 
 def test_production_without_a_real_generator_refuses_to_start() -> None:
