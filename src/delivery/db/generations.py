@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-__all__ = ["finish_generation", "start_generation"]
+__all__ = ["finish_generation", "pending_generations", "start_generation"]
 
 
 async def start_generation(
@@ -46,4 +46,14 @@ async def finish_generation(
         error,
         provider,
         model,
+    )
+
+
+async def pending_generations(conn: asyncpg.Connection, *, project_id: int, generation_key: str) -> list[asyncpg.Record]:
+    """Attempts at this key still `pending`: id, project_id, generation_key, created_at."""
+    return await conn.fetch(
+        """SELECT id, project_id, generation_key, created_at FROM generations
+           WHERE project_id = $1 AND generation_key = $2 AND status = 'pending' ORDER BY id""",
+        project_id,
+        generation_key,
     )
