@@ -419,7 +419,7 @@ class UndefinedStyle(ServiceError):
 
 
 class UndefinedName(ServiceError):
-    status, message = 422, "unknown asset name in the prompt"  # raised with the names
+    status, message = 422, "no asset has this name"  # raised with the names, in UnknownName's words
 
 
 class UndefinedFlow(ServiceError):
