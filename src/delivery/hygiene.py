@@ -23,6 +23,8 @@ _ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
 """A `\\uXXXX` escape in JSON text: preceded by an even run of backslashes, so not itself escaped."""
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SUSPECT = re.compile(rb"[\x00-\x1f\x7f-\xff]|%[01]|%7f|%[89a-f]", re.IGNORECASE)
+"""Raw URL bytes that could decode to a control character or to non-ASCII: only these need the full check."""
 
 
 def _describe(char: str) -> str:
@@ -50,11 +52,15 @@ def percent_decoded(raw: bytes, where: str, *, plus_is_space: bool = False) -> s
 
 
 def check_path(raw_path: bytes) -> None:
+    if not _SUSPECT.search(raw_path):
+        return
     check_text(percent_decoded(raw_path, "the path"), "the path", line_breaks=False)
 
 
 def check_query(raw_query: bytes, *, what: str = "the query") -> None:
     """Each name and value of a query (or an urlencoded form): names never take line breaks."""
+    if not _SUSPECT.search(raw_query):
+        return  # plain ASCII without escapes of controls or non-ASCII bytes: nothing to decode (most image URLs)
     for pair in raw_query.split(b"&"):
         name, _, value = pair.partition(b"=")
         decoded_name = percent_decoded(name, f"a parameter name in {what}", plus_is_space=True)
