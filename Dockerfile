@@ -1,14 +1,14 @@
 # promptpix app image: slim Python 3.11; libvips comes from the pyvips-binary wheel, not the OS.
 # Build: docker build -t promptpix .   Run: see docker-compose.yml and docs/deploy.md.
 
-FROM python:3.11-slim AS build
+FROM python:3.11.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 
-FROM python:3.11-slim
+FROM python:3.11.11-slim
 # Fonts for text drawn by libvips (error images, the offline generator's labels).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-dejavu-core \

@@ -26,6 +26,7 @@ from delivery.errors import DatabaseUnavailable, ServiceError, problem_details, 
 from delivery.http.api import api_router
 from delivery.http.cloudflare import serve_cloudflare
 from delivery.http.generate import generate_image
+from delivery.http.hygiene import HygieneMiddleware
 from delivery.http.images import serve_asset, serve_named_asset
 from delivery.http.mcp import McpEndpoint
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
@@ -346,7 +347,10 @@ def create_app(
             **{exc: _unexpected for exc in _DATABASE_BUGS},
             Exception: _unexpected,
         },
-        middleware=[DefineMiddleware(MetricsMiddleware)]
+        middleware=[
+            DefineMiddleware(MetricsMiddleware),
+            DefineMiddleware(HygieneMiddleware, max_json_depth=settings.max_json_depth, max_body_bytes=settings.max_source_bytes + _FORM_OVERHEAD),
+        ]
         + ([DefineMiddleware(AccessLogMiddleware)] if settings.log_requests else []),
         openapi_config=OpenAPIConfig(
             title="promptpix", version="0.1.0", path="/schema", components=API_COMPONENTS, render_plugins=[schema_page]

@@ -39,6 +39,7 @@ __all__ = [
     "InvalidField",
     "InvalidName",
     "InvalidParam",
+    "InvalidText",
     "KeyCannotSign",
     "KeyNotForLinks",
     "LinkKeyUnusable",
@@ -142,6 +143,12 @@ class InvalidParam(ServiceError):
     """A query parameter or body field is malformed, out of range, unknown or repeated."""
 
     status, message = 400, "invalid parameter"
+
+
+class InvalidText(ServiceError):
+    """A path, query or body carries a control character or bytes that are not UTF-8, or JSON nested too deep."""
+
+    status, message = 400, "the request contains characters that are not allowed"
 
 
 class UndefinedPreset(ServiceError):
@@ -436,7 +443,7 @@ class UndefinedStyle(ServiceError):
 
 
 class UndefinedName(ServiceError):
-    status, message = 422, "unknown asset name in the prompt"  # raised with the names
+    status, message = 422, "no asset has this name"  # raised with the names, in UnknownName's words
 
 
 class UndefinedFlow(ServiceError):

@@ -14,11 +14,14 @@ strength) is a `Rule`, listed in `RULES` and in the same reference.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import msgspec.inspect
@@ -42,6 +45,11 @@ def env_name(field: str) -> str:
 
 
 MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 96
+"""Estimated bits (`estimated_bits`) a production master secret needs: 32 random hex characters score about 100."""
+MIN_PASSWORD_CHARS = 16
+MIN_PASSWORD_BITS = 64
+"""The database password and S3 secret in production: 16 random URL-safe characters score about 70."""
 PLACEHOLDER_MARKS = ("changeme", "change-me", "change_me", "example", "default")
 """Secrets containing these are copied from a template, not generated."""
 
@@ -224,6 +232,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
 
     # Request and image limits: every one has a safe default and can be tightened per deployment.
     max_prompt_chars: Annotated[int, Meta(ge=1, description="Longest prompt accepted, in characters.", extra=_LIMITS)] = 2000
+    max_json_depth: Annotated[
+        int, Meta(ge=2, le=1000, description="Deepest nesting of arrays and objects a JSON request body may have (deeper: 400).", extra=_LIMITS)
+    ] = 32
     max_output_pixels: Annotated[
         int, Meta(ge=1, description="Largest output in pixels (width × height × dpr²); larger requests are shrunk to fit.", extra=_LIMITS)
     ] = 40_000_000
@@ -448,9 +459,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         self._check_rules()
 
     def _check_rules(self) -> None:
-        for rule in RULES:
-            if not rule.holds(self):
-                raise SettingsError(rule.says + rule.hint)
+        """Every broken rule, one line each, so one start-up names everything to fix."""
+        broken = [rule.says + rule.hint for rule in RULES if not rule.holds(self)]
+        if broken:
+            raise SettingsError("\n".join(broken))
 
     @property
     def webhook_retries(self) -> list[float]:
@@ -603,13 +615,56 @@ def s3_names_a_bucket(settings: Settings) -> bool:
     return not storage.startswith("s3://") or bool(urlsplit(storage).netloc)
 
 
+def _shannon(items: Sequence[object]) -> float:
+    counts = Counter(items)
+    return -sum(n / len(items) * math.log2(n / len(items)) for n in counts.values())
+
+
+def estimated_bits(secret: str) -> float:
+    """A pessimistic entropy estimate: length × the lower of the Shannon entropy of the characters and of the
+    steps between neighbours, so repeats (`abab…`) and runs (`0123…`, `abcd…`) score low however long they are."""
+    if len(secret) < 2:
+        return 0.0
+    steps = [ord(b) - ord(a) for a, b in pairwise(secret)]
+    return len(secret) * min(_shannon(secret), _shannon(steps))
+
+
+def _weak(secret: str, *, min_chars: int, min_bits: float) -> bool:
+    placeholder = any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
+    return placeholder or len(secret) < min_chars or estimated_bits(secret) < min_bits
+
+
 def production_secret_is_strong(settings: Settings) -> bool:
     """Secrets that are missing, short or well known would let anyone sign links."""
     if not settings.production:
         return True
     secret = settings.secret_key or ""
-    placeholder = any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
-    return len(secret) >= MIN_SECRET_CHARS and not placeholder and len(set(secret)) >= 16
+    return not _weak(secret, min_chars=MIN_SECRET_CHARS, min_bits=MIN_SECRET_BITS)
+
+
+def production_uses_an_external_database(settings: Settings) -> bool:
+    """The embedded server lives in one container's data directory: no replicas, no backups, no failover."""
+    return not settings.production or bool(settings.database_url)
+
+
+def _database_password(settings: Settings) -> str | None:
+    url = urlsplit(settings.database_url or "")
+    from_query = [v for k, v in parse_qsl(url.query) if k == "password"]
+    return url.password or (from_query[0] if from_query else None)
+
+
+def production_database_has_a_password(settings: Settings) -> bool:
+    return not settings.production or not settings.database_url or bool(_database_password(settings))
+
+
+def production_database_password_is_strong(settings: Settings) -> bool:
+    password = _database_password(settings)
+    return not settings.production or not password or not _weak(password, min_chars=MIN_PASSWORD_CHARS, min_bits=MIN_PASSWORD_BITS)
+
+
+def production_s3_secret_is_strong(settings: Settings) -> bool:
+    secret = settings.aws_secret_access_key
+    return not settings.production or not secret or not _weak(secret, min_chars=MIN_PASSWORD_CHARS, min_bits=MIN_PASSWORD_BITS)
 
 
 def cloudflare_has_a_token(settings: Settings) -> bool:
@@ -624,9 +679,29 @@ RULES = (
     Rule("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]", s3_names_a_bucket),
     Rule(
         f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters,"
-        f" 16 of them distinct, with no placeholder ({', '.join(PLACEHOLDER_MARKS)})",
+        f" with no placeholder ({', '.join(PLACEHOLDER_MARKS)}), runs or repeats (about {MIN_SECRET_BITS} bits estimated)",
         production_secret_is_strong,
         hint=" (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)",
+    ),
+    Rule(
+        "PROMPTPIX_ENV=production needs PROMPTPIX_DATABASE_URL: an external PostgreSQL, not the embedded one",
+        production_uses_an_external_database,
+    ),
+    Rule(
+        "PROMPTPIX_ENV=production needs a password in PROMPTPIX_DATABASE_URL (postgresql://user:password@host/db)",
+        production_database_has_a_password,
+    ),
+    Rule(
+        f"PROMPTPIX_ENV=production needs a strong database password in PROMPTPIX_DATABASE_URL: at least {MIN_PASSWORD_CHARS}"
+        f" random characters, not a template value",
+        production_database_password_is_strong,
+        hint=" (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
+    ),
+    Rule(
+        f"PROMPTPIX_ENV=production needs a strong AWS_SECRET_ACCESS_KEY: at least {MIN_PASSWORD_CHARS}"
+        f" random characters, not a template value",
+        production_s3_secret_is_strong,
+        hint=" (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
     ),
     Rule(
         "PROMPTPIX_ENV=production needs a real generator: set GEMINI_API_KEY or REPLICATE_API_TOKEN,"

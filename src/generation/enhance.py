@@ -15,6 +15,8 @@ __all__ = ["STYLES", "enhance_offline", "normalize_prompt", "prompt_words", "sty
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_REFERENCE = re.compile(r"(?<![\w@])@[\w-]+")
+"""An `@name` reference as delivery finds them in prompts (names are letters, digits, `_` and `-`)."""
 _STOPWORDS = frozenset(
     ["a", "an", "the", "and", "or", "of", "at", "in", "on", "to", "for", "with", "by", "from", "into", "over", "under"]
     + ["is", "are", "be", "as", "its", "it", "this", "that"]
@@ -47,8 +49,8 @@ def normalize_prompt(prompt: str) -> str:
 def prompt_words(prompt: str) -> list[str]:
     """Content words, lower-cased, in order, without repeats: tags and labels."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(prompt.lower()):
-        if word not in _STOPWORDS and not word.startswith("@"):
+    for word in _WORD.findall(_REFERENCE.sub(" ", prompt.lower())):  # `@prev`, `@logo`: references, not content
+        if word not in _STOPWORDS:
             seen.setdefault(word, None)
     return list(seen)
 

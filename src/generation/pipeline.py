@@ -158,13 +158,16 @@ class _Run:
 
         return await self.stage("synthesize", attempt, self.settings.synthesize_timeout)
 
-    async def analyze(self, synthesis: Synthesis) -> Analysis:
+    async def analyze(self, synthesis: Synthesis, enhanced: str) -> Analysis:
+        """A model is told what was drawn (the enhanced prompt); the offline rules take their tags and alt
+        text from the words of the prompt as written, which the enhancer's framing words would only dilute."""
         started = time.perf_counter()
-        data, mime, prompt = synthesis.data, synthesis.mime, self.request.prompt
+        data, mime = synthesis.data, synthesis.mime
+        told = self.request.prompt if self.provider.offline else enhanced
         try:
-            return await self.stage("analyze", lambda: self.provider.analyze(data, mime, prompt), self.settings.analyze_timeout)
+            return await self.stage("analyze", lambda: self.provider.analyze(data, mime, told), self.settings.analyze_timeout)
         except GenerationError as exc:
-            analysis = await asyncio.to_thread(analyze_offline, data, prompt)
+            analysis = await asyncio.to_thread(analyze_offline, data, self.request.prompt)
             self.fell_back("analyze", exc, started)
             return analysis
 
@@ -178,7 +181,7 @@ async def generate(
     run = _Run(provider, request, settings, progress)
     enhanced = await run.enhance()
     synthesis, width, height = await run.synthesize(enhanced)
-    analysis = await run.analyze(synthesis)
+    analysis = await run.analyze(synthesis, enhanced)
     return GeneratedImage(
         data=synthesis.data,
         mime=synthesis.mime,

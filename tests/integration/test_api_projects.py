@@ -88,11 +88,12 @@ async def test_bad_project_input_is_a_clear_error(client: AsyncTestClient, tenan
         ({"slug": "-x"}, 422, "slug"),
         ({"slug": "x" * 64}, 422, "slug"),
         ({"slug": "ok", "allowed_origins": ["javascript:alert(1)"]}, 422, "not an origin"),
-        ({"slug": "ok", "name": "a\x00b"}, 422, "printable"),
+        ({"slug": "ok", "name": "a\x00b"}, 400, "control character (U+0000)"),  # refused at the edge (docs/security.md)
+        ({"slug": "ok", "name": "a\u2028b"}, 422, "printable"),  # a line separator is no control character, nor printable
         ({"slug": "ok", "name": "n" * 201}, 422, "longer"),
         ({"slug": "ok", "default_style": {"name": "Bad Name"}}, 422, "name"),
         ({"slug": "ok", "default_style": {"name": "house", "aspect_ratio": "7:5"}}, 422, "aspect_ratio"),
-        ({"slug": "ok", "default_style": {"name": "house", "prompt": "a\x00b"}}, 422, "NUL"),
+        ({"slug": "ok", "default_style": {"name": "house", "prompt": "a\x00b"}}, 400, "control character (U+0000)"),
         ({"slug": "ok", "owner": 1}, 400, "owner"),
     ]
     for body, status, words in cases:

@@ -151,7 +151,7 @@ async def test_a_killed_holder_loses_its_claim_and_a_waiter_generates(database_u
         assert (image.width, image.height, fmt) == (96, 96, "png")
         assert isinstance(stuck.exception(), httpx.HTTPError)
         statuses = sorted(r["status"] for r in await conn.fetch("SELECT status FROM generations"))
-        assert statuses == ["pending", "succeeded"]  # the dead holder's attempt is left for the sweep to resolve
+        assert statuses == ["failed", "succeeded"]  # the waiter, now holding the claim, settled the dead holder's attempt
         assert tuple(await fetch(conn, ADVISORY)) == (0, 0)
     finally:
         await conn.close()

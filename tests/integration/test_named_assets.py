@@ -229,7 +229,8 @@ async def test_traversal_attempts_are_404_and_touch_nothing(
     for template in TRAVERSALS:
         url = template.format(p=quote(demo.project_slug))
         response = await client.get(url)
-        assert response.status_code == 404, (url, response.status_code)
+        expected = 400 if "%00" in url else 404  # a control character in a path is refused before any route
+        assert response.status_code == expected, (url, response.status_code)
         assert response.headers["cache-control"] == "no-store"
     assert outside.read_bytes() == b"secret"
     assert {o.key: o.size async for o in services.storage.list("")} == before

@@ -75,7 +75,7 @@ def test_every_resource_round_trips(live: Serve, tenant: Tenant) -> None:
         assert [a.id for a in pp.iter_assets(limit=1)] == [made.asset.id, logo.id]
         with pytest.raises(PromptpixError) as nul:
             pp.list_assets(q="logo\x00")
-        assert (nul.value.status, nul.value.detail) == (400, "`q` must not contain NUL characters")
+        assert (nul.value.status, nul.value.detail) == (400, "parameter `q` contains a control character (U+0000)")
 
         # keys, signing secrets and links
         created = pp.create_key(slug, "publishable", name="site")

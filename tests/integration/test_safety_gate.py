@@ -53,10 +53,11 @@ async def test_blocked_prompts_are_422_with_no_row_no_debit_and_no_provider_call
     url = settings.database_url or ""
     tenant = await make_tenant(url, credits=5)
     blocked, nul, allowed = await signed_links(client, settings, tenant, ["a GORE scene", "a fox\x00at dawn", "blood bath bombs on a shelf"])
-    for link, reason in [(blocked, "contains a blocked term (gore)"), (nul, "control character U+0000")]:
-        response = await client.get(link, headers={"accept": "application/json"})
-        assert response.status_code == 422 and reason in response.json()["detail"], response.text
-        assert response.json()["detail"].startswith("this prompt is not allowed: ")
+    response = await client.get(blocked, headers={"accept": "application/json"})
+    assert response.status_code == 422 and "contains a blocked term (gore)" in response.json()["detail"], response.text
+    assert response.json()["detail"].startswith("this prompt is not allowed: ")
+    refused = await client.get(nul, headers={"accept": "application/json"})  # refused at the edge, before the gate
+    assert refused.status_code == 400 and "control character (U+0000)" in refused.json()["detail"], refused.text
     assert await counts(url) == (0, 0) and provider.synthesized == [] and await balance(url, tenant.org) == 5
 
     drawn = await client.get(allowed)  # the allowlisted phrase holds a blocked phrase
@@ -64,7 +65,7 @@ async def test_blocked_prompts_are_422_with_no_row_no_debit_and_no_provider_call
     assert await counts(url) == (1, 1) and await balance(url, tenant.org) == 4
 
     metrics = (await client.get("/metrics")).text
-    assert 'promptpix_prompts_blocked_total{check="safety"} 2.0' in metrics
+    assert 'promptpix_prompts_blocked_total{check="safety"} 1.0' in metrics
 
 
 async def test_a_projects_own_terms_apply_to_its_prompts_and_the_api(
@@ -124,7 +125,7 @@ async def test_a_projects_terms_through_v1_use_the_clis_rules_and_only_an_operat
     assert (await client.get(policy, headers=project)).json() == {"blocklist": ["owl", "heron"], "allowlist": ["red fox terrier"]}
 
     for body, words in [
-        ({"blocklist": ["a\x00b"]}, "control or unassigned characters"),
+        ({"blocklist": ["a\ue000b"]}, "control or unassigned characters"),  # private use: NUL is refused at the edge
         ({"blocklist": ["x" * (settings.max_prompt_chars + 1)]}, "longer than the longest prompt"),
         ({"blocklist": [str(i) for i in range(settings.max_project_prompt_terms + 1)]}, f"at most {settings.max_project_prompt_terms} terms"),
     ]:

@@ -12,10 +12,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from delivery.app import create_app
-from delivery.settings import Settings
+from delivery.settings import Settings, SettingsError
 from harness.processes import NGINX_DIR, REPO
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "S3_BUCKET"}
@@ -50,9 +51,19 @@ def interpolate(value: object, env: dict[str, str]) -> str:
     return _INTERPOLATION.sub(one, str(value))
 
 
+OPERATOR_ENV = {
+    "POSTGRES_PASSWORD": "Tz4mQ8vR2kLp9XwN7cYb",
+    "AWS_SECRET_ACCESS_KEY": "Hq3nW8xLc5Vb2RkZp7Mt",
+    "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK",
+    "PROMPTPIX_PUBLIC_URL": "https://img.example.com",
+    "GEMINI_API_KEY": "AIza-test",
+}
+"""What the operator sets in .env: docs/deploy.md's steps."""
+
+
 def deploy_env() -> dict[str, str]:
     """.env.example with its "change me" secrets filled in, as an operator's .env would be."""
-    return {**env_example(), "POSTGRES_PASSWORD": "pg-secret"}
+    return {**env_example(), **OPERATOR_ENV}
 
 
 def app_settings() -> Settings:
@@ -92,6 +103,46 @@ def test_env_example_lists_every_setting_and_every_interpolated_variable() -> No
 def test_env_example_values_are_valid_settings() -> None:
     example = {k: v for k, v in env_example().items() if k not in COMPOSE_ONLY}
     assert Settings.from_env(example) == Settings(aws_access_key_id="promptpix", aws_secret_access_key="change-me-minio-secret")
+
+
+def test_compose_refuses_to_start_without_the_shared_secret_and_the_public_url() -> None:
+    app_env = services()["app"]["environment"]
+    for name in ("PROMPTPIX_SECRET_KEY", "PROMPTPIX_PUBLIC_URL"):
+        assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", app_env[name]), app_env[name]
+        env = {**deploy_env(), name: ""}  # as .env.example ships it
+        with pytest.raises(AssertionError, match=f"compose refuses to start without {name}"):
+            interpolate(app_env[name], env)
+        assert env_example()[name] == ""  # the template leaves it to the operator
+
+
+def test_compose_runs_production_and_the_template_secrets_stop_the_app() -> None:
+    settings = app_settings()
+    assert settings.production and settings.env == "production"
+    assert settings.resolved_public_url == OPERATOR_ENV["PROMPTPIX_PUBLIC_URL"]
+    assert settings.secret_key == OPERATOR_ENV["PROMPTPIX_SECRET_KEY"]  # the same secret on every replica
+    template = {**deploy_env(), **{k: v for k, v in env_example().items() if k in ("POSTGRES_PASSWORD", "AWS_SECRET_ACCESS_KEY")}}
+    app_env = {name: interpolate(value, template) for name, value in services()["app"]["environment"].items()}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({k: v for k, v in {**template, **app_env}.items() if k not in COMPOSE_ONLY})
+    lines = str(refused.value).splitlines()
+    assert len(lines) == 2 and "database password" in lines[0] and "AWS_SECRET_ACCESS_KEY" in lines[1], lines
+
+
+def test_every_image_is_pinned_to_a_version() -> None:
+    for name, service in services().items():
+        image = service.get("image")
+        assert image, f"{name} names its image (built ones too), so `docker compose` never pulls or tags :latest"
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest" and not tag.startswith("stable"), image
+    for dockerfile in (REPO / "Dockerfile", NGINX_DIR / "Dockerfile"):
+        for base in re.findall(r"^FROM (\S+)", dockerfile.read_text(), re.M):
+            assert ":" in base and not base.endswith(":latest"), base
+
+
+def test_the_app_keeps_its_data_directory_on_a_named_volume() -> None:
+    declared = set(compose()["volumes"])
+    mounts = [volume.split(":")[:2] for volume in services()["app"].get("volumes", [])]
+    assert any(source in declared and target == app_settings().data_dir for source, target in mounts), mounts
 
 
 def test_the_app_is_configured_for_the_services_compose_runs() -> None:

@@ -86,7 +86,7 @@ def test_production_refuses_missing_default_or_weak_secrets(secret: str | None) 
 
 
 def test_production_starts_with_a_strong_secret_and_create_app_checks_settings_built_in_code() -> None:
-    assert Settings.from_env({"PROMPTPIX_ENV": "production", "PROMPTPIX_SECRET_KEY": STRONG, "PROMPTPIX_GENERATOR": "offline"}).production
+    assert Settings.from_env({"PROMPTPIX_ENV": "production", "PROMPTPIX_SECRET_KEY": STRONG, "PROMPTPIX_GENERATOR": "offline", "PROMPTPIX_DATABASE_URL": "postgresql://u:Tz4mQ8vR2kLp9XwN7cYb@db/p"}).production
     with pytest.raises(SettingsError, match=r"^PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY"):
         create_app(Settings(env="production", secret_key="changeme"))
 

@@ -67,6 +67,7 @@ def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
 EPSILON = "0.001"
 BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_PORT": ("1", "65535"),
+    "PROMPTPIX_MAX_JSON_DEPTH": ("2", "1000"),
     "PROMPTPIX_API_PAGE_SIZE": ("1", "200"),
     "PROMPTPIX_MAX_PROJECT_PROMPT_TERMS": ("0", "10000"),
     "PROMPTPIX_CONSOLE_PAGE_SIZE": ("1", "200"),
@@ -236,7 +237,11 @@ def test_auto_picks_gemini_then_replicate_then_offline() -> None:
     assert Settings.from_env({}).generator_name == "offline"
 
 
-PRODUCTION = {"PROMPTPIX_ENV": "production", "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK"}
+PRODUCTION = {
+    "PROMPTPIX_ENV": "production",
+    "PROMPTPIX_SECRET_KEY": "q8Zr1v-5hYxNwB2kLmT4pQe7sD9uFjAa0cVbXgHi3oK",
+    "PROMPTPIX_DATABASE_URL": "postgresql://promptpix:Tz4mQ8vR2kLp9XwN7cYb@db/promptpix",
+}
 
 
 def test_production_without_a_real_generator_refuses_to_start() -> None:

@@ -19,10 +19,11 @@ import msgspec
 
 from delivery.assets.masters import OBJECT_LOCK_SQL
 from delivery.db.connection import holds_session_state
+from delivery.db.generations import pending_generations
 from delivery.prompts import billing
 from delivery.storage import Storage, StoredObject
 
-__all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "settle_abandoned", "sweep"]
+__all__ = ["SWEEP_LOCK", "PendingGeneration", "SweepReport", "settle_abandoned", "settle_abandoned_at_key", "sweep"]
 
 log = logging.getLogger("promptpix.sweep")
 
@@ -69,6 +70,26 @@ async def settle_abandoned(conn: asyncpg.Connection, generation: PendingGenerati
             generation.id,
         )
         await billing.refund(conn, generation_id=generation.id, now=dt.datetime.now(dt.UTC))
+
+
+async def settle_abandoned_at_key(
+    conn: asyncpg.Connection, *, project_id: int, generation_key: str, keep: int | None = None
+) -> list[PendingGeneration]:
+    """Settle every attempt at this key left pending; only for a caller holding the key's claim.
+
+    Every generation runs under its key's claim (delivery.prompts.claims), so a
+    pending row seen by the claim's holder belongs to a process that died or
+    lost its connection: it is refunded now, by the first request or worker that
+    sees it, rather than by the next sweep. `keep` is the caller's own
+    reservation (a job's candidate), and other live jobs' reservations are
+    pending by design: neither is touched.
+    """
+    rows = await pending_generations(conn, project_id=project_id, generation_key=generation_key, keep=keep)
+    abandoned = [PendingGeneration(**row) for row in rows]
+    for generation in abandoned:
+        await settle_abandoned(conn, generation)
+        log.warning("abandoned generation settled", extra={"generation": generation.id, "pending_since": generation.created_at.isoformat()})
+    return abandoned
 
 
 async def _unreferenced(conn: asyncpg.Connection, batch: list[StoredObject]) -> list[StoredObject]:

@@ -1,4 +1,4 @@
-"""`promptpix assets upload|name`: put an image into a project and name it (`@logo`)."""
+"""`promptpix assets upload|name|list|show`: put an image into a project, name it (`@logo`), see what is there."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+import asyncpg
+
 from delivery.app import open_services
 from delivery.assets.uploads import upload_asset
-from delivery.cli.common import project_by_slug
+from delivery.cli.common import bounded, project_by_id, project_by_slug, run_with_connection
 from delivery.db.asset_names import set_name
+from delivery.db.assets import Asset, AssetFilter, get_asset, list_assets, names_of
 from delivery.errors import ServiceError, UnknownAsset
 from delivery.settings import Settings
 
@@ -58,6 +61,43 @@ def cmd_assets(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _asset_line(asset: Asset, names: list[str]) -> str:
+    label = " ".join(f"@{n}" for n in names)
+    what = asset.prompt if asset.prompt is not None else asset.alt_text
+    return f"{asset.id}\t{asset.source}\t{asset.width}x{asset.height} {asset.mime}\t{asset.created_at:%Y-%m-%d}\t{label}\t{what[:60]}"
+
+
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        project = await project_by_slug(conn, args.project)
+        found = await list_assets(conn, project_id=project.id, where=AssetFilter(tag=args.tag), limit=args.limit)
+        names = await names_of(conn, asset_ids=[a.id for a in found])
+        for asset in found:
+            print(_asset_line(asset, names.get(asset.id, [])))
+
+    return run_with_connection(settings, work)
+
+
+def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        asset = await get_asset(conn, id=args.asset_id)
+        if asset is None:
+            raise UnknownAsset(f"no asset {args.asset_id}")
+        project = await project_by_id(conn, asset.project_id)
+        names = (await names_of(conn, asset_ids=[asset.id])).get(asset.id, [])
+        base = settings.resolved_public_url
+        print(f"asset {asset.id} of project {project.slug!r}: {asset.source}, {asset.width}x{asset.height} {asset.mime}, {asset.bytes} bytes")
+        if asset.prompt is not None:
+            print(f"prompt: {asset.prompt}")
+            print(f"drawn by: {asset.provider} {asset.model}{' (offline preview)' if asset.offline else ''}")
+        print(f"alt text: {asset.alt_text}")
+        print(f"tags: {', '.join(asset.tags) or 'none'}; focal point {asset.focal_x:.2f},{asset.focal_y:.2f}")
+        print(f"names: {' '.join('@' + n for n in names) or 'none'}")
+        print(f"{base}/i/{asset.id}")
+
+    return run_with_connection(settings, work)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     assets = commands.add_parser("assets", help="upload and name a project's assets")
     assets.set_defaults(run=cmd_assets)
@@ -70,3 +110,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     name.add_argument("project", help="project slug")
     name.add_argument("name")
     name.add_argument("asset_id")
+    listing = sub.add_parser("list", help="a project's assets, newest first")
+    listing.add_argument("project", help="project slug")
+    listing.add_argument("--tag", help="only assets with this tag")
+    listing.add_argument("--limit", type=bounded(1, 10_000), default=50, help="at most this many (default 50)")
+    listing.set_defaults(run=cmd_list)
+    show = sub.add_parser("show", help="one asset: what it is, its names and URL")
+    show.add_argument("asset_id")
+    show.set_defaults(run=cmd_show)

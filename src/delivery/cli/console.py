@@ -8,7 +8,7 @@ import datetime as dt
 import asyncpg
 
 from delivery.access.console import issue_link_token
-from delivery.cli.common import run_with_connection
+from delivery.cli.common import database_id, run_with_connection
 from delivery.settings import Settings
 
 __all__ = ["console_link", "register"]
@@ -29,5 +29,5 @@ def cmd_console_link(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     link = commands.add_parser("console-link", help="print a one-time sign-in link to the web console")
-    link.add_argument("--org", type=int, required=True, help="organisation id (`promptpix orgs create` prints it)")
+    link.add_argument("--org", type=database_id, required=True, help="organisation id (`promptpix orgs create` prints it)")
     link.set_defaults(run=cmd_console_link)

@@ -12,12 +12,17 @@ import sys
 
 import asyncpg
 
-from delivery.cli.common import run_with_connection
-from delivery.db.billing import post_entry, usage
+from delivery.cli.common import bounded, database_id, run_with_connection
+from delivery.cli.orgs import account_line
+from delivery.db.billing import get_account, post_entry, usage
 from delivery.errors import UnknownBillingAccount
 from delivery.settings import Settings
 
 __all__ = ["register"]
+
+
+_credits = bounded(-(10**15), 10**15)
+"""Credits at once: far inside the balance column (bigint), so sums cannot overflow it."""
 
 
 def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
@@ -33,6 +38,16 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
             raise UnknownBillingAccount()
         verb = "granted" if args.kind == "grant" else "adjusted by"
         print(f"{verb} {args.amount} credits for organisation {args.org}: balance is now {account.balance} (plan {account.plan})")
+
+    return run_with_connection(settings, work)
+
+
+def cmd_balance(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        account = await get_account(conn, organization_id=args.org, now=dt.datetime.now(dt.UTC))
+        if account is None:
+            raise UnknownBillingAccount()
+        print(f"organisation {args.org}: {account_line(account)}")
 
     return run_with_connection(settings, work)
 
@@ -59,12 +74,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     credits = commands.add_parser("credits", help="organisation balances").add_subparsers(dest="credits_command", required=True)
     for kind, text in (("grant", "add credits"), ("adjustment", "correct a balance up or down")):
         sub = credits.add_parser("grant" if kind == "grant" else "adjust", help=text)
-        sub.add_argument("org", type=int, help="organisation id")
-        sub.add_argument("amount", type=int)
+        sub.add_argument("org", type=database_id, help="organisation id")
+        sub.add_argument("amount", type=_credits)
         sub.add_argument("--note", default="", help="why, kept in the ledger")
         sub.set_defaults(run=cmd_post, kind=kind)
+    balance = credits.add_parser("balance", help="an organisation's plan, balance and what remains")
+    balance.add_argument("org", type=database_id, help="organisation id")
+    balance.set_defaults(run=cmd_balance)
     report = credits.add_parser("usage", help="net generations and credits of an organisation, grouped")
-    report.add_argument("org", type=int, help="organisation id")
+    report.add_argument("org", type=database_id, help="organisation id")
     report.add_argument("--by", default="provider", choices=["provider", "model", "project", "key", "day", "month"])
     report.add_argument("--since", default=None, help="YYYY-MM (UTC); default: this month")
     report.set_defaults(run=cmd_usage)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 
 import pyvips
 
 from delivery.app import make_provider
+from delivery.cli.common import INT4, bounded, nonempty
 from delivery.images.formats import FORMATS, LOADERS, Format, by_extension, by_loader
 from delivery.images.transform.encode import encode
 from delivery.images.transform.pillow_codecs import materialise
@@ -32,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("prompt")
     parser.add_argument("--out", required=True, type=Path, help="output file; its extension picks the format")
     parser.add_argument("--aspect", default="1:1", choices=list(ASPECT_CLASSES), help="aspect class (default 1:1)")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=bounded(0, INT4))
     parser.add_argument("--style", choices=list(STYLES), help="a built-in style")
     parser.add_argument("--style-prompt", default="", help="style text to apply (wins over --style)")
     parser.add_argument("--reference", type=Path, action="append", default=[], metavar="PATH",
@@ -83,6 +85,10 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     fmt = _output(args.out)
     if fmt is None:
         raise SystemExit(f"promptpix: --out must end in one of {_SUFFIXES}")
+    prompt = nonempty(args.prompt, "the prompt")
+    writable = args.out if args.out.exists() else args.out.parent
+    if args.out.is_dir() or not os.access(writable, os.W_OK):  # before the provider is paid for a drawing that cannot be saved
+        raise SystemExit(f"promptpix: cannot write --out {args.out}: {'a directory' if args.out.is_dir() else 'no such writable directory'}")
     try:
         references = tuple(_reference(path) for path in args.reference)
     except (OSError, ValueError, pyvips.Error) as exc:
@@ -92,7 +98,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         provider = make_provider(settings)
         try:
             request = GenerationRequest(
-                prompt=args.prompt,
+                prompt=prompt,
                 aspect_class=args.aspect,
                 seed=args.seed,
                 model=provider.resolve_model(args.model),
@@ -114,6 +120,9 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"promptpix: generation failed at {exc.stage or 'start'}: {exc.message}{detail}")
         return 1
     data = encode(materialise(pyvips.Image.new_from_buffer(image.data, "")), fmt.name, None)
-    args.out.write_bytes(data)
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        raise SystemExit(f"promptpix: cannot write --out {args.out}: {exc.strerror or exc}") from None
     _summary(image, args.out, fmt.name, len(data))
     return 0

@@ -16,13 +16,16 @@ from pathlib import Path
 
 from delivery.settings import RULES, FieldDoc, reference
 
-__all__ = ["COMPOSE_ENV", "register", "render_env", "render_markdown"]
+__all__ = ["COMPOSE_ENV", "COMPOSE_REQUIRED", "register", "render_env", "render_markdown"]
 
 COMPOSE_ENV = {
     "AWS_ACCESS_KEY_ID": "promptpix",
     "AWS_SECRET_ACCESS_KEY": "change-me-minio-secret",
 }
 """Values .env.example gives settings that docker compose needs set (the app's default is unset)."""
+
+COMPOSE_REQUIRED = ("PROMPTPIX_SECRET_KEY", "PROMPTPIX_PUBLIC_URL")
+"""Settings docker-compose.yml interpolates as `${X:?…}`: compose refuses to start while they are empty."""
 
 COMPOSE_ONLY = {
     "POSTGRES_PASSWORD": "change-me-postgres-password",
@@ -90,6 +93,8 @@ def render_env() -> str:
             lines += _comment(doc.description if doc.accepts == "string" else f"{doc.description.rstrip('.')}; {doc.accepts}.")
             if doc.variable in COMPOSE_ENV:
                 lines += _comment("Unset by default; docker compose needs it: change me.")
+            if doc.variable in COMPOSE_REQUIRED:
+                lines += _comment("docker compose refuses to start until it is set.")
             lines.append(f"{doc.variable}={COMPOSE_ENV.get(doc.variable, doc.default)}")
     lines += ["", "# --- docker compose only (not read by the app): change me"]
     lines += [f"{name}={value}" for name, value in COMPOSE_ONLY.items()]

@@ -28,8 +28,8 @@ __all__ = [
 
 NAME_PATTERN = r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?"
 """Lowercase letters, digits, `_` and `-`, at most 64, starting and ending alphanumeric."""
-_NAME = re.compile(f"^{NAME_PATTERN}$")
-_RESERVED = re.compile(r"^(?:prev|step\d+)$")
+_NAME = re.compile(rf"^{NAME_PATTERN}\Z")
+_RESERVED = re.compile(r"^(?:prev|step\d+)\Z")
 """Flows reference earlier steps as `@prev` and `@step1`…; a project name must not shadow them."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-__all__ = ["finish_generation", "start_generation"]
+__all__ = ["finish_generation", "pending_generations", "start_generation"]
 
 
 async def start_generation(
@@ -46,4 +46,21 @@ async def finish_generation(
         error,
         provider,
         model,
+    )
+
+
+async def pending_generations(
+    conn: asyncpg.Connection, *, project_id: int, generation_key: str, keep: int | None = None
+) -> list[asyncpg.Record]:
+    """Attempts at this key still `pending` (id, project_id, generation_key, created_at), but for `keep`
+    and the reservations of queued or running jobs, which are pending until a worker draws on them."""
+    return await conn.fetch(
+        """SELECT id, project_id, generation_key, created_at FROM generations g
+           WHERE project_id = $1 AND generation_key = $2 AND status = 'pending' AND id IS DISTINCT FROM $3
+             AND NOT EXISTS (SELECT 1 FROM job_candidates c JOIN jobs j ON j.id = c.job_id
+                             WHERE c.generation_id = g.id AND j.status IN ('queued', 'running'))
+           ORDER BY id""",
+        project_id,
+        generation_key,
+        keep,
     )

@@ -7,7 +7,7 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["Organization", "create_organization", "get_organization"]
+__all__ = ["Organization", "create_organization", "get_organization", "list_organizations"]
 
 
 class Organization(msgspec.Struct, frozen=True):
@@ -24,3 +24,8 @@ async def create_organization(conn: asyncpg.Connection, *, name: str) -> Organiz
 async def get_organization(conn: asyncpg.Connection, *, id: int) -> Organization | None:
     row = await conn.fetchrow("SELECT * FROM organizations WHERE id = $1", id)
     return None if row is None else Organization(**row)
+
+
+async def list_organizations(conn: asyncpg.Connection) -> list[Organization]:
+    rows = await conn.fetch("SELECT * FROM organizations ORDER BY id")
+    return [Organization(**r) for r in rows]

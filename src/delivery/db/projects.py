@@ -9,6 +9,7 @@ import msgspec
 
 __all__ = [
     "Project",
+    "all_projects",
     "create_project",
     "get_organization_project",
     "get_project",
@@ -91,6 +92,11 @@ async def set_link_policy(
         allowed_origins,
     )
     return None if row is None else Project(**row)
+
+
+async def all_projects(conn: asyncpg.Connection) -> list[Project]:
+    rows = await conn.fetch("SELECT * FROM projects ORDER BY organization_id, slug")
+    return [Project(**r) for r in rows]
 
 
 async def list_projects(conn: asyncpg.Connection, *, organization_id: int) -> list[Project]:

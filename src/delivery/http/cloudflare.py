@@ -37,11 +37,11 @@ from delivery.services import Services
 __all__ = ["serve_cloudflare"]
 
 PREFIX = "/cdn-cgi/image/"
-_ABSOLUTE = re.compile(r"^https?:/+([^/]+)(/.*)?$", re.IGNORECASE)
+_ABSOLUTE = re.compile(r"^https?:/+([^/]+)(/.*)?\Z", re.IGNORECASE | re.DOTALL)
 """`https://host/path`; proxies and browsers may fold the `//` after the scheme to one `/`."""
-_ASSET = re.compile(r"^/i/([0-9a-f]{32})$")
-_NAMED = re.compile(rf"^/i/([^/]+)/@({NAME_PATTERN})$")
-_GENERATE = re.compile(r"^/g/([^/]+)$")
+_ASSET = re.compile(r"^/i/([0-9a-f]{32})\Z")
+_NAMED = re.compile(rf"^/i/([^/]+)/@({NAME_PATTERN})\Z", re.IGNORECASE)
+_GENERATE = re.compile(r"^/g/([^/]+)\Z")
 _ENCODED_QUERY = re.compile(r"%3F", re.IGNORECASE)
 _GENERATE_KNOWN = TRANSFORM_NAMES | GENERATE_NAMES
 
@@ -111,5 +111,5 @@ async def serve_cloudflare(request: Request, rest: FromPath[str]) -> ImageRespon
     if asset := _ASSET.match(source):
         return await serve_asset_id(request, services, asset[1], parsed, query)
     if named := _NAMED.match(source):
-        return await serve_named(request, services, named[1], named[2], parsed, query)
+        return await serve_named(request, services, named[1], named[2].lower(), parsed, query)
     raise UnknownSource()

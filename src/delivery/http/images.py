@@ -8,7 +8,7 @@ from litestar import HttpMethod, Request, route
 from litestar.params import FromPath
 
 from delivery.db.asset_names import NAME_PATTERN
-from delivery.errors import UnknownAsset
+from delivery.errors import UnknownAsset, UnknownName
 from delivery.http.openapi import image_problems, query_operation
 from delivery.http.responses import ImageResponse, redirect_to_spelling
 from delivery.http.serving import Parsed, serve_asset_id, serve_named
@@ -18,8 +18,8 @@ from delivery.services import Services
 
 __all__ = ["serve_asset", "serve_named_asset"]
 
-_ASSET_ID = re.compile(r"^[0-9a-f]{32}$")
-_ALIAS = re.compile(rf"^@({NAME_PATTERN})$")
+_ASSET_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_ALIAS = re.compile(rf"^@({NAME_PATTERN})\Z")
 """A name can move to another asset: caches keep it briefly and revalidate by ETag."""
 
 
@@ -100,7 +100,7 @@ async def serve_named_asset(request: Request, project: FromPath[str], alias: Fro
     parsed = _respell(request, services)
     if isinstance(parsed, ImageResponse):
         return parsed
-    match = _ALIAS.match(alias)
+    match = _ALIAS.match(alias.lower())  # names are matched without regard to case, as in prompts
     if not match:
-        raise UnknownAsset()
+        raise UnknownName(f"no asset is named {alias[:80]}")
     return await serve_named(request, services, project, match[1], parsed, _query(request, parsed))

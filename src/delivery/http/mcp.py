@@ -59,7 +59,7 @@ from delivery.errors import (
     public_error,
 )
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
-from delivery.images.params import GENERATE_NAMES, canonical_query, parse_generate, parse_transform
+from delivery.images.params import GENERATE_NAMES, MAX_EXP, canonical_query, parse_generate, parse_transform
 from delivery.images.presets import names_project_preset, project_transform
 from delivery.images.urls import preset_queries
 from delivery.prompts.orders import GenerationOrder, generate_for_api
@@ -113,7 +113,7 @@ class ImageUrlArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     format: Annotated[Format, msgspec.Meta(description="Output format; absent: the source's")] | None = None
     params: Annotated[dict[str, str], msgspec.Meta(description="Any other URL parameter (q, dpr, ar, crop, fp-x, fp-y, auto, blur, bg, preset, style, seed)")] = {}
     signed: Annotated[bool, msgspec.Meta(description="Sign a prompt link even when the project accepts unsigned ones")] = False
-    expires: Annotated[int, msgspec.Meta(ge=1, description="Seconds a signed prompt link stays valid; absent: forever")] | None = None
+    expires: Annotated[int, msgspec.Meta(ge=1, le=MAX_EXP, description="Seconds a signed prompt link stays valid; absent: forever")] | None = None
 
 
 class SearchAssetsArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

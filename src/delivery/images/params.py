@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote
 import msgspec
 
 from delivery.errors import InvalidParam, UndefinedPreset
+from delivery.hygiene import check_text
 from delivery.images.formats import OUTPUTS
 from delivery.images.metadata import JSON
 
@@ -26,6 +27,7 @@ __all__ = [
     "FITS",
     "GENERATE_NAMES",
     "GENERATE_PARAMS",
+    "MAX_EXP",
     "PARAMS",
     "PRESET_PARAM",
     "GenerateParams",
@@ -35,6 +37,7 @@ __all__ = [
     "aspect_ratio",
     "canonical_query",
     "canonical_spelling",
+    "check_link_params",
     "parse_generate",
     "parse_query",
     "parse_transform",
@@ -112,10 +115,14 @@ class GenerateParams(msgspec.Struct, frozen=True, kw_only=True):
     exp: int | None = None
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,20}(?:\.[0-9]*)?|\.[0-9]{1,20})(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def _int(name: str, low: int, high: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
-        try:
-            number = int(value, 10)
+        try:  # int() would also take " 1\n", "1_000" and other scripts' digits
+            number = int(value, 10) if _INTEGER.fullmatch(value) else int("not a number")
         except ValueError:
             raise InvalidParam(f"`{name}` must be a whole number from {low} to {high}") from None
         if not low <= number <= high:
@@ -127,8 +134,8 @@ def _int(name: str, low: int, high: int) -> Callable[[str], int]:
 
 def _float(name: str, low: float, high: float) -> Callable[[str], float]:
     def parse(value: str) -> float:
-        try:
-            number = float(value)
+        try:  # float() would also take " 1\n", "1_0", "nan" and other scripts' digits
+            number = float(value) if _DECIMAL.fullmatch(value) else float("not a number")
         except ValueError:
             raise InvalidParam(f"`{name}` must be a number from {low:g} to {high:g}") from None
         if not math.isfinite(number) or not low <= number <= high:
@@ -150,7 +157,7 @@ def _choice(name: str, choices: Iterable[str], aliases: dict[str, str] | None = 
     return parse
 
 
-_RATIO = re.compile(r"^(\d{1,5})[:x](\d{1,5})$")
+_RATIO = re.compile(r"^(\d{1,5})[:x](\d{1,5})\Z")
 
 
 def aspect_ratio(value: str) -> tuple[int, int] | None:
@@ -175,7 +182,7 @@ def _ratio(value: str) -> tuple[int, int]:
     return ratio
 
 
-_HEX = re.compile(r"^(?:[0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})$")
+_HEX = re.compile(r"^(?:[0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})\Z")
 _NAMED_COLOURS = {
     "black": "000000", "white": "ffffff", "red": "ff0000", "lime": "00ff00", "green": "008000", "blue": "0000ff",
     "yellow": "ffff00", "cyan": "00ffff", "aqua": "00ffff", "magenta": "ff00ff", "fuchsia": "ff00ff", "gray": "808080",
@@ -357,7 +364,9 @@ PRESET_PARAM = Param(
 _ATTRIBUTES = {f.encode_name: f.name for f in msgspec.structs.fields(TransformParams)}
 _NAMES = {f.name: f.encode_name for f in msgspec.structs.fields(TransformParams)}
 _SEED = _int("seed", 0, 2**31 - 1)
-_EXP = _int("exp", 0, 2**53)
+MAX_EXP = 2**53
+"""The latest `exp` a link may carry (unix seconds): what a JSON number holds exactly."""
+_EXP = _int("exp", 0, MAX_EXP)
 GENERATE_PARAMS: tuple[Param, ...] = (
     Param(name="prompt", kind="string", description="What to draw; `@name` refers to a named asset of the project.", parse=str),
     Param(name="style", kind="string", description="A style of the project, applied to the prompt.", parse=str),
@@ -502,6 +511,9 @@ def requested_aspect(query: dict[str, str]) -> tuple[int, int] | None:
 
 
 def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateParams:
+    """The generation params of `/g/`, `/v1/generations`, MCP and links about to be signed: one function, one refusal."""
+    for name in GENERATE_NAMES & query.keys():
+        check_text(query[name], f"`{name}`", line_breaks=name == "prompt")
     prompt = query.get("prompt", "").strip()
     if not prompt:
         raise InvalidParam("`prompt` is required")
@@ -518,6 +530,13 @@ def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateP
         sig=query.get("sig") or None,
         exp=_EXP(query["exp"]) if "exp" in query else None,
     )
+
+
+def check_link_params(params: dict[str, str], *, expires: int | None, max_prompt_chars: int) -> GenerateParams:
+    """Refuse a link about to be signed that `/g/` would refuse: the same parsers, with the `exp` it will carry."""
+    parse_transform(params, allowed_extra=GENERATE_NAMES)
+    with_exp = {**params, "exp": str(expires)} if expires is not None else params
+    return parse_generate(with_exp, max_prompt_chars=max_prompt_chars)
 
 
 def _format(name: str, value: Any) -> str:

@@ -26,16 +26,18 @@ _RELEASE = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
 RETRY_AFTER = 5
 
 
-async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float, metrics: Metrics) -> None:
-    """Return holding the claim; a 503 with Retry-After when another holder outlasts `timeout`."""
+async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float, metrics: Metrics) -> bool:
+    """Return holding the claim, True when another holder had it first (this request waited on its generation);
+    a 503 with Retry-After when that holder outlasts `timeout`."""
     holds_session_state(conn)
     if await conn.fetchval(_TRY, key):
-        return
+        return False
     with metrics.generation_waiters.track_inprogress():
         try:
             await conn.execute(_WAIT, key, timeout=timeout)
         except TimeoutError:
             raise GenerationPending(detail=f"claim wait over {timeout:g}s", retry_after=RETRY_AFTER) from None
+    return True
 
 
 async def release_generation(conn: asyncpg.Connection, key: str) -> None:

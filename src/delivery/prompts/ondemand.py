@@ -31,6 +31,7 @@ import msgspec
 
 from delivery.assets.ids import asset_id_for_generation, master_key
 from delivery.assets.masters import store_master
+from delivery.assets.sweep import settle_abandoned_at_key
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
@@ -233,16 +234,20 @@ async def _draw(services: Services, request: GenerationRequest, candidates: list
 
 
 async def _generate_claimed(
-    services: Services, conn: asyncpg.Connection, target: GenerationTarget, reserved: int | None = None
+    services: Services, conn: asyncpg.Connection, target: GenerationTarget, *, waited: bool, reserved: int | None = None
 ) -> tuple[Asset, bool]:
     existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
-    if existing is not None:  # another process finished it while we waited
-        return existing, False
+    if existing is not None:  # another process finished it: generated for a request this one waited on
+        return existing, waited
     restored = await restore_asset(conn, id=asset_id_for_generation(target.key))
     if restored is not None:  # deleted through the API: its id can only ever show its own pixels
         return restored, False
     request = await _with_references(services, target)
     candidates = [target.choice, *await fallbacks(services, conn, target.project, target.choice, references=len(request.references))]
+    # Holding the claim, any attempt at this key still pending (other than a queued job's
+    # reservation) was left by a process that died: refund it before charging this one,
+    # so a client's retry is not charged twice.
+    await settle_abandoned_at_key(conn, project_id=target.project.id, generation_key=target.key, keep=reserved)
     try:
         generation_id = await _reserve(services, conn, target, reserved)
     except InsufficientCredits:  # the reservation's transaction rolled back; the event is its own
@@ -272,9 +277,9 @@ async def _generate(services: Services, target: GenerationTarget, admit: Admissi
         if admit is not None:
             await admit(conn)
         await screen_target(services, target)
-        await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
+        waited = await claim_generation(conn, target.key, timeout=services.settings.claim_timeout, metrics=services.metrics)
         try:
-            return await _generate_claimed(services, conn, target, reserved)
+            return await _generate_claimed(services, conn, target, waited=waited, reserved=reserved)
         finally:
             try:
                 await release_generation(conn, target.key)

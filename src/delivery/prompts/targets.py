@@ -126,7 +126,7 @@ async def _references(
     found = {**await named_assets(conn, project_id=project.id, names=[n for n in names if n not in steps]), **steps}
     unknown = [f"@{n}" for n in names if n not in found]
     if unknown:
-        raise UndefinedName(f"unknown asset name {', '.join(unknown)} in the prompt")
+        raise UndefinedName(f"no asset is named {', '.join(unknown)}")  # the words of `/i/{project}/@{name}`
     return tuple(Reference(name=n, asset=found[n]) for n in names)
 
 

@@ -18,7 +18,7 @@ from delivery.errors import StorageUnavailable
 
 __all__ = ["ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "check_key", "check_prefix", "is_safe_key"]
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}\Z")
 
 
 class ObjectNotFound(KeyError):

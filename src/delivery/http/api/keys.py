@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 from litestar import Request, delete, get, post
@@ -28,6 +29,9 @@ __all__ = [
 
 _ADMIN = {"scope": "keys:admin"}
 _DAY = 86_400
+_MAX_GRACE = 30 * _DAY
+_MAX_KEY_LIFETIME = 100 * 366 * _DAY
+"""Bounds that keep `now + seconds` a datetime: msgspec refuses larger numbers with a 400 before the route runs."""
 
 
 class KeyView(msgspec.Struct, frozen=True):
@@ -54,10 +58,10 @@ class NewKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: str
     name: str = ""
     scopes: list[str] | None = None
-    expires_in: int | None = None
-    """Seconds from now; None never expires."""
+    expires_in: Annotated[int, msgspec.Meta(ge=1, le=_MAX_KEY_LIFETIME)] | None = None
+    """Seconds from now (at most about 100 years); None never expires."""
     allowed_origins: list[str] = []
-    rate_limit: int | None = None
+    rate_limit: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
 
 
 class CreatedKeyView(msgspec.Struct, frozen=True):
@@ -67,7 +71,7 @@ class CreatedKeyView(msgspec.Struct, frozen=True):
 
 
 class Rotation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    grace_seconds: int = _DAY
+    grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=_MAX_GRACE)] = _DAY
     """How long what is being replaced keeps working."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 from litestar import Request, post
@@ -11,13 +12,15 @@ from litestar.params import FromPath, JSONBody
 
 from delivery.access.links import default_link_key, sign_link
 from delivery.db.api_keys import get_api_key
-from delivery.errors import InvalidParam, UnknownKey
+from delivery.errors import UnknownKey
 from delivery.http.api.principal import Principal
 from delivery.http.openapi import problems
-from delivery.images.params import GENERATE_NAMES, parse_generate, parse_transform
+from delivery.images.params import MAX_EXP, check_link_params
 from delivery.services import Services
 
 __all__ = ["sign_project_link"]
+
+_MAX_EXP = MAX_EXP
 
 
 class LinkRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -25,8 +28,8 @@ class LinkRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`prompt` and any transform or generation params; `key`, `sig` and `exp` are set by the server."""
     key_id: str | None = None
     """A publishable key of the project; None: its oldest live one."""
-    expires_in: int | None = None
-    """Seconds the link stays valid; None never expires."""
+    expires_in: Annotated[int, msgspec.Meta(ge=1, le=_MAX_EXP)] | None = None
+    """Seconds the link stays valid; None never expires. The `exp` it makes must be one `/g/` accepts."""
 
 
 class SignedLink(msgspec.Struct, frozen=True):
@@ -40,12 +43,9 @@ async def sign_project_link(request: Request, project: FromPath[str], principal:
     services: Services = request.app.state.services
     owner = await principal.project_named(services, project)
     params = {k: v for k, v in data.params.items() if k not in ("key", "sig", "exp")}
-    parse_transform(params, allowed_extra=GENERATE_NAMES)  # refuse a link that could only ever be a 400
-    parse_generate(params, max_prompt_chars=services.settings.max_prompt_chars)
-    if data.expires_in is not None and data.expires_in <= 0:
-        raise InvalidParam("`expires_in` must be a positive number of seconds")
     now = dt.datetime.now(dt.UTC)
     expires = int(now.timestamp()) + data.expires_in if data.expires_in else None
+    check_link_params(params, expires=expires, max_prompt_chars=services.settings.max_prompt_chars)
     async with services.pool.acquire() as conn:
         if data.key_id:
             key = await get_api_key(conn, id=data.key_id)
