@@ -74,6 +74,9 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
     "PROMPTPIX_CLOUDFLARE_PURGE_BATCH": ("1", "100"),
     "PROMPTPIX_CLOUDFLARE_PURGE_ATTEMPTS": ("1", "20"),
+    "PROMPTPIX_REFERENCE_MAX_SIDE": ("64", "8192"),
+    "PROMPTPIX_MAX_UPSCALE": ("1", "16"),
+    "PROMPTPIX_REFUSAL_TTL": ("0", "3600"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -118,6 +121,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
+            "PROMPTPIX_TRANSFORM_DEADLINE",
         ],
         (EPSILON, None),
     ),

@@ -116,6 +116,11 @@ class Format(msgspec.Struct, frozen=True, kw_only=True):
     None: every client reads it (or we never write it), so it is never negotiated."""
     max_side: int | None = None
     """The encoder's own limit in pixels per side (checked against the installed codecs by the unit tests)."""
+    max_pixels: int | None = None
+    """The most output pixels this format is written at; larger requests are shrunk to fit, as with
+    `PROMPTPIX_MAX_OUTPUT_PIXELS` (the lower of the two wins). Set where encoding time grows fastest with
+    area: AVIF takes ~0.2 s a megapixel at effort 2, ten times JPEG, so it gets a much lower cap (Cloudflare
+    caps AVIF output at 1,200 px a side against 12,000 for the rest). None: only the service-wide cap."""
 
     @property
     def extension(self) -> str:
@@ -214,6 +219,7 @@ AVIF = Format(
     ),
     auto_rank=0,
     max_side=16384,
+    max_pixels=2048 * 2048,
 )
 
 FORMATS: tuple[Format, ...] = (JPG, PNG, WEBP, GIF, HEIF, AVIF)
