@@ -28,7 +28,7 @@ from delivery.images.transform.pillow_codecs import JpegHeader, jpeg_header
 __all__ = ["Limits", "Source", "decode_fully", "inspect_source"]
 
 _SUPPORTED = f"source is not a supported image ({source_labels()})"
-_NO_DECODER = ("Unsupported feature", "Unsupported codec", "No decoding plugin")
+_NO_DECODER = ("has not been built in", "No decoding plugin", "Unsupported codec")
 """What libheif says for a HEIF whose codec (HEVC for HEIC) has no decoder here: the format is not one we read."""
 
 
