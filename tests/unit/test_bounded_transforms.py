@@ -122,7 +122,7 @@ def test_a_smart_crop_is_under_the_deadline_too() -> None:
 def test_uploads_whose_body_does_not_decode_are_422(name: str) -> None:
     data = dict((n, d) for n, d, _ in hostile.corpus())[name]
     inspect_source(data, Limits())  # the header alone passes: this is what was accepted with a 201
-    with pytest.raises(UploadUnreadable, match="^the image is corrupt or truncated$"):
+    with pytest.raises(UploadUnreadable, match=r"^the image is corrupt or truncated$"):
         decode_fully(data, Limits())
 
 
