@@ -109,6 +109,7 @@ def corpus() -> list[tuple[str, bytes, tuple[int, ...]]]:
     jpeg = photo.jpegsave_buffer(Q=85)
     items: list[tuple[str, bytes, tuple[int, ...]]] = [
         ("plain-jpeg", jpeg, OK),
+        ("large-jpeg-24mp", base.photo(6000, 4000).jpegsave_buffer(Q=85), OK),  # the largest variants: peak memory
         ("truncated-jpeg", base.truncated_jpeg(), CORRUPT),
         ("truncated-png", png[: len(png) * 2 // 3], CORRUPT),
         ("truncated-webp", photo.webpsave_buffer()[:400], CORRUPT),
