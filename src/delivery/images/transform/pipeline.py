@@ -1,9 +1,10 @@
 """Run the steps, then encode; timed per phase for `Server-Timing`.
 
-Runs in a worker thread (pyvips releases the GIL), under a deadline (`deadline`). Decoding is lazy in
-libvips, so the transformed image is materialised into one buffer before
-encoding (the encoder, Pillow or libvips, reads it without a copy): that
-makes the `transform` and `encode` timings mean what they say.
+Runs in a worker thread (pyvips releases the GIL), under a deadline
+(`deadline`). Decoding is lazy in libvips, so the transformed image is
+materialised into one buffer before encoding (the encoder, Pillow or
+libvips, reads it without a copy): that makes the `transform` and `encode`
+timings mean what they say.
 """
 
 from __future__ import annotations
