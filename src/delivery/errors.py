@@ -72,6 +72,7 @@ __all__ = [
     "SourceUnreadable",
     "StorageUnavailable",
     "TooManyReferences",
+    "TransformTimedOut",
     "UndefinedFlow",
     "UndefinedName",
     "UndefinedPreset",
@@ -490,6 +491,12 @@ class ModelUnavailable(Unavailable):
     """A catalogue model's provider is not configured on this deployment."""
 
     message = "this model is not available right now"  # raised with the model and provider
+
+
+class TransformTimedOut(Unavailable):
+    """A transform ran past `PROMPTPIX_TRANSFORM_DEADLINE`; its libvips work was cancelled."""
+
+    message, report = "making this image took too long; retry later", False  # raised with the deadline
 
 
 class GenerationPending(Unavailable):

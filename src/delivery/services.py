@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import asyncpg
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from delivery.assets.edge import EdgePurger, ServedUrls
-from delivery.errors import Unavailable
+from delivery.errors import ServiceError, Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
 from delivery.images.transform import Limits
@@ -67,6 +67,8 @@ class Services:
             max_source_pixels=settings.max_source_pixels,
             max_source_bytes=settings.max_source_bytes,
             max_source_frames=settings.max_source_frames,
+            max_upscale=settings.max_upscale,
+            deadline=settings.transform_deadline,
         )
         self.pipeline: PipelineSettings = settings.pipeline
         self.transform_capacity = settings.thread_count + settings.transform_queue
@@ -80,6 +82,9 @@ class Services:
         """Image URLs this process served per asset, purged at nginx when the asset changes (delivery.assets.edge)."""
         self.forgotten: LRUCache[str, int] = LRUCache(maxsize=10_000)
         """Asset id -> how many times its cached entries were dropped: a render that started before a drop does not cache its result."""
+        self.refusals: TTLCache[str, ServiceError] | None = TTLCache(maxsize=10_000, ttl=settings.refusal_ttl) if settings.refusal_ttl > 0 else None
+        """Variant key -> why it was refused (a master that cannot be served so, a deadline passed): answered again
+        without the work for `PROMPTPIX_REFUSAL_TTL` seconds (delivery.images.variants)."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()

@@ -246,6 +246,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         int, Meta(ge=1, description="Frames (GIF/WebP/HEIF pages) a master may declare, checked from its header; only the first is ever served.", extra=_LIMITS)
     ] = 1000
     max_references: Annotated[int, Meta(ge=0, description="Most `@name` reference images one prompt may use.", extra=_LIMITS)] = 8
+    reference_max_side: Annotated[
+        int,
+        Meta(
+            ge=64,
+            le=8192,
+            description="Longest side, in pixels, a `@name` reference image is sent to the provider at (larger masters are downscaled first;"
+            " the image models work at about 1024 px).",
+            extra=_LIMITS,
+        ),
+    ] = 1024
+    max_upscale: Annotated[
+        float,
+        Meta(
+            ge=1,
+            le=16,
+            description="Most a master is enlarged, per side, when a URL asks with `upscale=1`; 1 never enlarges. Without `upscale` no URL enlarges.",
+            extra=_LIMITS,
+        ),
+    ] = 4.0
+    transform_deadline: Annotated[
+        _PositiveSeconds,
+        Meta(description="Seconds one transform (decode, resize, encode) may take; libvips work is cancelled then and the request gets 503.", extra=_LIMITS),
+    ] = 10.0
+    refusal_ttl: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=3600,
+            description="Seconds a refused variant (a master that cannot be served so, a deadline passed) is answered from memory without trying again; 0 off.",
+            extra=_LIMITS,
+        ),
+    ] = 60.0
 
     # Transforms and caches
     transform_threads: Annotated[int, Meta(ge=0, description="Worker threads for transforms; 0 is one per core.", extra=_TRANSFORMS)] = 0

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from array import array
 
+import msgspec
 import pyvips
 
 from generation.enhance import prompt_words
 from generation.models import Analysis, FocalPoint
 
-__all__ = ["analyze_offline", "dominant_colors", "focal_point", "thumbnail"]
+__all__ = ["analyze_offline", "dominant_colors", "focal_point", "in_a_corner", "thumbnail", "with_flat_centred"]
 
 _PROBE = 256  # analysis runs on a thumbnail: saliency does not need more pixels
 
@@ -28,14 +29,41 @@ def focal_point(image: pyvips.Image) -> FocalPoint:
     On a flat image every window scores the same and libvips reports the first,
     the top-left corner: crops would all cut towards it.
     """
-    stats = image.stats()  # row 0 is all bands together, then one row per band; column 5 is the standard deviation
-    if max(stats(5, band + 1)[0] for band in range(image.bands)) < _FLAT:
+    if _flat(image):
         return FocalPoint.center()
     window = max(1, min(image.width, image.height) // 3)
     _, found = image.smartcrop(
         window, window, interesting="attention", attention_x=True, attention_y=True
     )
     return FocalPoint.from_pixels(found["attention_x"], found["attention_y"], image.width, image.height)
+
+
+def _flat(image: pyvips.Image) -> bool:
+    stats = image.stats()  # row 0 is all bands together, then one row per band; column 5 is the standard deviation
+    return bool(max(stats(5, band + 1)[0] for band in range(image.bands)) < _FLAT)
+
+
+def in_a_corner(point: FocalPoint) -> bool:
+    return point.x in (0.0, 1.0) and point.y in (0.0, 1.0)
+
+
+def with_flat_centred(analysis: Analysis, data: bytes) -> Analysis:
+    """A model's analysis, its focal point moved to the centre when it names a corner of a featureless image.
+
+    Vision models answer (0, 0) when there is no subject to point at, which
+    would pull every crop to the top-left; the offline rule (`focal_point`)
+    gives such an image its centre, and so does this. Only a corner answer
+    costs a decode.
+    """
+    if not in_a_corner(analysis.focal_point):
+        return analysis
+    try:
+        flat = _flat(thumbnail(data))
+    except pyvips.Error:  # not ours to refuse here: the caller decides what an undecodable image means
+        return analysis
+    if not flat:
+        return analysis
+    return msgspec.structs.replace(analysis, focal_point=FocalPoint.center())
 
 
 def dominant_colors(image: pyvips.Image, count: int = 3) -> tuple[str, ...]:

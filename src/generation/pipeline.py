@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 import msgspec
 import pyvips
 
-from generation.analysis import analyze_offline
+from generation.analysis import analyze_offline, in_a_corner, with_flat_centred
 from generation.enhance import enhance_offline
 from generation.errors import GenerationError, PromptRejected, ProviderUnavailable, StageTimeout
 from generation.models import Analysis, GeneratedImage, GenerationRequest, Usage
@@ -165,11 +165,20 @@ class _Run:
         data, mime = synthesis.data, synthesis.mime
         told = self.request.prompt if self.provider.offline else enhanced
         try:
-            return await self.stage("analyze", lambda: self.provider.analyze(data, mime, told), self.settings.analyze_timeout)
+            analysis = await self.stage("analyze", lambda: self.provider.analyze(data, mime, told), self.settings.analyze_timeout)
         except GenerationError as exc:
             analysis = await asyncio.to_thread(analyze_offline, data, self.request.prompt)
             self.fell_back("analyze", exc, started)
             return analysis
+        return await _flat_centred(analysis, data)
+
+
+async def _flat_centred(analysis: Analysis, data: bytes) -> Analysis:
+    """The model's analysis, with a corner focal point on a featureless image moved to its centre (`with_flat_centred`)."""
+    if not in_a_corner(analysis.focal_point):
+        return analysis
+    centred: Analysis = await asyncio.to_thread(with_flat_centred, analysis, data)
+    return centred
 
 
 async def generate(
@@ -210,7 +219,8 @@ async def describe(
     if provider.offline:
         return await asyncio.to_thread(analyze_offline, data, prompt), Usage()
     try:
-        return await _staged("analyze", lambda: provider.analyze(data, mime, prompt), settings.analyze_timeout, settings, _ignore)
+        analysis, usage = await _staged("analyze", lambda: provider.analyze(data, mime, prompt), settings.analyze_timeout, settings, _ignore)
+        return await _flat_centred(analysis, data), usage
     except GenerationError as exc:
         log.warning("upload analysis failed, using offline rules", extra={"error": exc.message})
         return await asyncio.to_thread(analyze_offline, data, prompt), Usage()

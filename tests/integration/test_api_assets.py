@@ -223,7 +223,9 @@ async def test_project_presets_are_validated_stored_canonical_and_listed_in_urls
     assert listed["thumb"]["builtin"] is True and listed["banner"]["builtin"] is False
     assert (await client.get("/v1/presets/card", headers=bearer(tenant))).json()["query"] == "fit=crop&h=400&w=600"
 
-    asset = await upload(client, tenant, two_tone(MAGENTA, CYAN))
+    # Large enough for every preset: nothing is enlarged past the master.
+    big = pyvips.Image.new_from_buffer(two_tone(MAGENTA, CYAN), "").resize(16, kernel="nearest").pngsave_buffer()
+    asset = await upload(client, tenant, big)
     banner = await client.get(asset["urls"]["presets"]["banner"].removeprefix("http://127.0.0.1:8080"))
     image, fmt = decode(banner.content)
     assert (image.width, image.height, fmt) == (300, 100, "webp")

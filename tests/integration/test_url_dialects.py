@@ -43,8 +43,10 @@ PROMPT = "a lighthouse on a cliff"
 
 
 def imgix_size(source: tuple[int, int], params: dict[str, Any]) -> tuple[int, int]:
-    """The output size imgix documents for these params (rendering API: size, fit, rect, pad, dpr, orient)."""
+    """The output size imgix documents for these params (rendering API: size, fit, rect, pad, dpr, orient),
+    except that nothing is enlarged past the source without `upscale=1` (then up to PROMPTPIX_MAX_UPSCALE, 4)."""
     sw, sh = source
+    up = 4.0 if str(params.get("upscale", "0")) in ("1", "true") else 1.0
     if "rect" in params:
         _, _, sw, sh = (int(v) for v in str(params["rect"]).split(","))
     if str(params.get("orient", "")) in ("90", "270", "5", "6", "7", "8"):
@@ -67,17 +69,16 @@ def imgix_size(source: tuple[int, int], params: dict[str, Any]) -> tuple[int, in
         w, h = (w, w * ah / aw) if w else (h * aw / ah, h)  # type: ignore[operator]  # one of them is set here
     if w is None and h is None:
         out = (sw, sh)
-    elif fit in ("crop", "facearea") and w and h:
-        out = (w, h)
-    elif fit == "min" and w and h:
-        shrink = min(1.0, sw / w, sh / h)
+    elif fit in ("crop", "facearea", "min") and w and h:
+        limit = 1.0 if fit == "min" else up
+        shrink = min(1.0, limit * sw / w, limit * sh / h)
         out = (w * shrink, h * shrink)
     elif fit == "scale" and w and h:
-        out = (w, h)
+        over = max(1.0, max(w / sw, h / sh) / up)
+        out = (w / over, h / over)
     else:
         scale = min(s for s in (w and w / sw, h and h / sh) if s)
-        if fit in ("max", "min", "fillmax"):
-            scale = min(scale, 1.0)
+        scale = min(scale, 1.0 if fit in ("max", "min", "fillmax") else up)
         out = (w, h) if fit in ("fill", "fillmax") and w and h else (sw * scale, sh * scale)  # type: ignore[assignment]  # both set
     return round(out[0] + 2 * pad), round(out[1] + 2 * pad)
 
@@ -326,7 +327,8 @@ def test_the_node_setup_is_pinned() -> None:
 
 
 def cloudflare_size(source: tuple[int, int], options: dict[str, str]) -> tuple[int, int]:
-    """The output size Cloudflare documents for these options (fit: scale-down, contain, cover, crop, pad, squeeze)."""
+    """The output size Cloudflare documents for these options (fit: scale-down, contain, cover, crop, pad, squeeze),
+    except that nothing is enlarged past the source (the dialect has no `upscale`)."""
     sw, sh = source
     if options.get("rotate") in ("90", "270"):
         sw, sh = sh, sw
@@ -336,14 +338,12 @@ def cloudflare_size(source: tuple[int, int], options: dict[str, str]) -> tuple[i
     fit = options.get("fit", "scale-down")
     if w is None and h is None:
         return sw, sh
-    if w and h and fit in ("cover", "squeeze", "pad"):
+    if w and h and fit == "pad":  # the canvas as asked, the image inside never enlarged
         return round(w), round(h)
-    if w and h and fit == "crop":  # cut to the box's aspect, never enlarged
-        shrink = min(1.0, sw / w, sh / h)
+    if w and h and fit in ("cover", "crop", "squeeze"):  # the box's aspect, shrunk to the source
+        shrink = min(1.0, sw / w, sh / h) if fit != "squeeze" else 1 / max(1.0, w / sw, h / sh)
         return round(w * shrink), round(h * shrink)
-    scale = min(s for s in (w and w / sw, h and h / sh) if s)
-    if fit in ("scale-down", "crop"):
-        scale = min(scale, 1.0)
+    scale = min(1.0, *(s for s in (w and w / sw, h and h / sh) if s))
     return round(sw * scale), round(sh * scale)
 
 

@@ -24,9 +24,9 @@ def test_clip_fits_inside_and_keeps_aspect() -> None:
     assert planned("h=150").output == (200, 150)
 
 
-def test_max_never_enlarges() -> None:
+def test_no_fit_enlarges_without_upscale() -> None:
     assert planned("w=8000&fit=max").output == (4000, 3000)
-    assert planned("w=8000&fit=clip").output == (8000, 6000)
+    assert planned("w=8000&fit=clip").output == (4000, 3000)
 
 
 def test_fill_pads_to_the_box() -> None:

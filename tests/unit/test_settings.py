@@ -80,6 +80,9 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_WORKER_STALLED_AFTER": (EPSILON, "3600"),
     "PROMPTPIX_STALLED_CHECK_INTERVAL": ("1", "3600"),
     "PROMPTPIX_WEBHOOK_TIMEOUT": (EPSILON, "60"),
+    "PROMPTPIX_REFERENCE_MAX_SIDE": ("64", "8192"),
+    "PROMPTPIX_MAX_UPSCALE": ("1", "16"),
+    "PROMPTPIX_REFUSAL_TTL": ("0", "3600"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -124,6 +127,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
+            "PROMPTPIX_TRANSFORM_DEADLINE",
         ],
         (EPSILON, None),
     ),

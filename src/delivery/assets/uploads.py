@@ -1,7 +1,9 @@
 """Uploading an image as a project asset, shared by `promptpix assets upload` and `POST /v1/assets`.
 
 An upload passes the same checks as any master (delivery.images.transform.limits:
-bytes, format, pixels, from the header alone) before anything is decoded,
+bytes, format, pixels, from the header alone) before anything is decoded, then
+is decoded to its last scanline (`decode_fully`: corrupt is 422, a codec we
+cannot decode 415), so a stored upload can always be served; it
 gets its alt text, tags and focal point from the same analysis generated images
 get (the generator's vision model, or libvips attention offline), and is
 stored in the same write order (delivery.assets.masters). Its id is a hash of its
@@ -19,7 +21,7 @@ from delivery.db.assets import Asset, NewAsset, asset_exists, update_asset
 from delivery.db.projects import Project
 from delivery.errors import MasterMissing, UploadUnreadable
 from delivery.images.formats import by_loader
-from delivery.images.transform import Source, inspect_source
+from delivery.images.transform import Source, decode_fully, inspect_source
 from delivery.services import Services
 from delivery.storage import ObjectNotFound
 from generation import Analysis, analyze_offline, describe
@@ -70,6 +72,7 @@ async def upload_asset(services: Services, project: Project, data: bytes, *, nam
     if name is not None:
         check_name(name)
     source: Source = await services.run_in_thread(inspect_source, data, services.limits)
+    await services.run_in_thread(decode_fully, data, services.limits)  # servable to the last scanline before the 201
     mime = by_loader(source.loader, data).mime
     asset_id = asset_id_for_upload(project.id, data)
     async with services.pool.acquire() as conn:

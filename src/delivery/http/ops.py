@@ -44,4 +44,5 @@ async def readyz(request: Request) -> Response[dict[str, str]]:
 @get("/metrics", summary="Prometheus metrics (text format), totals of every worker process", include_in_schema=False)
 async def metrics(request: Request) -> Response[bytes]:
     services: Services = request.app.state.services
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE, headers={"Cache-Control": NO_STORE})
+    # A header, not `media_type`: Litestar appends `; charset=utf-8` to text/* types, and Prometheus' already names it.
+    return Response(services.metrics.render(), headers={"Content-Type": CONTENT_TYPE, "Cache-Control": NO_STORE})

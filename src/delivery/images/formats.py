@@ -116,6 +116,13 @@ class Format(msgspec.Struct, frozen=True, kw_only=True):
     None: every client reads it (or we never write it), so it is never negotiated."""
     max_side: int | None = None
     """The encoder's own limit in pixels per side (checked against the installed codecs by the unit tests)."""
+    max_pixels: int | None = None
+    """The most output pixels this format is written at; larger requests are shrunk to fit, as with
+    `PROMPTPIX_MAX_OUTPUT_PIXELS` (the lower of the two wins). Set where the encoder (libaom, libwebp)
+    compresses the whole picture in one call that the transform's deadline cannot interrupt, so its
+    time must be bounded by size: AVIF much lower than WebP (measured in docs/security.md), as
+    Cloudflare caps AVIF output at 1,200 px a side against 12,000 for the rest. None: only the
+    service-wide cap (JPEG and PNG are written a strip at a time, the cheapest per pixel)."""
 
     @property
     def extension(self) -> str:
@@ -175,6 +182,7 @@ WEBP = Format(
     ),
     auto_rank=1,
     max_side=16383,
+    max_pixels=4096 * 4096,
 )
 GIF = Format(
     name="gif",
@@ -214,6 +222,7 @@ AVIF = Format(
     ),
     auto_rank=0,
     max_side=16384,
+    max_pixels=1920 * 1080,  # a full-HD frame; lossless at this size is the slowest encode the service runs
 )
 
 FORMATS: tuple[Format, ...] = (JPG, PNG, WEBP, GIF, HEIF, AVIF)

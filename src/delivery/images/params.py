@@ -94,6 +94,8 @@ class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     orient: int | None = None
     """Quarter turns and mirroring as EXIF numbers 2-8, or 90/180/270 degrees."""
     rot: float = 0.0
+    upscale: bool = False
+    """Enlarge past the master's own pixels, when the deployment allows it (`PROMPTPIX_MAX_UPSCALE`); else never."""
 
     @property
     def resolved_fit(self) -> str:
@@ -354,6 +356,8 @@ PARAMS: tuple[Param, ...] = (
     Param(name="orient", kind="integer", description="EXIF orientation 1-8, or 90, 180, 270 degrees, applied after the file's own.", parse=_orient,
           choices=("0", "1", "2", "3", "4", "5", "6", "7", "8", "90", "180", "270")),
     _float_param("rot", 0, 360, "Clockwise rotation in degrees; right angles turn the image before the cut.", "0"),
+    Param(name="upscale", kind="boolean", description="Enlarge past the master's own size (`1`, `true`), up to the deployment's `PROMPTPIX_MAX_UPSCALE`; "
+          "without it no fit enlarges the master.", parse=_bool("upscale"), default="0"),
 )
 """Every transform param `/i` and `/g` read, in the order the docs list them."""
 TRANSFORM_PARSERS: dict[str, Callable[[str], Any]] = {p.name: p.parse for p in PARAMS}

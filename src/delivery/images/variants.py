@@ -11,7 +11,9 @@ Two keys, so a cache hit costs no database round trip:
   for every change notified through PostgreSQL, delivery.assets.invalidation).
 
 A miss reads the master from the master LRU when a recent transform left it
-there (with its checked header), else from storage.
+there (with its checked header), else from storage. A refusal (a master that
+cannot be served with these params, a transform past its deadline) is kept
+briefly by variant key, so a hopeless URL costs its work once, not per view.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ import hashlib
 import msgspec
 
 from delivery.db.assets import Asset
-from delivery.errors import MasterMissing
+from delivery.errors import (
+    MasterMissing,
+    SourceTooLarge,
+    SourceTooManyFrames,
+    SourceTooManyPixels,
+    SourceUnreadable,
+    TransformTimedOut,
+    UnencodableOutput,
+    UnsupportedSourceFormat,
+)
 from delivery.images.cache import Master, Variant
 from delivery.images.formats import AUTO_FORMAT, FALLBACK, Format, by_mime, by_name
 from delivery.images.params import TransformParams, canonical_query
@@ -32,7 +43,19 @@ from generation import FocalPoint
 
 __all__ = ["TRANSFORM_VERSION", "VariantSpec", "accept_class", "cached_variant", "forget_asset", "render_variant", "variant_spec"]
 
-TRANSFORM_VERSION = "5"
+_REMEMBERED = (
+    SourceTooLarge,
+    UnsupportedSourceFormat,
+    SourceUnreadable,
+    SourceTooManyPixels,
+    SourceTooManyFrames,
+    UnencodableOutput,
+    TransformTimedOut,
+)
+"""Refusals the same master and params would meet again: kept for `PROMPTPIX_REFUSAL_TTL` (the key names the
+asset's version, so a changed asset is tried afresh). A full pool or a storage fault is not remembered."""
+
+TRANSFORM_VERSION = "6"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
 
@@ -150,8 +173,16 @@ async def render_variant(
     if cached is not None:
         return cached, True
     spec = spec or variant_spec(asset, params, accept)
+    refused = services.refusals.get(spec.key) if services.refusals is not None else None
+    if refused is not None:
+        raise type(refused)(refused.message, detail=refused.detail, retry_after=refused.retry_after)
     epoch = services.forgotten.get(asset.id, 0)
-    variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
+    try:
+        variant = await services.variant_flights.run(spec.key, lambda: _render(services, asset, params, spec))
+    except _REMEMBERED as exc:
+        if services.refusals is not None:
+            services.refusals[spec.key] = exc
+        raise
     if services.forgotten.get(asset.id, 0) == epoch:  # else the asset changed meanwhile: this may show its old version
         services.variants.put(lookup, variant)
     return variant, False

@@ -37,6 +37,7 @@ from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.webhooks import emit_organization
 from delivery.errors import InsufficientCredits, ReferenceMissing
+from delivery.images.references import reference_for_model
 from delivery.prompts import billing
 from delivery.prompts.claims import claim_generation, release_generation
 from delivery.prompts.models import ModelChoice, fallbacks
@@ -62,14 +63,16 @@ log = logging.getLogger("promptpix.ondemand")
 
 
 async def _with_references(services: Services, target: GenerationTarget) -> GenerationRequest:
-    """The provider request with the `@name` images loaded: only a miss pays for the reads."""
+    """The provider request with the `@name` images loaded, at the model's size: only a miss pays for the reads."""
     images = []
     for reference in target.references:
         try:
             data = await services.storage.get(reference.asset.storage_key)
         except ObjectNotFound:
             raise ReferenceMissing(f"the master of @{reference.name} is missing", detail=reference.asset.storage_key) from None
-        images.append(ReferenceImage(name=reference.name, data=data, mime=reference.asset.mime))
+        # Downscaled to what the model looks at (`PROMPTPIX_REFERENCE_MAX_SIDE`): a master can be tens of MB.
+        data, mime = await services.run_in_thread(reference_for_model, data, reference.asset.mime, services.settings.reference_max_side)
+        images.append(ReferenceImage(name=reference.name, data=data, mime=mime))
     return msgspec.structs.replace(target.request, references=tuple(images))
 
 

@@ -115,16 +115,23 @@ def _box(params: TransformParams, rw: int, rh: int) -> tuple[float | None, float
     return w, h
 
 
-def _within_region(params: TransformParams, rw: int, rh: int, focal: FocalPoint) -> tuple[float, float, tuple[int, int, int, int] | None, tuple[int, int] | None]:
-    """(x scale, y scale, the cut within the scaled region or None, the fill canvas or None)."""
+def _within_region(
+    params: TransformParams, rw: int, rh: int, focal: FocalPoint, max_scale: float
+) -> tuple[float, float, tuple[int, int, int, int] | None, tuple[int, int] | None]:
+    """(x scale, y scale, the cut within the scaled region or None, the fill canvas or None).
+
+    `max_scale` is the enlargement allowed (1.0: none). A cut whose box would
+    need more keeps its aspect and shrinks, as fit=min always does; the other
+    fits stop growing at it (a fill canvas keeps its size, the image padded).
+    """
     w, h = _box(params, rw, rh)
     fit = params.resolved_fit
     if w is None and h is None:
         return 1.0, 1.0, None, None
     if fit in ("crop", "min") and w and h:
-        if fit == "min":  # never past the region's own size: the box shrinks, keeping its aspect
-            shrink = min(1.0, rw / w, rh / h)
-            w, h = w * shrink, h * shrink
+        limit = 1.0 if fit == "min" else max_scale  # min never passes the region's own size (imgix)
+        shrink = min(1.0, limit * rw / w, limit * rh / h)
+        w, h = w * shrink, h * shrink
         scale = max(w / rw, h / rh)
         if params.fp_z > 1 and params.crop is None:  # zoom around the focal point, never past the source's pixels
             scale = max(scale, min(scale * params.fp_z, 1.0))
@@ -132,19 +139,21 @@ def _within_region(params: TransformParams, rw: int, rh: int, focal: FocalPoint)
         bw, bh = _side(w), _side(h)
         return sw / rw, sh / rh, (_window(focal.x, sw, bw), _window(focal.y, sh, bh), bw, bh), None
     if fit == "scale" and w and h:
+        over = max(w / rw, h / rh) / max_scale  # stretched as asked, both sides shrunk alike past the allowance
+        if over > 1:
+            w, h = w / over, h / over
         return _side(w) / rw, _side(h) / rh, None, None
     scale = min(s for s in (w and w / rw, h and h / rh) if s)
-    if fit in ("max", "min", "fillmax"):
-        scale = min(scale, 1.0)
+    scale = min(scale, 1.0 if fit in ("max", "min", "fillmax") else max_scale)
     canvas = (_side(w), _side(h)) if fit in ("fill", "fillmax") and w and h else None
     return scale, scale, None, canvas
 
 
-def _unlimited(params: TransformParams, source: Source, focal: FocalPoint) -> Plan:
+def _unlimited(params: TransformParams, source: Source, focal: FocalPoint, max_scale: float) -> Plan:
     sw, sh = _oriented(params, source)
     rx, ry, rw, rh = _rect(params, sw, sh)
     local = FocalPoint(min(1.0, max(0.0, (focal.x * sw - rx) / rw)), min(1.0, max(0.0, (focal.y * sh - ry) / rh)))
-    sx, sy, cut, canvas = _within_region(params, rw, rh, local)
+    sx, sy, cut, canvas = _within_region(params, rw, rh, local, max_scale)
     resize = (_side(sw * sx), _side(sh * sy))
     # The region in resized pixels, kept inside the resized image.
     left, top = min(round(rx * sx), resize[0] - 1), min(round(ry * sy), resize[1] - 1)
@@ -187,9 +196,13 @@ def _shrunk(result: Plan, factor: float) -> Plan:
     return Plan(resize=resize, crop=inside(result.crop), pad=pad, region=inside(result.region))
 
 
-def plan(params: TransformParams, source: Source, focal: FocalPoint, *, max_pixels: int) -> Plan:
-    """The plan for these params, shrunk uniformly if its output would pass `max_pixels`."""
-    result = _unlimited(params, source, focal)
+def plan(params: TransformParams, source: Source, focal: FocalPoint, *, max_pixels: int, max_upscale: float = 1.0) -> Plan:
+    """The plan for these params, shrunk uniformly if its output would pass `max_pixels`.
+
+    Nothing is enlarged past the source's pixels unless the params ask (`upscale`), and then at most
+    `max_upscale` times per side (the deployment's `PROMPTPIX_MAX_UPSCALE`).
+    """
+    result = _unlimited(params, source, focal, max(1.0, max_upscale) if params.upscale else 1.0)
     ow, oh = result.output
     if ow * oh <= max_pixels:
         return result

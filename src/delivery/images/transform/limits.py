@@ -13,13 +13,23 @@ from __future__ import annotations
 import msgspec
 import pyvips
 
-from delivery.errors import SourceTooLarge, SourceTooManyFrames, SourceTooManyPixels, SourceUnreadable, UnsupportedSourceFormat
+from delivery.errors import (
+    SourceTooLarge,
+    SourceTooManyFrames,
+    SourceTooManyPixels,
+    SourceUnreadable,
+    UnsupportedSourceFormat,
+    UploadUnreadable,
+)
 from delivery.images.formats import JPG, LOADERS, by_loader, source_labels
+from delivery.images.transform.deadline import Deadline
 from delivery.images.transform.pillow_codecs import JpegHeader, jpeg_header
 
-__all__ = ["Limits", "Source", "inspect_source"]
+__all__ = ["Limits", "Source", "decode_fully", "inspect_source"]
 
 _SUPPORTED = f"source is not a supported image ({source_labels()})"
+_NO_DECODER = ("has not been built in", "No decoding plugin", "Unsupported codec")
+"""What libheif says for a HEIF whose codec (HEVC for HEIC) has no decoder here: the format is not one we read."""
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -27,6 +37,10 @@ class Limits(msgspec.Struct, frozen=True):
     max_source_pixels: int = 100_000_000
     max_source_bytes: int = 50 * 1024 * 1024
     max_source_frames: int = 1000
+    max_upscale: float = 4.0
+    """How far `upscale=1` may enlarge (per side); without it nothing is enlarged."""
+    deadline: float = 10.0
+    """Seconds one transform may run before its libvips work is killed (`pipeline.transform`)."""
 
 
 class Source(msgspec.Struct, frozen=True):
@@ -96,3 +110,26 @@ def inspect_source(data: bytes, limits: Limits) -> Source:
     if source.orientation in (5, 6, 7, 8):
         return msgspec.structs.replace(source, width=source.height, height=source.width)
     return source
+
+
+def decode_fully(data: bytes, limits: Limits) -> None:
+    """Decode every pixel of `data` (already checked by `inspect_source`), to the last scanline, keeping none.
+
+    An upload must be servable before it is stored: a header that parses over
+    a truncated or corrupt body is a 422 (`UploadUnreadable`), a HEIF whose
+    codec has no decoder here (HEIC's HEVC) a 415. `avg` streams the image
+    through libvips a strip at a time (`access="sequential"`), so memory stays
+    at a few scanlines whatever the size; the deadline bounds the time.
+    """
+    deadline = Deadline(limits.deadline)
+    try:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="truncated")
+        deadline.watch(image).avg()
+    except pyvips.Error as exc:
+        if deadline.passed:
+            raise deadline.error() from exc
+        if any(marker in str(exc) for marker in _NO_DECODER):
+            raise UnsupportedSourceFormat(
+                f"this image's codec cannot be decoded here; send {source_labels()} with a codec this service reads", detail=str(exc)
+            ) from exc
+        raise UploadUnreadable(detail=str(exc)) from exc

@@ -12,7 +12,7 @@ to Pillow to encode, in one buffer shared without a copy. JPEG decode is
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 import pyvips
@@ -59,12 +59,17 @@ class Pixels(msgspec.Struct, frozen=True):
         return image.copy(interpretation="srgb")
 
 
-def materialise(image: pyvips.Image) -> Pixels:
-    """Run the (lazy) libvips pipeline once, into memory, as 8-bit sRGB (the pipeline's `to_srgb` already made it so)."""
+def materialise(image: pyvips.Image, watch: Callable[[pyvips.Image], pyvips.Image] | None = None) -> Pixels:
+    """Run the (lazy) libvips pipeline once, into memory, as 8-bit sRGB (the pipeline's `to_srgb` already made it so).
+
+    `watch` wraps the image that is written (libvips signals progress on it alone): the transform's deadline.
+    """
     if image.bands < 3:
         image = image.colourspace("srgb")
     if image.format != "uchar":
         image = image.cast("uchar")
+    if watch is not None:
+        image = watch(image)
     return Pixels(data=image.write_to_memory(), width=image.width, height=image.height, bands=image.bands)
 
 

@@ -7,6 +7,7 @@ import pyvips
 
 from delivery.images.formats import by_name
 from delivery.images.params import TransformParams
+from delivery.images.transform.deadline import Deadline
 from delivery.images.transform.geometry import Plan, quarter_turns
 from delivery.images.transform.jpeg_decode import decode_jpeg
 from delivery.images.transform.limits import Source
@@ -26,6 +27,8 @@ class Context(msgspec.Struct, frozen=True):
     params: TransformParams
     plan: Plan
     format: str
+    deadline: Deadline | None = None
+    """Kills libvips work that runs past it; steps that evaluate early (`copy_memory`) watch their image with it."""
 
 
 def _background(ctx: Context, colour: str | None = None) -> list[float]:
@@ -91,7 +94,8 @@ def crop(ctx: Context, image: pyvips.Image) -> pyvips.Image:
             image = image.crop(*ctx.plan.region)
             width, height = min(width, image.width), min(height, image.height)
         # smartcrop scans the image several times; the decode is sequential, so hold the (resized) pixels.
-        return image.copy_memory().smartcrop(width, height, interesting=ctx.params.crop)
+        held = ctx.deadline.watch(image) if ctx.deadline else image
+        return held.copy_memory().smartcrop(width, height, interesting=ctx.params.crop)
     return image.crop(left, top, min(width, image.width - left), min(height, image.height - top))
 
 
