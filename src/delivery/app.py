@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from delivery.access.signing import Keyring, load_master_secret
+from delivery.access.usage import flushing
 from delivery.assets.edge import EdgePurger
 from delivery.assets.invalidation import Invalidator
 from delivery.assets.sweep import run_periodically
@@ -306,7 +307,8 @@ async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
     invalidator.add_listener(lambda change: purger.changed(change.asset))
     services.edge = purger
     purger.start()
-    invalidator.start()
+    if services.settings.change_listener:  # off: caches rely on their TTLs alone
+        invalidator.start()
     try:
         yield invalidator
     finally:
@@ -332,6 +334,7 @@ def create_app(
             open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services,
             periodic_sweep(services),
             change_listener(services) as invalidator,
+            flushing(services.key_use, services.pool, settings.key_use_flush),
             mcp.manager.run(),
         ):
             app.state.invalidator = invalidator

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache
 
+from delivery.access.usage import KeyUse
 from delivery.assets.edge import EdgePurger, ServedUrls
+from delivery.assets.lookups import Lookups
 from delivery.errors import Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
@@ -82,6 +84,14 @@ class Services:
         """Asset id -> how many times its cached entries were dropped: a render that started before a drop does not cache its result."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
+        self.lookups = Lookups(entries=settings.lookup_cache_entries, ttl=settings.lookup_cache_ttl)
+        """Projects, keys, styles, presets, models, `@names`, generation keys: what a `/g/` hit reads, without a query."""
+        self.key_use = KeyUse()
+        """Keys used since the last flush: `last_used_at` is written in batches, not on the hit path."""
+        self.link_pairs: LRUCache[bytes, list[tuple[str, str]]] = LRUCache(maxsize=max(1, settings.lookup_cache_entries))
+        """Raw `/g/` query string -> its pairs, for queries already in their one spelling (or signed)."""
+        self.parsed_links: LRUCache[Any, Any] = LRUCache(maxsize=max(1, settings.lookup_cache_entries))
+        """A `/g/` link's pairs -> its parsed params (delivery.http.serving): a hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.request_flights: SingleFlight[Any] = SingleFlight()

@@ -249,8 +249,8 @@ async def master_for_prompt(
     hit nor a request that joins a generation already under way costs anything.
     Joiners share the leader's outcome, refusal included.
     """
-    async with services.pool.acquire() as conn:
-        asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    async with services.lookups.reader(services.pool) as reads:
+        asset = await reads.generated_asset(target.project.id, target.key)
     if asset is not None:
         return asset, False
     return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit))
