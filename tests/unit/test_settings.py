@@ -74,6 +74,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
     "PROMPTPIX_CLOUDFLARE_PURGE_BATCH": ("1", "100"),
     "PROMPTPIX_CLOUDFLARE_PURGE_ATTEMPTS": ("1", "20"),
+    "PROMPTPIX_LOOKUP_CACHE_ENTRIES": ("0", "10000000"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -117,6 +118,8 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_MODERATION_TIMEOUT",
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
+            "PROMPTPIX_LOOKUP_CACHE_TTL",
+            "PROMPTPIX_KEY_USE_FLUSH",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
         ],
         (EPSILON, None),

@@ -67,6 +67,8 @@ class Invalidator:
         """Set while listening: tests wait on it before they change anything."""
         self.leader = False
         """This process holds the leader lock: it alone makes the purges one per change is enough of (Cloudflare)."""
+        self.heard: LookupChange | None = None
+        """The last notification on `promptpix_lookups`: one a caller sent itself marks every change before it as seen."""
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
 
@@ -142,3 +144,4 @@ class Invalidator:
             log.warning("unreadable change notification", extra={"payload": payload[:200]})
             return
         self._services.lookups.changed(change)
+        self.heard = change
