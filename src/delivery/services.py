@@ -16,7 +16,7 @@ from cachetools import LRUCache
 
 from delivery.access.usage import KeyUse
 from delivery.assets.edge import EdgePurger, ServedUrls
-from delivery.assets.lookups import Lookups
+from delivery.assets.lookups import Bounded, Lookups
 from delivery.errors import Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
@@ -88,9 +88,9 @@ class Services:
         """Projects, keys, styles, presets, models, `@names`, generation keys: what a `/g/` hit reads, without a query."""
         self.key_use = KeyUse()
         """Keys used since the last flush: `last_used_at` is written in batches, not on the hit path."""
-        self.link_pairs: LRUCache[bytes, list[tuple[str, str]]] = LRUCache(maxsize=max(1, settings.lookup_cache_entries))
+        self.link_pairs: Bounded[bytes, list[tuple[str, str]]] = Bounded(settings.lookup_cache_entries)
         """Raw `/g/` query string -> its pairs, for queries already in their one spelling (or signed)."""
-        self.parsed_links: LRUCache[Any, Any] = LRUCache(maxsize=max(1, settings.lookup_cache_entries))
+        self.parsed_links: Bounded[Any, Any] = Bounded(settings.lookup_cache_entries)
         """A `/g/` link's pairs -> its parsed params (delivery.http.serving): a hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()

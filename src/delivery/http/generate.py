@@ -35,5 +35,5 @@ async def generate_image(request: Request, project: FromPath[str]) -> ImageRespo
             spelled = canonical_spelling(raw, _KNOWN)
             if spelled is not None:
                 return redirect_to_spelling(request.scope["path"], spelled)
-        services.link_pairs[raw] = pairs
+        services.link_pairs.put(raw, pairs)
     return await serve_generation(request, services, project, path=request.scope["path"], pairs=pairs, known=_KNOWN)

@@ -152,7 +152,7 @@ def _parsed_link(services: Services, pairs: list[tuple[str, str]], known: frozen
         transform = parse_transform(link, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
         wanted = parse_generate(link, max_prompt_chars=services.settings.max_prompt_chars)
         parsed = _Link(transform=transform, canonical=canonical_query(transform), wanted=wanted, aspect=requested_aspect(link))
-        services.parsed_links[memo_key] = parsed
+        services.parsed_links.put(memo_key, parsed)
     return parsed
 
 
