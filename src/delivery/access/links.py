@@ -17,7 +17,7 @@ from delivery.access.signing import Keyring, check_signed_shape, matches, sign_p
 from delivery.db.api_keys import ApiKey, list_api_keys
 from delivery.db.projects import Project
 from delivery.db.reads import Reads
-from delivery.db.signing_secrets import add_signing_secret, live_signing_secrets
+from delivery.db.signing_secrets import SigningSecret, add_signing_secret, live_signing_secrets
 from delivery.errors import (
     BadSignature,
     ExpiredLink,
@@ -96,9 +96,14 @@ async def _verify_signature(
             expires = int(values["exp"], 10)
         except ValueError:
             raise MalformedExpiry() from None
-    candidates = await reads.live_signing_secrets(key.id, now)
     given = values["sig"]
-    if not any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates):
+
+    def signed_by_one_of(candidates: list[SigningSecret]) -> bool:
+        return any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates)
+
+    # A cached list may predate a secret made a moment ago (rotation): a mismatch reads the list once more.
+    signed = signed_by_one_of(await reads.live_signing_secrets(key.id, now))
+    if not (signed or signed_by_one_of(await reads.live_signing_secrets(key.id, now, refresh=True))):
         raise BadSignature()
     if expires is not None and expires <= now.timestamp():
         raise ExpiredLink()

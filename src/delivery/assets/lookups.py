@@ -18,7 +18,9 @@ off (`PROMPTPIX_CHANGE_LISTENER=false`).
 A read that started before an invalidation does not store its (possibly old)
 row: every invalidation bumps `epoch`, and a fill stores only if it is unchanged.
 Absences are never cached: an unknown project, key or name asks the database
-each time, so a row that appears is seen at once.
+each time, so a row that appears is seen at once. The one list kept, a key's
+signing secrets, is read again before a signature is refused, so a secret made
+a moment ago (rotation) signs at once too.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class Bounded(Generic[K, V]):
 
 class Lookups:
     def __init__(self, *, entries: int, ttl: float) -> None:
+        # Rows and what is derived from them (`remember`) each live half the TTL, so a derived value
+        # made from a row just before the row expired is still gone within the TTL of that row's fill.
+        ttl = ttl / 2
         self.projects: Bounded[str, Project] = Bounded(entries, ttl)
         self.keys: Bounded[str, ApiKey] = Bounded(entries, ttl)
         self.secrets: Bounded[str, tuple[SigningSecret, ...]] = Bounded(entries, ttl)
@@ -207,8 +212,8 @@ class Reader:
     async def api_key(self, id: str) -> ApiKey | None:
         return await self._through(self._lookups.keys, id, lambda fresh: fresh.api_key(id))
 
-    async def live_signing_secrets(self, key_id: str, now: dt.datetime) -> list[SigningSecret]:
-        held = self._lookups.secrets.get(key_id)
+    async def live_signing_secrets(self, key_id: str, now: dt.datetime, *, refresh: bool = False) -> list[SigningSecret]:
+        held = None if refresh else self._lookups.secrets.get(key_id)
         if held is None:
             epoch = self._lookups.epoch
             held = tuple(await (await self._fresh()).live_signing_secrets(key_id, now))

@@ -29,8 +29,8 @@ class Reads(Protocol):
 
     async def api_key(self, id: str) -> ApiKey | None: ...
 
-    async def live_signing_secrets(self, key_id: str, now: dt.datetime) -> list[SigningSecret]:
-        """Newest first, live at `now`."""
+    async def live_signing_secrets(self, key_id: str, now: dt.datetime, *, refresh: bool = False) -> list[SigningSecret]:
+        """Newest first, live at `now`; `refresh`: read past any cache (a secret may have been added since)."""
         ...
 
     async def style(self, project_id: int, name: str) -> Style | None: ...
@@ -58,7 +58,7 @@ class Fresh:
     async def api_key(self, id: str) -> ApiKey | None:
         return await get_api_key(self.conn, id=id)
 
-    async def live_signing_secrets(self, key_id: str, now: dt.datetime) -> list[SigningSecret]:
+    async def live_signing_secrets(self, key_id: str, now: dt.datetime, *, refresh: bool = False) -> list[SigningSecret]:
         return await live_signing_secrets(self.conn, key_id=key_id, now=now)
 
     async def style(self, project_id: int, name: str) -> Style | None:
