@@ -16,7 +16,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from litestar.testing import AsyncTestClient
 
+from delivery.ops.bootstrap import Demo
+from delivery.settings import Settings
 from harness.processes import Serve, start_serve
 from harness.urls import urlencode
 from tests.images import decode
@@ -195,3 +198,26 @@ async def test_triggers_notify_changes_but_not_a_key_use(database_url: str) -> N
     finally:
         await listener.close()
         await conn.close()
+
+
+async def test_a_listener_that_reconnects_starts_from_empty_caches(client: AsyncTestClient, settings: Settings, demo: Demo) -> None:
+    """A change made while the listener is cut off is never notified to it: reconnecting clears every cache."""
+    await until(lambda: client.app.state.invalidator.connected.is_set(), "the app listens", timeout=10)
+    url = "/g/demo?" + urlencode({"prompt": PROMPT, "w": 64, "h": 64, "fm": "png", "key": demo.key_id})
+    assert (await client.get(url)).status_code == 200
+    assert (await client.get(url)).headers["x-cache-status"] == "HIT"
+    conn = await asyncpg.connect(settings.database_url or "")
+    try:
+        listeners = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query = $1",
+            "SELECT pg_try_advisory_lock($1)",  # the listener connection's last statement, and only its
+        )
+        assert listeners == 1
+        await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", demo.key_id)
+    finally:
+        await conn.close()
+
+    async def refused() -> bool:
+        return (await client.get(url)).status_code == 403
+
+    await until(refused, "the reconnected app refuses the key revoked meanwhile", timeout=10)  # its TTL is 30 s
