@@ -181,6 +181,7 @@ async def serve_generation(
     Every read goes through the lookup caches (delivery.assets.lookups), and the key's use is recorded in memory
     (delivery.access.usage): a hit on a known link makes no query and no write."""
     now = dt.datetime.now(dt.UTC)
+    epoch = services.lookups.epoch  # before any read: a target derived from rows read under it is kept only if unchanged
     async with services.lookups.reader(services.pool) as reads:
         found = await reads.project_by_slug(project)
         if found is None:
@@ -200,7 +201,7 @@ async def serve_generation(
         if parsed is not None:
             project_preset, transform, canonical = False, parsed.transform, parsed.canonical
             # The target is a function of rows the lookup caches hold: kept until any of them changes.
-            memo_key, epoch = ("target", found.id, tuple(pairs)), services.lookups.epoch
+            memo_key = ("target", found.id, tuple(pairs))
             held = services.lookups.derived(memo_key)
             if isinstance(held, GenerationTarget):
                 target = held
