@@ -14,6 +14,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Message, Scope
 
 from delivery.access.signing import Keyring, load_master_secret
 from delivery.access.usage import flushing
@@ -316,6 +317,16 @@ async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
         await purger.stop()
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def forget_own_writes(message: Message, scope: Scope) -> None:
+    """A change made through this process (API, console, MCP) empties its lookup caches before it answers, so
+    its caller's next request here sees it at once; other processes hear of it by notification."""
+    if message["type"] == "http.response.start" and scope.get("method") not in _READS and message["status"] < 400:
+        scope["litestar_app"].state.services.lookups.clear()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -347,6 +358,7 @@ def create_app(
             serve_asset, serve_named_asset, generate_image, serve_cloudflare, healthz, readyz, metrics, api_router, mcp.handler(), console_router, static_router
         ],
         lifespan=[lifespan],
+        before_send=[forget_own_writes],
         exception_handlers={
             # Litestar picks the handler of the nearest class in the exception's MRO.
             ServiceError: _service_error,
