@@ -14,8 +14,10 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Message, Scope
 
 from delivery.access.signing import Keyring, load_master_secret
+from delivery.access.usage import flushing
 from delivery.assets.edge import EdgePurger
 from delivery.assets.invalidation import Invalidator
 from delivery.console import TEMPLATES, console_router, schema_page, static_router
@@ -300,12 +302,23 @@ async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
     invalidator.add_listener(lambda change: purger.changed(change.asset))
     services.edge = purger
     purger.start()
-    invalidator.start()
+    if services.settings.change_listener:  # off: caches rely on their TTLs alone
+        invalidator.start()
     try:
         yield invalidator
     finally:
         await invalidator.stop()
         await purger.stop()
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def forget_own_writes(message: Message, scope: Scope) -> None:
+    """A change made through this process (API, console, MCP) empties its lookup caches before it answers, so
+    its caller's next request here sees it at once; other processes hear of it by notification."""
+    if message["type"] == "http.response.start" and scope.get("method") not in _READS and message["status"] < 400:
+        scope["litestar_app"].state.services.lookups.clear()
 
 
 def create_app(
@@ -326,6 +339,7 @@ def create_app(
             open_services(settings, provider=provider, storage=storage, moderator=moderator, providers=providers) as services,
             queue_worker(services, keyring),
             change_listener(services) as invalidator,
+            flushing(services.key_use, services.pool, settings.key_use_flush),
             mcp.manager.run(),
         ):
             app.state.invalidator = invalidator
@@ -338,6 +352,7 @@ def create_app(
             serve_asset, serve_named_asset, generate_image, serve_cloudflare, healthz, readyz, metrics, api_router, mcp.handler(), console_router, static_router
         ],
         lifespan=[lifespan],
+        before_send=[forget_own_writes],
         exception_handlers={
             # Litestar picks the handler of the nearest class in the exception's MRO.
             ServiceError: _service_error,

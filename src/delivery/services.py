@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 import asyncpg
 from cachetools import LRUCache, TTLCache
 
+from delivery.access.usage import KeyUse
 from delivery.assets.edge import EdgePurger, ServedUrls
+from delivery.assets.lookups import Bounded, Lookups
 from delivery.errors import ServiceError, Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
 from delivery.images.params import TransformParams
@@ -87,6 +89,14 @@ class Services:
         without the work for `PROMPTPIX_REFUSAL_TTL` seconds (delivery.images.variants)."""
         self.parsed_queries: LRUCache[bytes, tuple[TransformParams, str]] = LRUCache(maxsize=10_000)
         """Raw query string -> (TransformParams, canonical query): a cache hit parses nothing."""
+        self.lookups = Lookups(entries=settings.lookup_cache_entries, ttl=settings.lookup_cache_ttl)
+        """Projects, keys, styles, presets, models, `@names`, generation keys: what a `/g/` hit reads, without a query."""
+        self.key_use = KeyUse()
+        """Keys used since the last flush: `last_used_at` is written in batches, not on the hit path."""
+        self.link_pairs: Bounded[bytes, list[tuple[str, str]]] = Bounded(settings.lookup_cache_entries)
+        """Raw `/g/` query string -> its pairs, for queries already in their one spelling (or signed)."""
+        self.parsed_links: Bounded[Any, Any] = Bounded(settings.lookup_cache_entries)
+        """A `/g/` link's pairs -> its parsed params (delivery.http.serving): a hit parses nothing."""
         self.variant_flights: SingleFlight[Any] = SingleFlight()
         self.generation_flights: SingleFlight[Any] = SingleFlight()
         self.request_flights: SingleFlight[Any] = SingleFlight()

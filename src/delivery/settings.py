@@ -302,6 +302,36 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
             extra=_TRANSFORMS,
         ),
     ] = 3600.0
+    lookup_cache_entries: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=10_000_000,
+            description="Rows kept per lookup cache per process (projects, keys, signing secrets, styles, presets, models, `@names`,"
+            " generation keys): what a `/g/` hit reads without a query; 0 turns them off.",
+            extra=_TRANSFORMS,
+        ),
+    ] = 10_000
+    lookup_cache_ttl: Annotated[
+        _PositiveSeconds,
+        Meta(
+            description="Seconds a lookup cache entry lives at most: how long a revoked key, a moved `@name` or an edited style"
+            " can still be used should change notifications stop; with them a change reaches every process within a second.",
+            extra=_TRANSFORMS,
+        ),
+    ] = 30.0
+    change_listener: Annotated[
+        bool,
+        Meta(
+            description="Listen for changes (PostgreSQL `LISTEN`) to drop cached entries and purge the edge; false leaves every"
+            " in-process cache to its TTL and purges nothing.",
+            extra=_TRANSFORMS,
+        ),
+    ] = True
+    key_use_flush: Annotated[
+        _PositiveSeconds,
+        Meta(description="Seconds between batched writes of keys' `last_used_at` (and once at shutdown); hits never write.", extra=_TRANSFORMS),
+    ] = 30.0
 
     # Security and billing
     env: Annotated[

@@ -25,6 +25,7 @@ from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode, pixel
 from tests.s3server import S3Server
+from tests.waiting import heard_up_to_now
 
 MAGENTA, CYAN, YELLOW = (255, 0, 255), (0, 255, 255), (255, 255, 0)
 
@@ -124,6 +125,7 @@ async def test_moving_a_name_makes_a_new_image_and_moves_the_alias(
 
     second_logo = await upload(services, demo, two_tone(YELLOW, MAGENTA), name="logo")
     assert second_logo.id != first_logo.id
+    await heard_up_to_now(client.app, settings.database_url or "")  # the app learns of the move by notification
     again = await client.get(url)
     assert again.headers["x-cache-status"] == "GENERATED"
     left, _ = strip_colours(decode(again.content)[0])

@@ -15,6 +15,7 @@ from delivery.settings import Settings
 from harness.urls import urlencode
 from tests.fakes import CountingProvider
 from tests.images import decode
+from tests.waiting import heard_up_to_now
 
 
 @pytest.fixture
@@ -61,11 +62,12 @@ async def test_unknown_styles_are_a_422(client: AsyncTestClient, demo: Demo, pro
 
 
 async def test_the_project_default_style_applies_when_a_link_names_none(
-    client: AsyncTestClient, demo: Demo, provider: CountingProvider, conn: asyncpg.Connection, project_id: int
+    client: AsyncTestClient, demo: Demo, provider: CountingProvider, conn: asyncpg.Connection, project_id: int, settings: Settings
 ) -> None:
     plain = await client.get(g_url(demo, prompt="a harbour at dusk"))
     await put_style(conn, project_id=project_id, name="ink", prompt="sumi-e ink wash")
     await set_default_style(conn, project_id=project_id, name="ink")
+    await heard_up_to_now(client.app, settings.database_url or "")  # the lookup caches learn of it by notification
     styled = await client.get(g_url(demo, prompt="a harbour at dusk"))
     assert styled.headers["x-cache-status"] == "GENERATED"
     assert provider.synthesized[-1].style_prompt == "sumi-e ink wash"
@@ -84,13 +86,14 @@ async def test_the_project_default_style_applies_when_a_link_names_none(
 
 
 async def test_editing_a_style_makes_new_images(
-    client: AsyncTestClient, demo: Demo, provider: CountingProvider, conn: asyncpg.Connection, project_id: int
+    client: AsyncTestClient, demo: Demo, provider: CountingProvider, conn: asyncpg.Connection, project_id: int, settings: Settings
 ) -> None:
     await put_style(conn, project_id=project_id, name="brand", prompt="pastel colours")
     url = g_url(demo, prompt="a teapot", style="brand")
     first = await client.get(url)
     assert (await client.get(url)).headers["x-cache-status"] == "HIT"
     await put_style(conn, project_id=project_id, name="brand", prompt="neon colours")
+    await heard_up_to_now(client.app, settings.database_url or "")
     edited = await client.get(url)
     assert edited.headers["x-cache-status"] == "GENERATED"
     assert [r.style_prompt for r in provider.synthesized] == ["pastel colours", "neon colours"]

@@ -83,6 +83,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_REFERENCE_MAX_SIDE": ("64", "8192"),
     "PROMPTPIX_MAX_UPSCALE": ("1", "16"),
     "PROMPTPIX_REFUSAL_TTL": ("0", "3600"),
+    "PROMPTPIX_LOOKUP_CACHE_ENTRIES": ("0", "10000000"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -126,6 +127,8 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_MODERATION_TIMEOUT",
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
+            "PROMPTPIX_LOOKUP_CACHE_TTL",
+            "PROMPTPIX_KEY_USE_FLUSH",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
             "PROMPTPIX_TRANSFORM_DEADLINE",
         ],

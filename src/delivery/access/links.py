@@ -14,9 +14,10 @@ import asyncpg
 import msgspec
 
 from delivery.access.signing import Keyring, check_signed_shape, matches, sign_pairs
-from delivery.db.api_keys import ApiKey, get_api_key, list_api_keys, touch_api_key
+from delivery.db.api_keys import ApiKey, list_api_keys
 from delivery.db.projects import Project
-from delivery.db.signing_secrets import add_signing_secret, live_signing_secrets
+from delivery.db.reads import Reads
+from delivery.db.signing_secrets import SigningSecret, add_signing_secret, live_signing_secrets
 from delivery.errors import (
     BadSignature,
     ExpiredLink,
@@ -72,10 +73,10 @@ def origin_allowed(allowed: list[str], *, origin: str | None, referer: str | Non
     return source is not None and any(_matches_pattern(p, source) for p in allowed)
 
 
-async def _link_key(conn: asyncpg.Connection, project: Project, key_id: str | None, now: dt.datetime) -> ApiKey:
+async def _link_key(reads: Reads, project: Project, key_id: str | None, now: dt.datetime) -> ApiKey:
     if not key_id:
         raise MissingLinkKey()
-    key = await get_api_key(conn, id=key_id)
+    key = await reads.api_key(key_id)
     if key is None or key.project_id != project.id:  # another project's key is as unknown as a missing one
         raise UnknownKey()
     if not key.active(now):
@@ -86,7 +87,7 @@ async def _link_key(conn: asyncpg.Connection, project: Project, key_id: str | No
 
 
 async def _verify_signature(
-    conn: asyncpg.Connection, keyring: Keyring, key: ApiKey, path: str, pairs: list[tuple[str, str]], now: dt.datetime
+    reads: Reads, keyring: Keyring, key: ApiKey, path: str, pairs: list[tuple[str, str]], now: dt.datetime
 ) -> int | None:
     values = dict(pairs)
     expires: int | None = None
@@ -95,9 +96,14 @@ async def _verify_signature(
             expires = int(values["exp"], 10)
         except ValueError:
             raise MalformedExpiry() from None
-    candidates = await live_signing_secrets(conn, key_id=key.id, now=now)
     given = values["sig"]
-    if not any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates):
+
+    def signed_by_one_of(candidates: list[SigningSecret]) -> bool:
+        return any(matches(keyring.link_secret(key.id, s.salt), path, pairs, given) for s in candidates)
+
+    # A cached list may predate a secret made a moment ago (rotation): a mismatch reads the list once more.
+    signed = signed_by_one_of(await reads.live_signing_secrets(key.id, now))
+    if not (signed or signed_by_one_of(await reads.live_signing_secrets(key.id, now, refresh=True))):
         raise BadSignature()
     if expires is not None and expires <= now.timestamp():
         raise ExpiredLink()
@@ -105,7 +111,7 @@ async def _verify_signature(
 
 
 async def authorize_link(
-    conn: asyncpg.Connection,
+    reads: Reads,
     *,
     project: Project,
     path: str,
@@ -115,13 +121,15 @@ async def authorize_link(
     referer: str | None,
     now: dt.datetime,
 ) -> LinkGrant:
-    """A link is good if it is signed by a live secret of its key, or unsigned from an allowed origin."""
+    """A link is good if it is signed by a live secret of its key, or unsigned from an allowed origin.
+
+    Only reads: the caller records the key's use (delivery.access.usage) once the link is good."""
     signed = any(k == "sig" for k, _ in pairs)
     if signed:
         check_signed_shape(pairs)
-    key = await _link_key(conn, project, dict(pairs).get("key"), now)
+    key = await _link_key(reads, project, dict(pairs).get("key"), now)
     if signed:
-        expires = await _verify_signature(conn, keyring, key, path, pairs, now)
+        expires = await _verify_signature(reads, keyring, key, path, pairs, now)
     else:
         if any(k == "exp" for k, _ in pairs):
             raise ExpiryOnUnsignedLink()
@@ -131,7 +139,6 @@ async def authorize_link(
         if not all(origin_allowed(allowed, origin=origin, referer=referer) for allowed in narrowed):
             raise OriginNotAllowed()
         expires = None
-    await touch_api_key(conn, id=key.id)
     return LinkGrant(key=key, signed=signed, expires=expires)
 
 

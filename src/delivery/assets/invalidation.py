@@ -1,4 +1,4 @@
-"""Every process drops what it cached of a changed asset, through PostgreSQL `LISTEN/NOTIFY`.
+"""Every process drops what it cached of a changed row, through PostgreSQL `LISTEN/NOTIFY`.
 
 Triggers on `assets` and `asset_names` (migration 011) bump an asset's version
 and `NOTIFY promptpix_assets` at commit, whoever made the change (API, console,
@@ -9,9 +9,14 @@ every machine sharing the database within a second. The process that made the
 change also forgets at once (`forget_asset` in the route), so its own next
 request never waits for the notification.
 
+The same connection listens on `promptpix_lookups` (migration 017: projects,
+keys, signing secrets, styles, presets, models) and drops those rows from the
+lookup caches (delivery.assets.lookups), which also forget an asset or a moved
+`@name` on `promptpix_assets`.
+
 A notification sent while the listener was disconnected is lost, so on every
-(re)connect the caches are emptied; `PROMPTPIX_CACHE_TTL` bounds an entry's
-life should anything else go wrong. Listeners (`on_change`) also get each change,
+(re)connect the caches are emptied; `PROMPTPIX_CACHE_TTL` and
+`PROMPTPIX_LOOKUP_CACHE_TTL` bound an entry's life should anything else go wrong. Listeners (`on_change`) also get each change,
 which is how the edge purge learns of it.
 """
 
@@ -25,6 +30,7 @@ from contextlib import suppress
 import asyncpg
 import msgspec
 
+from delivery.assets.lookups import LOOKUP_CHANNEL, LookupChange
 from delivery.images.variants import forget_asset
 from delivery.services import Services
 
@@ -46,6 +52,7 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
 
 ChangeListener = Callable[[Change], Awaitable[None] | None]
 _decode = msgspec.json.Decoder(Change).decode
+_decode_lookup = msgspec.json.Decoder(LookupChange).decode
 
 
 class Invalidator:
@@ -60,6 +67,8 @@ class Invalidator:
         """Set while listening: tests wait on it before they change anything."""
         self.leader = False
         """This process holds the leader lock: it alone makes the purges one per change is enough of (Cloudflare)."""
+        self.heard: LookupChange | None = None
+        """The last notification on `promptpix_lookups`: one a caller sent itself marks every change before it as seen."""
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
 
@@ -92,9 +101,11 @@ class Invalidator:
         conn.add_termination_listener(lambda _: lost.set())
         try:
             await conn.add_listener(CHANNEL, self._notified)
+            await conn.add_listener(LOOKUP_CHANNEL, self._lookup_notified)
             # Anything sent before now (first start, or while disconnected) was missed: start empty.
             self._services.variants.clear()
             self._services.masters.clear()
+            self._services.lookups.clear()
             self.leader = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK))
             self.connected.set()
             while not lost.is_set():
@@ -116,10 +127,21 @@ class Invalidator:
             log.warning("unreadable change notification", extra={"payload": payload[:200]})
             return
         if change.name is None:
-            forget_asset(self._services, change.asset)
+            forget_asset(self._services, change.asset)  # its variants, master and lookups
+        else:
+            self._services.lookups.forget_name(change.project, change.name)
         for listener in self._listeners:
             result = listener(change)
             if result is not None:
                 task = asyncio.ensure_future(result)
                 self._pending.add(task)  # the loop holds tasks weakly
                 task.add_done_callback(self._pending.discard)
+
+    def _lookup_notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            change = _decode_lookup(payload)
+        except msgspec.DecodeError:
+            log.warning("unreadable change notification", extra={"payload": payload[:200]})
+            return
+        self._services.lookups.changed(change)
+        self.heard = change

@@ -13,6 +13,7 @@ seconds, and its lifespan closes the pool, which releases any generation claim.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -76,7 +77,11 @@ def serve_workers(settings: Settings, workers: int, *, prepare: Callable[[Settin
         stop = threading.Event()
         threading.Thread(target=_wait_until_up, args=(settings, announce, stop), daemon=True).start()
         try:
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            listener = config.bind_socket()
+            # Accepted connections inherit this. asyncio sets it itself only on sockets it creates; without it
+            # (no uvloop) a response written as headers then body waits out the client's delayed ACK (~40 ms).
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            Multiprocess(config, sockets=[listener]).run()
         finally:
             stop.set()
     return 0

@@ -7,7 +7,7 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-__all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "retire_api_key", "touch_api_key"]
+__all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "record_key_use", "retire_api_key", "touch_api_key"]
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +78,17 @@ async def retire_api_key(
         replaced_by,
     )
     return None if row is None else ApiKey(**row)
+
+
+async def record_key_use(conn: asyncpg.Connection, *, used: dict[str, dt.datetime]) -> None:
+    """Set `last_used_at` of many keys at once (delivery.access.usage); never moves it back."""
+    await conn.execute(
+        """UPDATE api_keys SET last_used_at = u.at
+           FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+           WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)""",
+        list(used),
+        list(used.values()),
+    )
 
 
 async def touch_api_key(conn: asyncpg.Connection, *, id: str) -> None:

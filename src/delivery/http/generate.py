@@ -27,9 +27,13 @@ _KNOWN = TRANSFORM_NAMES | GENERATE_NAMES
 )
 async def generate_image(request: Request, project: FromPath[str]) -> ImageResponse:
     services: Services = request.app.state.services
-    pairs = query_pairs(request.scope["query_string"])
-    if not any(name == "sig" for name, _ in pairs):  # a signature covers the link as written
-        spelled = canonical_spelling(request.scope["query_string"], _KNOWN)
-        if spelled is not None:
-            return redirect_to_spelling(request.scope["path"], spelled)
+    raw = request.scope["query_string"]
+    pairs = services.link_pairs.get(raw)  # memoised once known to be in its one spelling (or signed)
+    if pairs is None:
+        pairs = query_pairs(raw)
+        if not any(name == "sig" for name, _ in pairs):  # a signature covers the link as written
+            spelled = canonical_spelling(raw, _KNOWN)
+            if spelled is not None:
+                return redirect_to_spelling(request.scope["path"], spelled)
+        services.link_pairs.put(raw, pairs)
     return await serve_generation(request, services, project, path=request.scope["path"], pairs=pairs, known=_KNOWN)

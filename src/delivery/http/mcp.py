@@ -45,6 +45,7 @@ from delivery.db.assets import search_assets as find_assets
 from delivery.db.billing import get_account, usage
 from delivery.db.presets import project_presets
 from delivery.db.projects import Project, get_project
+from delivery.db.reads import Fresh
 from delivery.db.styles import list_styles
 from delivery.errors import (
     InvalidParam,
@@ -300,7 +301,7 @@ async def image_url(caller: Caller, args: ImageUrlArgs) -> ImageUrl:
             raise InvalidParam("`/i/` URLs need no signature: `signed` and `expires` apply to prompt links")
         async with services.pool.acquire() as conn:
             params = (
-                await project_transform(conn, project.id, query) if names_project_preset(query) else parse_transform(query)
+                await project_transform(Fresh(conn), project.id, query) if names_project_preset(query) else parse_transform(query)
             )  # spelled out, so the URL never changes meaning (docs/api.md)
             if args.asset is not None:
                 if await get_project_asset(conn, project_id=project.id, id=args.asset) is None:
@@ -317,7 +318,7 @@ async def image_url(caller: Caller, args: ImageUrlArgs) -> ImageUrl:
     query = {**{k: v for k, v in query.items() if k not in ("key", "sig", "exp")}, "prompt": args.prompt}
     async with services.pool.acquire() as conn:
         if names_project_preset(query):
-            await project_transform(conn, project.id, query, allowed_extra=GENERATE_NAMES)
+            await project_transform(Fresh(conn), project.id, query, allowed_extra=GENERATE_NAMES)
         else:
             parse_transform(query, allowed_extra=GENERATE_NAMES)  # refuse a link that could only ever be a 400
         parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)

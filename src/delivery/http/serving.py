@@ -13,14 +13,14 @@ import datetime as dt
 import time
 
 import asyncpg
+import msgspec
 from litestar import Request
 
 from delivery.access.links import LinkGrant, authorize_link
 from delivery.access.ratelimit import admit_miss
 from delivery.assets.edge import cache_tags
-from delivery.db.asset_names import get_named_asset
 from delivery.db.assets import Asset, get_asset
-from delivery.db.projects import get_project_by_slug
+from delivery.db.reads import Fresh, Reads
 from delivery.errors import UnknownAsset, UnknownName, UnknownProject
 from delivery.http.responses import (
     ALIAS,
@@ -36,7 +36,9 @@ from delivery.images.formats import by_name
 from delivery.images.metadata import JSON, asset_metadata
 from delivery.images.params import (
     GENERATE_NAMES,
+    GenerateParams,
     TransformParams,
+    canonical_query,
     parse_generate,
     parse_transform,
     query_dict,
@@ -45,7 +47,7 @@ from delivery.images.params import (
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.images.variants import cached_variant, render_variant, request_key, variant_spec
 from delivery.prompts.ondemand import master_for_prompt
-from delivery.prompts.targets import resolve_target
+from delivery.prompts.targets import GenerationTarget, resolve_target
 from delivery.services import Services
 
 __all__ = ["Parsed", "cache_control", "serve_asset_id", "serve_generation", "serve_named"]
@@ -100,7 +102,7 @@ async def serve_asset_id(request: Request, services: Services, asset_id: str, pa
         if asset is None:
             raise UnknownAsset()
         if parsed is None:  # a project preset can be redefined: cached like an alias
-            params, policy = await project_transform(conn, asset.project_id, query), ALIAS
+            params, policy = await project_transform(Fresh(conn), asset.project_id, query), ALIAS
         else:
             params, policy = parsed[0], IMMUTABLE
     return await _serve(request, services, asset, params, policy)
@@ -109,22 +111,49 @@ async def serve_asset_id(request: Request, services: Services, asset_id: str, pa
 async def serve_named(
     request: Request, services: Services, project: str, name: str, parsed: Parsed, query: dict[str, str]
 ) -> ImageResponse:
-    """Always resolves the name (it can move); the variant itself still comes from the LRU when it can."""
-    async with services.pool.acquire() as conn:
-        found = await get_project_by_slug(conn, slug=project)
+    """Resolves the name through the lookup caches (a move reaches them by notification); the variant itself
+    still comes from the LRU when it can."""
+    async with services.lookups.reader(services.pool) as reads:
+        found = await reads.project_by_slug(project)
         if found is None:
             raise UnknownProject()
-        asset = await get_named_asset(conn, project_id=found.id, name=name)
+        asset = (await reads.named_assets(found.id, [name])).get(name)
         if asset is None:
             raise UnknownName(f"no asset is named @{name}")
-        params = parsed[0] if parsed else await project_transform(conn, found.id, query)
+        params = parsed[0] if parsed else await project_transform(reads, found.id, query)
     return await _serve(request, services, asset, params, ALIAS)
 
 
-async def _transform(conn: asyncpg.Connection, project_id: int, query: dict[str, str], *, project_preset: bool) -> TransformParams:
+async def _transform(reads: Reads, project_id: int, query: dict[str, str], *, project_preset: bool) -> TransformParams:
     if project_preset:
-        return await project_transform(conn, project_id, query, allowed_extra=GENERATE_NAMES)
+        return await project_transform(reads, project_id, query, allowed_extra=GENERATE_NAMES)
     return parse_transform(query, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
+
+
+class _Link(msgspec.Struct, frozen=True):
+    """A `/g/` link's params as parsed from its pairs alone (no project preset, no overrides): memoised per link."""
+
+    transform: TransformParams
+    canonical: str
+    """`canonical_query(transform)`: the variant LRU's key."""
+    wanted: GenerateParams
+    aspect: tuple[int, int] | None
+
+
+def _parsed_link(services: Services, pairs: list[tuple[str, str]], known: frozenset[str]) -> _Link | None:
+    """The link's params, parsed once per process (400s are raised, not kept); None when it names a project
+    preset, which only the project can expand (and can redefine)."""
+    memo_key = (tuple(pairs), known)
+    parsed: _Link | None = services.parsed_links.get(memo_key)
+    if parsed is None:
+        link = query_dict(pairs, known)
+        if names_project_preset(link):
+            return None
+        transform = parse_transform(link, allowed_extra=GENERATE_NAMES, presets=BUILTIN_PRESETS)
+        wanted = parse_generate(link, max_prompt_chars=services.settings.max_prompt_chars)
+        parsed = _Link(transform=transform, canonical=canonical_query(transform), wanted=wanted, aspect=requested_aspect(link))
+        services.parsed_links.put(memo_key, parsed)
+    return parsed
 
 
 def cache_control(grant: LinkGrant, now: dt.datetime, *, mutable: bool) -> str:
@@ -147,14 +176,18 @@ async def serve_generation(
     overrides: dict[str, str] | None = None,
 ) -> ImageResponse:
     """The cached asset for a prompt, generated on a miss. The link (`path` and `pairs`, as signed) is checked
-    before its parameters; `overrides` are transform params (imgix names) over the link's own."""
+    before its parameters; `overrides` are transform params (imgix names) over the link's own.
+
+    Every read goes through the lookup caches (delivery.assets.lookups), and the key's use is recorded in memory
+    (delivery.access.usage): a hit on a known link makes no query and no write."""
     now = dt.datetime.now(dt.UTC)
-    async with services.pool.acquire() as conn:
-        found = await get_project_by_slug(conn, slug=project)
+    epoch = services.lookups.epoch  # before any read: a target derived from rows read under it is kept only if unchanged
+    async with services.lookups.reader(services.pool) as reads:
+        found = await reads.project_by_slug(project)
         if found is None:
             raise UnknownProject()
         grant = await authorize_link(
-            conn,
+            reads,
             project=found,
             path=path,
             pairs=pairs,
@@ -163,16 +196,30 @@ async def serve_generation(
             referer=request.headers.get("referer"),
             now=now,
         )
-        link = query_dict(pairs, known)
-        query = {**link, **(overrides or {})}
-        project_preset = names_project_preset(query)
-        transform = await _transform(conn, found.id, query, project_preset=project_preset)
-        wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
-        # A signed link generates only what it names: options over it may change how the master is drawn,
-        # never which master (its aspect class) is generated.
-        signed = overrides and any(k == "sig" for k, _ in pairs)
-        chooser = await _transform(conn, found.id, link, project_preset=names_project_preset(link)) if signed else transform
-        target = await resolve_target(services, conn, found, wanted, chooser, ar=requested_aspect(link if signed else query))
+        services.key_use.record(grant.key.id, now)
+        parsed = _parsed_link(services, pairs, known) if overrides is None else None
+        if parsed is not None:
+            project_preset, transform, canonical = False, parsed.transform, parsed.canonical
+            # The target is a function of rows the lookup caches hold: kept until any of them changes.
+            memo_key = ("target", found.id, tuple(pairs))
+            held = services.lookups.derived(memo_key)
+            if isinstance(held, GenerationTarget):
+                target = held
+            else:
+                target = await resolve_target(services, reads, found, parsed.wanted, transform, ar=parsed.aspect)
+                services.lookups.remember(memo_key, target, epoch)
+        else:
+            link = query_dict(pairs, known)
+            query = {**link, **(overrides or {})}
+            project_preset = names_project_preset(query)
+            transform = await _transform(reads, found.id, query, project_preset=project_preset)
+            canonical = canonical_query(transform)
+            wanted = parse_generate(query, max_prompt_chars=services.settings.max_prompt_chars)
+            # A signed link generates only what it names: options over it may change how the master is drawn,
+            # never which master (its aspect class) is generated.
+            signed = overrides and any(k == "sig" for k, _ in pairs)
+            chooser = await _transform(reads, found.id, link, project_preset=names_project_preset(link)) if signed else transform
+            target = await resolve_target(services, reads, found, wanted, chooser, ar=requested_aspect(link if signed else query))
 
     async def admit(conn: asyncpg.Connection) -> None:
         client = request.client.host if request.client else None
@@ -185,7 +232,11 @@ async def serve_generation(
     if transform.fm == JSON:
         return await _serve(request, services, asset, transform, policy, "GENERATED" if generated else "HIT")
     accept = request.headers.get("accept", "")
-    if not generated and services.variants.get(request_key(asset.id, transform, accept)) is None:
+    cached = None if generated else services.variants.get(request_key(asset.id, transform, accept, canonical))
+    if cached is not None:
+        response = image_response(request, cached, cache_status="HIT", cache_control=policy, timings={})
+        return _edge(response, request, services, asset.id, asset.project_id, policy)
+    if not generated:
         # A hit on the master but not on the variant: a client that holds the variant, or asks only for its
         # headers, is answered from the asset row, without reading the master or transforming it.
         spec = variant_spec(asset, transform, accept)

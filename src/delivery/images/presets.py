@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, quote
 import asyncpg
 import msgspec
 
-from delivery.db.presets import Preset, get_preset, put_preset
+from delivery.db.presets import Preset, put_preset
+from delivery.db.reads import Reads
 from delivery.errors import EmptyPreset, ReservedName, UndefinedPreset
 from delivery.images.params import TransformParams, canonical_query, parse_transform
 
@@ -60,11 +61,11 @@ def names_project_preset(query: dict[str, str]) -> bool:
 
 
 async def project_transform(
-    conn: asyncpg.Connection, project_id: int, query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset()
+    reads: Reads, project_id: int, query: dict[str, str], *, allowed_extra: frozenset[str] = frozenset()
 ) -> TransformParams:
     """Parse `query` whose `preset` is one of the project's own."""
     name = query["preset"]
-    preset = await get_preset(conn, project_id=project_id, name=name)
+    preset = await reads.preset(project_id, name)
     if preset is None:
         raise UndefinedPreset(f"`preset` {name!r} is not defined")
     return parse_transform(query, allowed_extra=allowed_extra, presets={name: dict(parse_qsl(preset.query))})

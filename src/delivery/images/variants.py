@@ -194,5 +194,6 @@ def forget_asset(services: Services, asset_id: str) -> int:
     Variant request keys start with `asset_id?`; master keys are storage keys, which end in the asset id and its extension.
     """
     services.forgotten[asset_id] = services.forgotten.get(asset_id, 0) + 1
+    services.lookups.forget_asset(asset_id)  # `@names` and generation keys that resolved to it
     dropped = services.variants.forget(lambda key: key.startswith(f"{asset_id}?"))
     return dropped + services.masters.forget(lambda key: f"/{asset_id}." in key)

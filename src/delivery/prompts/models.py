@@ -17,6 +17,7 @@ import msgspec
 
 from delivery.db.models import PROVIDERS, CatalogueModel, get_model, list_models, put_model
 from delivery.db.projects import Project
+from delivery.db.reads import Reads
 from delivery.errors import InvalidField, ModelUnavailable, TooManyReferences, UnknownCatalogueModel, UnknownModel
 from delivery.services import Services
 
@@ -57,12 +58,12 @@ def _allowed(project: Project, entry: CatalogueModel) -> bool:
 
 
 async def choose_model(
-    services: Services, conn: asyncpg.Connection, project: Project, requested: str | None, *, references: int
+    services: Services, reads: Reads, project: Project, requested: str | None, *, references: int
 ) -> ModelChoice:
     name = requested or project.default_model
     if name is None:
         return default_choice(services)
-    entry = await get_model(conn, name=name.lower())
+    entry = await reads.model(name.lower())
     if entry is None:
         try:
             services.provider.resolve_model(name)  # the deployment's own model by its pinned name
@@ -128,7 +129,7 @@ def _check(model: CatalogueModel) -> None:
 async def put_catalogue_model(conn: asyncpg.Connection, model: CatalogueModel) -> CatalogueModel:
     """Add a model to the catalogue or redefine it whole (the CLI's `models put`, `PUT /v1/admin/models/{name}`).
 
-    Takes effect at once in every process: model choice reads the table on each miss.
+    Takes effect in every process within a second: their lookup caches are told (delivery.assets.lookups).
     """
     model = msgspec.structs.replace(model, name=model.name.lower(), family=model.family.lower())
     _check(model)

@@ -307,8 +307,8 @@ async def master_for_prompt(
     job's candidate): a draw uses it instead of reserving again. The caller
     releases it (`release_reservation`) if nothing drew on it.
     """
-    async with services.pool.acquire() as conn:
-        asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    async with services.lookups.reader(services.pool) as reads:
+        asset = await reads.generated_asset(target.project.id, target.key)
     if asset is not None:
         return asset, False
     return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit, reserved))

@@ -21,6 +21,7 @@ from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, find_generated_asset
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
+from delivery.db.reads import Fresh
 from delivery.errors import InvalidParam, LinkKeyUnusable, NoLinkKey, NoSigningSecret
 from delivery.images.params import TransformParams, aspect_ratio, parse_generate, parse_transform
 from delivery.prompts.flows import earlier_steps
@@ -155,7 +156,7 @@ async def generate_for_api(
         check_name(order.name)
     async with services.pool.acquire() as conn:
         flow, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
-        target = await resolve_target(services, conn, project, wanted, transform, also=order.references, earlier=earlier)
+        target = await resolve_target(services, Fresh(conn), project, wanted, transform, also=order.references, earlier=earlier)
 
     async def admit(conn: asyncpg.Connection) -> None:
         grant = LinkGrant(key=key, signed=True, expires=None)  # a secret key: limited per key, never per IP

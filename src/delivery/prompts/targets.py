@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-import asyncpg
 import msgspec
 
 from delivery.assets.ids import generation_key
-from delivery.db.asset_names import NAME_PATTERN, named_assets
+from delivery.db.asset_names import NAME_PATTERN
 from delivery.db.assets import Asset
 from delivery.db.projects import Project
-from delivery.db.styles import Style, get_style
+from delivery.db.reads import Reads
+from delivery.db.styles import Style
 from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle
 from delivery.images.params import GenerateParams, TransformParams
 from delivery.prompts.models import ModelChoice, choose_model, default_choice
@@ -106,24 +106,24 @@ def prompt_names(prompt: str) -> list[str]:
     return list(dict.fromkeys(m.lower() for m in _REFERENCE.findall(prompt)))
 
 
-async def _style(conn: asyncpg.Connection, project: Project, name: str | None) -> Style | None:
+async def _style(reads: Reads, project: Project, name: str | None) -> Style | None:
     name = name or project.default_style
     if name is None:
         return None
-    style = await get_style(conn, project_id=project.id, name=name.lower())
+    style = await reads.style(project.id, name.lower())
     if style is None:
         raise UndefinedStyle(f"unknown style `{name}`")
     return style
 
 
 async def _references(
-    conn: asyncpg.Connection, project: Project, names: list[str], limit: int, steps: Mapping[str, Asset]
+    reads: Reads, project: Project, names: list[str], limit: int, steps: Mapping[str, Asset]
 ) -> tuple[Reference, ...]:
     if not names:
         return ()
     if len(names) > limit:
         raise TooManyReferences(f"a prompt may reference at most {limit} named assets, this one has {len(names)}")
-    found = {**await named_assets(conn, project_id=project.id, names=[n for n in names if n not in steps]), **steps}
+    found = {**await reads.named_assets(project.id, [n for n in names if n not in steps]), **steps}
     unknown = [f"@{n}" for n in names if n not in found]
     if unknown:
         raise UndefinedName(f"no asset is named {', '.join(unknown)}")  # the words of `/i/{project}/@{name}`
@@ -132,7 +132,7 @@ async def _references(
 
 async def resolve_target(
     services: Services,
-    conn: asyncpg.Connection,
+    reads: Reads,
     project: Project,
     params: GenerateParams,
     transform: TransformParams,
@@ -143,13 +143,13 @@ async def resolve_target(
 ) -> GenerationTarget:
     """`also`: names referenced besides the prompt's `@names`; `earlier`: a flow's previous steps;
     `ar`: the aspect the URL asks for, which picks the master even when its fit does not cut."""
-    style = await _style(conn, project, params.style)
+    style = await _style(reads, project, params.style)
     names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
     steps = earlier.assets if earlier else {}
-    references = await _references(conn, project, names, services.settings.max_references, steps)
+    references = await _references(reads, project, names, services.settings.max_references, steps)
     master_aspect = aspect_class(transform, style.aspect_class if style else None, ar)
     context = earlier.prompts if earlier else ()
-    choice = await choose_model(services, conn, project, params.model, references=len(references))
+    choice = await choose_model(services, reads, project, params.model, references=len(references))
     return GenerationTarget(
         services, project, params, master_aspect, style=style, references=references, context=context, choice=choice
     )
