@@ -74,6 +74,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
     "PROMPTPIX_CLOUDFLARE_PURGE_BATCH": ("1", "100"),
     "PROMPTPIX_CLOUDFLARE_PURGE_ATTEMPTS": ("1", "20"),
+    "PROMPTPIX_MIN_CROP_KEEP": (EPSILON, "1"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -84,6 +85,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_WORKERS",
             "PROMPTPIX_GENERATION_ATTEMPTS",
             "PROMPTPIX_GENERATION_PRICE",
+            "PROMPTPIX_EXTENSION_PRICE",
             "PROMPTPIX_KEY_MISSES_PER_MINUTE",
             "PROMPTPIX_IP_MISSES_PER_MINUTE",
             "PROMPTPIX_DB_POOL_SIZE",

@@ -31,7 +31,7 @@ import msgspec
 
 from delivery.assets.ids import asset_id_for_generation, master_key
 from delivery.assets.masters import store_master
-from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
+from delivery.db.assets import Asset, NewAsset, find_generated_assets, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.errors import ReferenceMissing
@@ -194,7 +194,7 @@ async def _draw(services: Services, request: GenerationRequest, candidates: list
 
 
 async def _generate_claimed(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> tuple[Asset, bool]:
-    existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    existing = await find_generated_assets(conn, project_id=target.project.id, generation_keys=target.lookup_keys)
     if existing is not None:  # another process finished it while we waited
         return existing, False
     restored = await restore_asset(conn, id=asset_id_for_generation(target.key))
@@ -250,7 +250,7 @@ async def master_for_prompt(
     Joiners share the leader's outcome, refusal included.
     """
     async with services.pool.acquire() as conn:
-        asset = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+        asset = await find_generated_assets(conn, project_id=target.project.id, generation_keys=target.lookup_keys)
     if asset is not None:
         return asset, False
     return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit))
