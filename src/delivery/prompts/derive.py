@@ -69,10 +69,10 @@ def box_aspect(params: TransformParams) -> float | None:
     the output keeps the source's aspect or the box is given in fractions of a source."""
     if not (params.cuts or generative_fill(params)):
         return None
+    if isinstance(params.w, int) and isinstance(params.h, int):  # a whole box: `ar` only fills a missing side
+        return params.w / params.h
     if params.ar:
         return params.ar[0] / params.ar[1]
-    if isinstance(params.w, int) and isinstance(params.h, int):
-        return params.w / params.h
     return None
 
 
