@@ -17,9 +17,10 @@ from generation.models import ASPECT_CLASSES, nearest_aspect_class, placement
 from harness.fake_gemini import FakeGemini, Reply
 from harness.processes import start_serve
 from harness.urls import urlencode
+from tests.cli import Cli
 from tests.fakes import PaidProvider
 from tests.images import decode, mean_difference
-from tests.integration.test_api_generations import bearer, upload
+from tests.integration.test_api_generations import upload
 from tests.tenancy import Tenant, make_tenant
 
 BOXES = {"16:9": (800, 450), "1:1": (600, 600), "4:3": (800, 600), "3:2": (900, 600), "9:16": (450, 800), "21:9": (840, 360)}
@@ -256,3 +257,18 @@ async def test_ten_concurrent_requests_for_a_new_class_over_two_processes_make_o
     finally:
         for p in processes:
             p.stop()
+
+
+async def test_a_project_sets_its_own_root_aspect(
+    client: AsyncTestClient, settings: Settings, tenant: Tenant, provider: PaidProvider, cli: Cli
+) -> None:
+    cli.env(PROMPTPIX_DATABASE_URL=settings.database_url or "", PROMPTPIX_DATA_DIR=settings.data_dir)
+    ran = await asyncio.to_thread(cli, "projects", "root-aspect", tenant.project.slug, "16:9")
+    assert ran.code == 0 and "16:9" in ran.out, ran
+    await client.get(g_path(tenant, "a tram in the rain", w=300, h=300, fit="crop"))
+    assert [r.aspect_class for r in provider.synthesized] == ["16:9"]  # no `ar`: the project's root aspect
+    assert [r.aspect_class for r in provider.extended] == ["1:1"]
+    assert (await asyncio.to_thread(cli, "projects", "root-aspect", tenant.project.slug, "7:5")).code != 0
+    assert (await asyncio.to_thread(cli, "projects", "root-aspect", tenant.project.slug, "default")).code == 0
+    await client.get(g_path(tenant, "a bus in the rain", w=300, h=300, fit="crop"))
+    assert provider.synthesized[-1].aspect_class == settings.root_aspect
