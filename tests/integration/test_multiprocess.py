@@ -35,7 +35,7 @@ ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NO
 
 
 def g_url(served: Serve, prompt: str) -> str:
-    return f"{served.base}/g/demo?" + urlencode({"prompt": prompt, "w": 96, "h": 96, "fm": "png", "key": served.key_id})
+    return f"{served.base}/g/demo?" + urlencode({"prompt": prompt, "w": 96, "h": 96, "ar": "1:1", "fm": "png", "key": served.key_id})
 
 
 async def fetch(conn: asyncpg.Connection, query: str) -> asyncpg.Record:
