@@ -9,7 +9,8 @@ bodies for failures. It records every request so tests can assert on what the
 real client sent, and each test scripts what it answers, per stage.
 
 The stage of a request is read from its shape: image output requested
-(`responseModalities` has IMAGE) is synthesis, an image in the contents is
+(`responseModalities` has IMAGE) is extension (outpainting) when its text
+starts with the extension instruction, else synthesis, an image in the contents is
 analysis, a JSON schema with an `allowed` verdict is moderation, anything else
 is enhancement. Moderation refuses prompts containing one of `unsafe_words`.
 """
@@ -29,13 +30,14 @@ import msgspec
 import pyvips
 
 from generation.analysis import thumbnail
-from generation.models import ASPECT_CLASSES
+from generation.models import ASPECT_CLASSES, placement
+from generation.providers.gemini_answers import EXTEND_INSTRUCTION
 from harness.local_server import LocalServer
 
 __all__ = ["API_KEY", "FakeGemini", "Received", "Reply"]
 
 API_KEY = "test-key"
-Stage = Literal["enhance", "synthesize", "analyze", "moderate"]
+Stage = Literal["enhance", "synthesize", "extend", "analyze", "moderate"]
 _PATH = re.compile(r"^/(v1beta|v1)/models/([^/:]+):generateContent$")
 _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
            500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -118,7 +120,7 @@ def _decode(path_version: str, model: str, api_key: str | None, body: dict[str, 
     system = body.get("systemInstruction")
     schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
     stage: Stage = (
-        "synthesize"
+        ("extend" if texts and texts[0].startswith(EXTEND_INSTRUCTION) else "synthesize")
         if "IMAGE" in config.get("responseModalities", [])
         else "analyze"
         if images
@@ -152,6 +154,19 @@ def draw(received: Received) -> bytes:
         image = image.insert(tile, x, height - side // 8 - tile.height)
         x += tile.width + side // 8
     return image.pngsave_buffer(compression=1)
+
+
+def outpaint(received: Received) -> bytes:
+    """What the fake model answers to an extension: the input image scaled into the class's native size,
+    centred, unchanged but for the scale, with margins of a flat colour, as a model that keeps it would."""
+    width, height = ASPECT_CLASSES.get(received.aspect_ratio or "1:1", (1024, 1024))
+    source = pyvips.Image.new_from_buffer(received.images[0][1], "")
+    if source.bands < 3:
+        source = source.colourspace("srgb")
+    left, top, w, h = placement(source.width, source.height, width, height)
+    inner = source[0:3].resize(w / source.width, vscale=h / source.height).cast("uchar")
+    canvas = (pyvips.Image.black(width, height, bands=3) + [200, 120, 60]).cast("uchar")
+    return canvas.insert(inner.crop(0, 0, min(w, inner.width), min(h, inner.height)), left, top).pngsave_buffer(compression=1)
 
 
 class FakeGemini(LocalServer):
@@ -193,8 +208,9 @@ class FakeGemini(LocalServer):
 
     def _normal(self, received: Received) -> dict[str, Any]:
         usage = {"promptTokenCount": 40 + 258 * len(received.images), "candidatesTokenCount": 30, "totalTokenCount": 70}
-        if received.stage == "synthesize":
-            data = base64.b64encode(draw(received)).decode()
+        if received.stage in ("synthesize", "extend"):
+            image = outpaint(received) if received.stage == "extend" else draw(received)
+            data = base64.b64encode(image).decode()
             parts: list[dict[str, Any]] = [{"inlineData": {"mimeType": "image/png", "data": data}}]
             usage["candidatesTokenCount"] = 1290
         elif received.stage == "analyze":

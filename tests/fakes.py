@@ -9,20 +9,25 @@ from typing import Any
 import msgspec
 
 from delivery.storage import Storage, StorageUnavailable
-from generation.models import GenerationRequest, Usage
+from generation.models import ExtensionRequest, GenerationRequest, Usage
 from generation.providers.base import Synthesis
 from generation.providers.offline import OfflineProvider
 
 
 class CountingProvider(OfflineProvider):
-    """The offline provider, counting how often it is asked to draw."""
+    """The offline provider, counting how often it is asked to draw and to extend."""
 
     def __init__(self) -> None:
         self.synthesized: list[GenerationRequest] = []
+        self.extended: list[ExtensionRequest] = []
 
     async def synthesize(self, request: GenerationRequest, prompt: str) -> Synthesis:
         self.synthesized.append(request)
         return await super().synthesize(request, prompt)
+
+    async def extend(self, request: ExtensionRequest) -> Synthesis:
+        self.extended.append(request)
+        return await super().extend(request)
 
 
 class PaidProvider(CountingProvider):

@@ -29,6 +29,7 @@ __all__ = [
     "EmptyPreset",
     "ExpiredLink",
     "ExpiryOnUnsignedLink",
+    "ExtensionUnsupported",
     "GenerationPending",
     "GenerationUnavailable",
     "IdempotencyKeyBusy",
@@ -437,6 +438,12 @@ class ReservedName(ServiceError):
 
 class EmptyPreset(ServiceError):
     status, message = 422, "a preset must set at least one parameter to something other than its default"
+
+
+class ExtensionUnsupported(ServiceError):
+    """`fill=gen` asked a provider that cannot extend images (outpainting) to do it."""
+
+    status, message = 422, "this deployment's image model cannot extend images; use fill=blur or fill=solid"
 
 
 class UndefinedStyle(ServiceError):

@@ -199,6 +199,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     offline_delay: Annotated[
         _Seconds, Meta(description="Seconds the offline generator sleeps before drawing; for development and tests of concurrent misses.", extra=_GENERATION)
     ] = 0.0
+    root_aspect: Annotated[
+        Literal["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"],
+        Meta(
+            description="Aspect class a prompt's first master (its root) is drawn at when the URL gives no `ar` and neither the style"
+            " nor the project names one; every other aspect of the prompt is cropped or extended from it.",
+            extra=_GENERATION,
+        ),
+    ] = "4:3"
+    min_crop_keep: Annotated[
+        float,
+        Meta(
+            gt=0,
+            le=1,
+            description="Least fraction of the root's area a crop to another aspect may keep; below it the root is extended"
+            " (outpainted) to the nearest aspect class instead.",
+            extra=_GENERATION,
+        ),
+    ] = 0.7
 
     # Prompt safety: checked on a cache miss, before any reservation or provider call.
     prompt_blocklist: Annotated[
@@ -347,6 +365,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         ),
     ] = None
     generation_price: Annotated[int, Meta(ge=1, description="Credits one generation costs, reserved before the provider call.", extra=_SECURITY)] = 1
+    extension_price: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Credits one extension (a root or an upload outpainted to another aspect) costs, reserved before the provider call.",
+            extra=_SECURITY,
+        ),
+    ] = 1
     billing_mode: Annotated[
         Literal["fixed", "cost"],
         Meta(

@@ -22,14 +22,16 @@ from generation.errors import (
 from generation.models import (
     ASPECT_CLASSES,
     Analysis,
+    ExtensionRequest,
     FocalPoint,
     GeneratedImage,
     GenerationRequest,
     ReferenceImage,
     Usage,
     nearest_aspect_class,
+    placement,
 )
-from generation.pipeline import PipelineSettings, StageEvent, describe, generate
+from generation.pipeline import PipelineSettings, StageEvent, can_extend, describe, extend, generate
 from generation.providers.base import Provider, Synthesis
 from generation.providers.delayed import DelayedProvider, with_offline_delay
 from generation.providers.gemini_settings import GeminiPrices, GeminiSettings
@@ -43,6 +45,7 @@ __all__ = [
     "STYLES",
     "Analysis",
     "DelayedProvider",
+    "ExtensionRequest",
     "FocalPoint",
     "GeminiPrices",
     "GeminiSettings",
@@ -69,13 +72,16 @@ __all__ = [
     "Usage",
     "Verdict",
     "analyze_offline",
+    "can_extend",
     "check_prompt",
     "describe",
+    "extend",
     "gemini_moderator",
     "gemini_provider",
     "generate",
     "nearest_aspect_class",
     "normalize_prompt",
+    "placement",
     "replicate_provider",
     "screen_prompt",
     "terms",

@@ -13,12 +13,14 @@ import msgspec
 __all__ = [
     "ASPECT_CLASSES",
     "Analysis",
+    "ExtensionRequest",
     "FocalPoint",
     "GeneratedImage",
     "GenerationRequest",
     "ReferenceImage",
     "Usage",
     "nearest_aspect_class",
+    "placement",
 ]
 
 # The aspect ratios image models accept, with the pixel size Gemini renders for
@@ -93,6 +95,33 @@ class GenerationRequest(msgspec.Struct, frozen=True):
     references: tuple[ReferenceImage, ...] = ()
     context: tuple[str, ...] = ()
     """Prompts of earlier steps of a flow, oldest first."""
+
+
+class ExtensionRequest(msgspec.Struct, frozen=True):
+    """Extend an image's canvas to another aspect class (outpainting), keeping its pixels.
+
+    The image is placed whole and centred on the new canvas, filling its width or
+    its height (`placement`); the model draws only the margins.
+    """
+
+    image: bytes
+    mime: str
+    width: int
+    height: int
+    aspect_class: str
+    """The new canvas' aspect, one of ASPECT_CLASSES."""
+    prompt: str = ""
+    """What the image shows (its prompt, or an upload's alt text): context for the margins."""
+    model: str | None = None
+    seed: int | None = None
+
+
+def placement(width: int, height: int, canvas_width: int, canvas_height: int) -> tuple[int, int, int, int]:
+    """Where a width x height image goes on a canvas it is extended to: (left, top, width, height),
+    scaled to fill the canvas' width or height and centred on the other axis."""
+    scale = min(canvas_width / width, canvas_height / height)
+    w, h = min(canvas_width, round(width * scale)), min(canvas_height, round(height * scale))
+    return (canvas_width - w) // 2, (canvas_height - h) // 2, w, h
 
 
 class Usage(msgspec.Struct, frozen=True):

@@ -22,11 +22,11 @@ import pyvips
 
 from generation.analysis import analyze_offline, in_a_corner, with_flat_centred
 from generation.enhance import enhance_offline
-from generation.errors import GenerationError, PromptRejected, ProviderUnavailable, StageTimeout
-from generation.models import Analysis, GeneratedImage, GenerationRequest, Usage
-from generation.providers.base import Provider, Synthesis
+from generation.errors import GenerationError, PromptRejected, ProviderMisconfigured, ProviderUnavailable, StageTimeout
+from generation.models import Analysis, ExtensionRequest, FocalPoint, GeneratedImage, GenerationRequest, Usage, placement
+from generation.providers.base import Extender, Provider, Synthesis
 
-__all__ = ["PipelineSettings", "Progress", "StageEvent", "describe", "generate"]
+__all__ = ["PipelineSettings", "Progress", "StageEvent", "can_extend", "describe", "extend", "generate"]
 
 log = logging.getLogger("promptpix.generation")
 T = TypeVar("T")
@@ -224,3 +224,52 @@ async def describe(
     except GenerationError as exc:
         log.warning("upload analysis failed, using offline rules", extra={"error": exc.message})
         return await asyncio.to_thread(analyze_offline, data, prompt), Usage()
+
+
+def can_extend(provider: Provider) -> bool:
+    """Whether the provider can extend an image to another aspect (outpainting)."""
+    if not isinstance(provider, Extender):
+        return False
+    inner = getattr(provider, "inner", None)  # a wrapper (DelayedProvider) extends only if what it wraps does
+    return inner is None or can_extend(inner)
+
+
+async def extend(
+    provider: Provider,
+    request: ExtensionRequest,
+    focal: FocalPoint,
+    settings: PipelineSettings = PipelineSettings(),
+) -> GeneratedImage:
+    """The image extended to `request.aspect_class`, bounded and retried like synthesis.
+
+    No enhancement and no analysis: the scene is the image's own, so its focal
+    point (`focal`, in the image's fractions) is carried over to where the image
+    sits on the new canvas, and the caller keeps its alt text and tags.
+    """
+    if not isinstance(provider, Extender):
+        raise ProviderMisconfigured(f"the {provider.name} provider cannot extend images", stage="extend")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    async def attempt() -> tuple[Synthesis, int, int]:
+        synthesis = await provider.extend(request)
+        return synthesis, *_size(synthesis)
+
+    synthesis, width, height = await _staged("extend", attempt, settings.synthesize_timeout, settings, _ignore)
+    timings["extend"] = time.perf_counter() - started
+    left, top, w, h = placement(request.width, request.height, width, height)
+    moved = FocalPoint.clamped((left + focal.x * w) / width, (top + focal.y * h) / height)
+    return GeneratedImage(
+        data=synthesis.data,
+        mime=synthesis.mime,
+        width=width,
+        height=height,
+        prompt=request.prompt,
+        enhanced_prompt=request.prompt,
+        analysis=Analysis(focal_point=moved),
+        provider=provider.name,
+        model=synthesis.model,
+        offline=provider.offline,
+        usage=synthesis.usage,
+        timings=timings,
+    )

@@ -37,7 +37,8 @@ async def test_miss_generates_then_hit_serves_without_the_generator(
     image, fmt = decode(first.content)
     assert (image.width, image.height, fmt) == (640, 360, "webp")
     assert len(provider.synthesized) == 1
-    assert provider.synthesized[0].aspect_class == "16:9"
+    assert provider.synthesized[0].aspect_class == "4:3"  # no `ar`: the root aspect; 16:9 keeps 75 % of it, a crop
+    assert provider.extended == []
 
     second = await client.get(url)
     assert second.headers["x-cache-status"] == "HIT"

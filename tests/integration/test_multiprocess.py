@@ -35,7 +35,7 @@ ADVISORY = f"""SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NO
 
 
 def g_url(served: Serve, prompt: str) -> str:
-    return f"{served.base}/g/demo?" + urlencode({"prompt": prompt, "w": 96, "h": 96, "fm": "png", "key": served.key_id})
+    return f"{served.base}/g/demo?" + urlencode({"prompt": prompt, "w": 96, "h": 96, "ar": "1:1", "fm": "png", "key": served.key_id})
 
 
 async def fetch(conn: asyncpg.Connection, query: str) -> asyncpg.Record:
@@ -192,7 +192,7 @@ async def test_a_waiter_answers_503_with_retry_after_when_the_holder_outlasts_th
     try:
         project_id = await conn.fetchval("SELECT id FROM projects WHERE slug = $1", demo.project_slug)
         key = generation_key(
-            project_id=project_id, prompt="held elsewhere", style=None, seed=None, model="offline-render-1", aspect_class="1:1"
+            project_id=project_id, prompt="held elsewhere", style=None, seed=None, model="offline-render-1", aspect_class=None
         )
         await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)  # another process is generating
         url = f"/g/{demo.project_slug}?" + urlencode({"prompt": "held elsewhere", "w": 32, "h": 32, "key": demo.key_id})

@@ -91,7 +91,7 @@ async def test_a_named_logo_in_a_prompt_reaches_the_image(
     logo = await upload(services, demo, two_tone(MAGENTA, CYAN), name="logo")
     assert (logo.source, logo.width, logo.height, logo.mime) == ("uploaded", 64, 64, "image/png")
 
-    response = await client.get(g_url(demo, prompt="a mug with @logo", fm="png"))
+    response = await client.get(g_url(demo, prompt="a mug with @logo", ar="1:1", fm="png"))
     assert response.status_code == 200, response.text
     assert response.headers["x-cache-status"] == "GENERATED"
     # `@logo` can move to another asset, so the URL is cached like the alias, not forever.
@@ -103,7 +103,7 @@ async def test_a_named_logo_in_a_prompt_reaches_the_image(
     [request] = provider.synthesized
     assert [(r.name, r.mime) for r in request.references] == [("logo", "image/png")]
 
-    plain_response = await client.get(g_url(demo, prompt="a mug with", fm="png"))
+    plain_response = await client.get(g_url(demo, prompt="a mug with", ar="1:1", fm="png"))
     assert plain_response.headers["cache-control"] == "public, max-age=31536000, immutable"
     plain, _ = decode(plain_response.content)
     assert not close_to(strip_colours(plain)[0], MAGENTA)

@@ -26,7 +26,8 @@ async def test_g_links_expand_project_presets(client: AsyncTestClient, settings:
     image, fmt = decode(banner.content)
     assert (image.width, image.height, fmt) == (300, 100, "webp")
     assert banner.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=86400"
-    assert provider.synthesized[0].aspect_class == "21:9"  # the preset's box decides the master's aspect
+    assert provider.synthesized[0].aspect_class == "4:3"  # the root's aspect; the preset's 3:1 box is an extension of it
+    assert [r.aspect_class for r in provider.extended] == ["21:9"]
 
     explicit = await client.get(link(preset="banner", fm="jpg"), headers=origin)
     assert decode(explicit.content)[1] == "jpg"  # explicit params win over the preset

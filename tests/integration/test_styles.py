@@ -50,8 +50,11 @@ async def test_a_style_adds_its_prompt_and_its_default_aspect(
     stored = await conn.fetchrow("SELECT style, enhanced_prompt FROM assets")
     assert stored["style"] == "noir" and "film noir" in stored["enhanced_prompt"]
 
-    square, _ = decode((await client.get(g_url(demo, prompt="a cat on a roof", style="noir", ar="1:1"))).content)
-    assert square.width == square.height  # an explicit `ar` wins over the style
+    square, _ = decode((await client.get(g_url(demo, prompt="a cat on a roof", style="noir", ar="1:1", fit="crop"))).content)
+    assert square.width == square.height  # the same artwork, extended: 1:1 would keep 56 % of the 16:9 root
+    assert len(provider.synthesized) == 1 and [r.aspect_class for r in provider.extended] == ["1:1"]
+    other, _ = decode((await client.get(g_url(demo, prompt="a dog on a roof", style="noir", ar="1:1"))).content)
+    assert other.width == other.height  # an explicit `ar` wins over the style for a new root
     assert provider.synthesized[-1].aspect_class == "1:1"
 
 

@@ -44,7 +44,7 @@ def transform(query: str):
         ("h=0.0", "h"),
         ("orient=45", "orient"),
         ("flip=x", "flip"),
-        ("fill=gen", "fill"),
+        ("fill=mirror", "fill"),
         ("fill-color=nope", "fill-color"),
         ("lossless=maybe", "lossless"),
         ("fp-z=0.5", "fp-z"),

@@ -13,8 +13,9 @@ def test_names_in_prompts() -> None:
 
 
 def test_keys_without_styles_or_references_are_unchanged() -> None:
-    """Pinned: the key `main` already gave this prompt, so existing /g/ URLs keep their images."""
-    key = generation_key(project_id=1, prompt="a", style=None, seed=None, model="m", aspect_class="1:1")
+    """Pinned: the version-1 key assets drawn before roots were stored under, which lookups still try
+    first, so existing /g/ URLs keep their images."""
+    key = generation_key(project_id=1, prompt="a", style=None, seed=None, model="m", aspect_class="1:1", version=1)
     assert key == "75ae1793113b60127eee08d74b63d9b5ebe11b223c9c5444ae66d8e0769f7d6a"
 
 

@@ -84,6 +84,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_MAX_UPSCALE": ("1", "16"),
     "PROMPTPIX_REFUSAL_TTL": ("0", "3600"),
     "PROMPTPIX_LOOKUP_CACHE_ENTRIES": ("0", "10000000"),
+    "PROMPTPIX_MIN_CROP_KEEP": (EPSILON, "1"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -94,6 +95,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_WORKERS",
             "PROMPTPIX_GENERATION_ATTEMPTS",
             "PROMPTPIX_GENERATION_PRICE",
+            "PROMPTPIX_EXTENSION_PRICE",
             "PROMPTPIX_KEY_MISSES_PER_MINUTE",
             "PROMPTPIX_IP_MISSES_PER_MINUTE",
             "PROMPTPIX_DB_POOL_SIZE",

@@ -120,7 +120,7 @@ class Lookups:
         self.presets: Bounded[tuple[int, str], Preset] = Bounded(entries, ttl)
         self.models: Bounded[str, CatalogueModel] = Bounded(entries, ttl)
         self.names: Bounded[tuple[int, str], Asset] = Bounded(entries, ttl)
-        self.generated: Bounded[tuple[int, str], Asset] = Bounded(entries, ttl)
+        self.generated: Bounded[tuple[int, tuple[str, ...]], Asset] = Bounded(entries, ttl)
         self._derived: Bounded[Hashable, tuple[int, object]] = Bounded(entries, ttl)
         self.epoch = 0
         """Bumped by every invalidation: a fill that began under an older epoch is not stored."""
@@ -248,6 +248,6 @@ class Reader:
             found.update(fetched)
         return found
 
-    async def generated_asset(self, project_id: int, generation_key: str) -> Asset | None:
-        key = (project_id, generation_key)
-        return await self._through(self._lookups.generated, key, lambda fresh: fresh.generated_asset(project_id, generation_key))
+    async def generated_asset(self, project_id: int, generation_keys: tuple[str, ...]) -> Asset | None:
+        key = (project_id, generation_keys)
+        return await self._through(self._lookups.generated, key, lambda fresh: fresh.generated_asset(project_id, generation_keys))

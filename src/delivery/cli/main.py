@@ -20,13 +20,35 @@ from delivery.settings import Settings, SettingsError
 __all__ = ["main"]
 
 
-def example_urls(settings: Settings, demo: Demo) -> list[str]:
+def example_urls(settings: Settings, demo: Demo) -> tuple[str, str, str]:
+    """The first `/g/` URL, a `<picture>` of the same prompt at 16:9, 1:1 and 9:16, and the API docs."""
     base = settings.resolved_public_url
     prompt = "a red fox at dawn in a misty forest"
-    # Spelled as the routes spell queries (%20 for spaces, reserved characters escaped): no redirect on first use.
-    first = urlencode({"prompt": prompt, "w": 800, "ar": "16:9", "fit": "crop", "fm": "webp", "key": demo.key_id}, quote_via=quote)
-    variant = urlencode({"prompt": prompt, "w": 400, "h": 400, "fit": "crop", "fm": "jpg", "key": demo.key_id}, quote_via=quote)
-    return [f"{base}/g/{demo.project_slug}?{first}", f"{base}/g/{demo.project_slug}?{variant}", f"{base}/schema"]
+
+    def url(**params: object) -> str:
+        # Spelled as the routes spell queries (%20 for spaces, reserved characters escaped): no redirect on first use.
+        return f"{base}/g/{demo.project_slug}?" + urlencode({"prompt": prompt, **params, "key": demo.key_id}, quote_via=quote)
+
+    first = url(w=800, ar="16:9", fit="crop", fm="webp")
+    picture = "\n".join(
+        [
+            "  <picture>",
+            f'    <source media="(orientation: portrait)" srcset="{url(w=450, h=800, fit="crop", fm="webp")}">',
+            f'    <source media="(max-width: 600px)" srcset="{url(w=400, h=400, fit="crop", fm="webp")}">',
+            f'    <img src="{first}" alt="">',
+            "  </picture>",
+        ]
+    )
+    return first, picture, f"{base}/schema"
+
+
+def _picture_cost(settings: Settings) -> str:
+    """What the banner's `<picture>` costs: the 16:9 root once, the 1:1 and 9:16 extensions of it once each."""
+    if settings.generator_name == "offline":
+        return "offline: free, extensions labelled OFFLINE EXTENSION"
+    if settings.generator_name == "replicate":  # its models cannot extend: the other boxes are crops of the root
+        return f"{settings.generation_price} credits with replicate, which crops instead of extending"
+    return f"{settings.generation_price} + 2 × {settings.extension_price} credits with {settings.generator_name}"
 
 
 async def _prepare(settings: Settings) -> tuple[Demo, str] | None:
@@ -48,13 +70,17 @@ def _announce(settings: Settings, prepared: tuple[Demo, str] | None) -> None:
         return
     demo, console_link = prepared
     database = "external PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
-    generated, variant, docs = example_urls(settings, demo)
+    generated, picture, docs = example_urls(settings, demo)
     print(f"promptpix is serving {settings.resolved_public_url} ({settings.generator_name} generator, {database})")
     # Only what a person pastes: links carry the key id (`key=pk_…`), never the full key.
     print(f"key for links (key=): {demo.key_id}")
     print("\nOpen a generated image (the first request draws it, later ones are cached):\n")
     print(generated)
-    print(f"\nThe same master as a 400x400 JPEG crop:\n  {variant}")
+    print(
+        "\nOne artwork at every size: a <picture> of the same prompt at 16:9, 1:1 and 9:16 (one generation,"
+        f" two extensions of it, each made once; {_picture_cost(settings)}):\n"
+    )
+    print(picture)
     print(f"\nSign in to the web console (one-time link, {round(settings.console_link_seconds / 60)} minutes):\n")
     print(console_link)
     print()

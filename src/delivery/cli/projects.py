@@ -4,6 +4,9 @@
 
 `promptpix projects prompt-policy SLUG --block WORD --allow PHRASE`: the
 project's own prompt terms, on top of the deployment's (docs/generation.md).
+
+`promptpix projects root-aspect SLUG 16:9`: the aspect class the project's
+roots are drawn at when a URL gives no `ar` (`default`: PROMPTPIX_ROOT_ASPECT).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from delivery.access.projects import NewProject, open_project
 from delivery.cli.common import database_id, nonempty, run_with_connection
 from delivery.db.api_keys import list_api_keys
 from delivery.db.organizations import get_organization
-from delivery.db.projects import Project, all_projects, get_project_by_slug, list_projects
+from delivery.db.projects import Project, all_projects, get_project_by_slug, list_projects, set_root_aspect
 from delivery.errors import UnknownOrganization, UnknownProject
 from delivery.prompts.policy import set_project_prompt_terms
 from delivery.settings import Settings
+from generation import ASPECT_CLASSES
 
 __all__ = ["register"]
 
@@ -80,6 +84,18 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_connection(settings, work)
 
 
+def cmd_root_aspect(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> None:
+        project = await get_project_by_slug(conn, slug=args.slug)
+        if project is None:
+            raise UnknownProject(f"unknown project {args.slug!r}")
+        aspect = None if args.aspect == "default" else args.aspect
+        await set_root_aspect(conn, project_id=project.id, aspect_class=aspect)
+        print(f"project {project.slug!r}: new roots are drawn at {aspect or settings.root_aspect} when a URL gives no `ar`")
+
+    return run_with_connection(settings, work)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     projects = commands.add_parser("projects", help="projects").add_subparsers(dest="projects_command", required=True)
     create = projects.add_parser("create", help="create a project")
@@ -101,3 +117,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     policy.add_argument("--allow", action="append", default=[], help="phrase that never counts as blocked (repeatable)")
     policy.add_argument("--clear", action="store_true", help="remove the project's own terms")
     policy.set_defaults(run=cmd_prompt_policy)
+    root = projects.add_parser("root-aspect", help="the aspect class the project's roots are drawn at without `ar`")
+    root.add_argument("slug")
+    root.add_argument("aspect", choices=[*ASPECT_CLASSES, "default"], help="an aspect class, or `default` for PROMPTPIX_ROOT_ASPECT")
+    root.set_defaults(run=cmd_root_aspect)

@@ -20,6 +20,7 @@ __all__ = [
     "delete_asset",
     "ensure_search_index",
     "find_generated_asset",
+    "find_generated_assets",
     "get_asset",
     "get_live_assets",
     "get_project_asset",
@@ -59,6 +60,10 @@ class NewAsset(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     offline: bool = False
     generation_key: str | None = None
+    parent_id: str | None = None
+    """A derived master's root or upload (migration 012); None for every other asset."""
+    derivation: Literal["extend"] | None = None
+    """How a derived master was made from its parent: `extend`, outpainted to another aspect class."""
 
 
 class Asset(NewAsset, frozen=True, kw_only=True):
@@ -105,6 +110,17 @@ async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, gen
         "SELECT * FROM assets WHERE project_id = $1 AND generation_key = $2 AND deleted_at IS NULL",
         project_id,
         generation_key,
+    )
+    return None if row is None else Asset(**row)
+
+
+async def find_generated_assets(conn: asyncpg.Connection, *, project_id: int, generation_keys: list[str]) -> Asset | None:
+    """The live asset under the first of `generation_keys` that has one, in one round trip."""
+    row = await conn.fetchrow(
+        """SELECT * FROM assets WHERE project_id = $1 AND generation_key = ANY($2::text[]) AND deleted_at IS NULL
+           ORDER BY array_position($2::text[], generation_key) LIMIT 1""",
+        project_id,
+        generation_keys,
     )
     return None if row is None else Asset(**row)
 

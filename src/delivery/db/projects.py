@@ -18,6 +18,7 @@ __all__ = [
     "rename_project",
     "set_link_policy",
     "set_prompt_policy",
+    "set_root_aspect",
 ]
 
 
@@ -38,6 +39,8 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     """A catalogue model (delivery.db.models) used when `model=` is absent; None: the deployment's default."""
     allowed_models: list[str] = []
     """Catalogue models `model=` may name; empty: every enabled one."""
+    root_aspect: str | None = None
+    """Aspect class of this project's roots when a URL gives no `ar`; None: PROMPTPIX_ROOT_ASPECT."""
 
 
 async def create_project(
@@ -106,4 +109,9 @@ async def list_projects(conn: asyncpg.Connection, *, organization_id: int) -> li
 
 async def set_prompt_policy(conn: asyncpg.Connection, *, id: int, blocklist: list[str], allowlist: list[str]) -> Project | None:
     row = await conn.fetchrow("UPDATE projects SET prompt_blocklist = $2, prompt_allowlist = $3 WHERE id = $1 RETURNING *", id, blocklist, allowlist)
+    return None if row is None else Project(**row)
+
+
+async def set_root_aspect(conn: asyncpg.Connection, *, project_id: int, aspect_class: str | None) -> Project | None:
+    row = await conn.fetchrow("UPDATE projects SET root_aspect = $2 WHERE id = $1 RETURNING *", project_id, aspect_class)
     return None if row is None else Project(**row)

@@ -14,7 +14,7 @@ import asyncpg
 
 from delivery.db.api_keys import ApiKey, get_api_key
 from delivery.db.asset_names import named_assets
-from delivery.db.assets import Asset, find_generated_asset
+from delivery.db.assets import Asset, find_generated_assets
 from delivery.db.models import CatalogueModel, get_model
 from delivery.db.presets import Preset, get_preset
 from delivery.db.projects import Project, get_project_by_slug
@@ -43,7 +43,9 @@ class Reads(Protocol):
         """The live asset behind each name that exists; missing names are absent."""
         ...
 
-    async def generated_asset(self, project_id: int, generation_key: str) -> Asset | None: ...
+    async def generated_asset(self, project_id: int, generation_keys: tuple[str, ...]) -> Asset | None:
+        """The live asset under the first of `generation_keys` that has one (a version-1 key, then the root's)."""
+        ...
 
 
 class Fresh:
@@ -73,5 +75,5 @@ class Fresh:
     async def named_assets(self, project_id: int, names: list[str]) -> dict[str, Asset]:
         return await named_assets(self.conn, project_id=project_id, names=names)
 
-    async def generated_asset(self, project_id: int, generation_key: str) -> Asset | None:
-        return await find_generated_asset(self.conn, project_id=project_id, generation_key=generation_key)
+    async def generated_asset(self, project_id: int, generation_keys: tuple[str, ...]) -> Asset | None:
+        return await find_generated_assets(self.conn, project_id=project_id, generation_keys=list(generation_keys))

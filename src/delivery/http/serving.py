@@ -20,6 +20,7 @@ from delivery.access.links import LinkGrant, authorize_link
 from delivery.access.ratelimit import admit_miss
 from delivery.assets.edge import cache_tags
 from delivery.db.assets import Asset, get_asset
+from delivery.db.projects import get_project
 from delivery.db.reads import Fresh, Reads
 from delivery.errors import UnknownAsset, UnknownName, UnknownProject
 from delivery.http.responses import (
@@ -46,6 +47,8 @@ from delivery.images.params import (
 )
 from delivery.images.presets import BUILTIN_PRESETS, names_project_preset, project_transform
 from delivery.images.variants import cached_variant, render_variant, request_key, variant_spec
+from delivery.prompts.derive import derived_master, generative_fill
+from delivery.prompts.models import choose_model
 from delivery.prompts.ondemand import master_for_prompt
 from delivery.prompts.targets import GenerationTarget, resolve_target
 from delivery.services import Services
@@ -84,7 +87,8 @@ async def _serve(
         unchanged = not_modified(spec.etag, cache_control=cache_control, vary_accept=spec.negotiated)
         return _edge(unchanged, request, services, asset.id, asset.project_id, cache_control)
     variant, hit = await render_variant(services, asset, params, accept, spec)
-    response = image_response(request, variant, cache_status="HIT" if hit else "MISS", cache_control=cache_control, timings=variant.timings)
+    cache_status = status or ("HIT" if hit else "MISS")
+    response = image_response(request, variant, cache_status=cache_status, cache_control=cache_control, timings=variant.timings)
     return _edge(response, request, services, asset.id, asset.project_id, cache_control)
 
 
@@ -105,7 +109,14 @@ async def serve_asset_id(request: Request, services: Services, asset_id: str, pa
             params, policy = await project_transform(Fresh(conn), asset.project_id, query), ALIAS
         else:
             params, policy = parsed[0], IMMUTABLE
-    return await _serve(request, services, asset, params, policy)
+        project = await get_project(conn, id=asset.project_id) if generative_fill(params) else None
+        choice = await choose_model(services, conn, project, None, references=0) if project is not None else None
+    status = None
+    if project is not None and choice is not None:
+        # Generative fill: the asset extended to the box's aspect class once, billed to its project, then reused.
+        asset, extended = await derived_master(services, project, asset, params, choice)
+        status = "GENERATED" if extended else None
+    return await _serve(request, services, asset, params, policy, status)
 
 
 async def serve_named(
@@ -227,6 +238,12 @@ async def serve_generation(
 
     started = time.perf_counter()
     asset, generated = await master_for_prompt(services, target, admit=admit)
+    if not target.art_directed:
+        # One artwork: a box the root cannot be cropped to (keeping enough of it) is served from the root extended
+        # to the box's aspect class. A signed link's own params decide that, as they decide the root's aspect.
+        framing = chooser if signed else transform
+        asset, extended = await derived_master(services, found, asset, framing, target.choice, key_id=target.key_id, admit=admit)
+        generated = generated or extended
     generate_seconds = time.perf_counter() - started
     policy = cache_control(grant, now, mutable=target.mutable or project_preset)
     if transform.fm == JSON:

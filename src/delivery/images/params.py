@@ -28,6 +28,7 @@ __all__ = [
     "GENERATE_NAMES",
     "GENERATE_PARAMS",
     "MAX_EXP",
+    "NEW_ARTWORK",
     "PARAMS",
     "PRESET_PARAM",
     "GenerateParams",
@@ -57,6 +58,8 @@ _CROP_ALIASES = {"centre": "center", "middle": "center", "focal": "focalpoint", 
 MAX_SIDE = 8192
 MAX_DPR = 5
 MAX_PAD = 1000
+NEW_ARTWORK = "new"
+"""`gen=new` on `/g`: an art-directed picture instead of the prompt's one artwork."""
 Presets = Mapping[str, Mapping[str, str]]
 """Preset name -> raw params it expands to, e.g. {"thumb": {"w": "200", "h": "200", "fit": "crop"}}."""
 Side = int | float
@@ -86,7 +89,8 @@ class TransformParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     bg: str | None = None
     """Colour behind transparency, and of padding unless `fill-color` is given: `rrggbb` or `rrggbbaa`."""
     fill: str | None = None
-    """How fit=fill/fillmax pads: None (solid colour) or `blur` (a blurred copy of the image)."""
+    """How fit=fill/fillmax pads: None (solid colour), `blur` (a blurred copy of the image) or `gen`
+    (generative fill: the image extended to the box's aspect class, delivery.prompts.derive)."""
     fill_color: str | None = msgspec.field(default=None, name="fill-color")
     pad: tuple[int, int, int, int] | None = None
     """Padding top, right, bottom, left in CSS px."""
@@ -115,6 +119,8 @@ class GenerateParams(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     sig: str | None = None
     exp: int | None = None
+    gen: str | None = None
+    """`new`: an art-directed picture of its own at the box's aspect, not a crop or extension of the root."""
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
@@ -348,7 +354,11 @@ PARAMS: tuple[Param, ...] = (
     _float_param("sharp", 0, 100, "Unsharp mask strength.", "0"),
     Param(name="bg", kind="string", description="Colour behind transparency and of padding: `rgb`, `rrggbb`, `rrggbbaa` (CSS order) or a CSS colour name.",
           parse=_colour("bg"), pattern=_COLOUR),
-    _choice_param("fill", ("solid", "blur"), "How fit=fill and fillmax pad: a solid colour or a blurred copy.", default="solid"),
+    _choice_param(
+        "fill", ("solid", "blur", "gen"),
+        "How fit=fill and fillmax pad: a solid colour, a blurred copy, or `gen` (generative fill: the image extended to the box, billed once per aspect class).",
+        default="solid",
+    ),
     Param(name="fill-color", kind="string", description="The padding colour with fill=solid (default `bg`).", parse=_colour("fill-color"), pattern=_COLOUR),
     _int_param("pad", 0, MAX_PAD, "Padding on every side in CSS px, coloured `bg`.", "0"),
     *(_int_param(name, 0, MAX_PAD, f"Padding on the {name[4:]} in CSS px (wins over `pad`).", "0") for name in _PADS),
@@ -371,6 +381,7 @@ _SEED = _int("seed", 0, 2**31 - 1)
 MAX_EXP = 2**53
 """The latest `exp` a link may carry (unix seconds): what a JSON number holds exactly."""
 _EXP = _int("exp", 0, MAX_EXP)
+_GEN = _choice("gen", (NEW_ARTWORK,))
 GENERATE_PARAMS: tuple[Param, ...] = (
     Param(name="prompt", kind="string", description="What to draw; `@name` refers to a named asset of the project.", parse=str),
     Param(name="style", kind="string", description="A style of the project, applied to the prompt.", parse=str),
@@ -379,6 +390,10 @@ GENERATE_PARAMS: tuple[Param, ...] = (
     Param(name="key", kind="string", description="A publishable key of the project (`pk_…`).", parse=str),
     Param(name="sig", kind="string", description="Link signature (signed links).", parse=str),
     Param(name="exp", kind="integer", description="Expiry of a signed link, unix seconds.", parse=_EXP, minimum=0, maximum=2**53),
+    _choice_param(
+        "gen", (NEW_ARTWORK,),
+        "`new`: a picture of its own for this aspect (art direction, one more generation) instead of a crop or extension of the prompt's one artwork.",
+    ),
 )
 """The params `/g` reads besides the transform ones (`parse_generate`)."""
 GENERATE_NAMES = frozenset(p.name for p in GENERATE_PARAMS)
@@ -470,7 +485,7 @@ def _canonical(params: TransformParams) -> TransformParams:
         changes.update(fill=None, fill_color=None)
     elif params.fill == "solid":
         changes["fill"] = None
-    if params.fill == "blur":
+    if params.fill in ("blur", "gen"):
         changes["fill_color"] = None
     if params.orient in (0, 1):
         changes["orient"] = None
@@ -533,6 +548,7 @@ def parse_generate(query: dict[str, str], *, max_prompt_chars: int) -> GenerateP
         key=query.get("key") or None,
         sig=query.get("sig") or None,
         exp=_EXP(query["exp"]) if "exp" in query else None,
+        gen=_GEN(query["gen"]) if "gen" in query else None,
     )
 
 

@@ -32,7 +32,7 @@ import msgspec
 from delivery.assets.ids import asset_id_for_generation, master_key
 from delivery.assets.masters import store_master
 from delivery.assets.sweep import settle_abandoned_at_key
-from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
+from delivery.db.assets import Asset, NewAsset, find_generated_assets, restore_asset
 from delivery.db.billing import Attribution
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.webhooks import emit_organization
@@ -239,7 +239,7 @@ async def _draw(services: Services, request: GenerationRequest, candidates: list
 async def _generate_claimed(
     services: Services, conn: asyncpg.Connection, target: GenerationTarget, *, waited: bool, reserved: int | None = None
 ) -> tuple[Asset, bool]:
-    existing = await find_generated_asset(conn, project_id=target.project.id, generation_key=target.key)
+    existing = await find_generated_assets(conn, project_id=target.project.id, generation_keys=target.lookup_keys)
     if existing is not None:  # another process finished it: generated for a request this one waited on
         return existing, waited
     restored = await restore_asset(conn, id=asset_id_for_generation(target.key))
@@ -308,7 +308,7 @@ async def master_for_prompt(
     releases it (`release_reservation`) if nothing drew on it.
     """
     async with services.lookups.reader(services.pool) as reads:
-        asset = await reads.generated_asset(target.project.id, target.key)
+        asset = await reads.generated_asset(target.project.id, tuple(target.lookup_keys))
     if asset is not None:
         return asset, False
     return await services.generation_flights.run(target.key, lambda: _generate(services, target, admit, reserved))

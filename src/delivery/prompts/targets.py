@@ -5,6 +5,14 @@ lookup, because it is all part of the generation key: the style's text (so
 editing a style makes new images) and the asset ids the `@names` point at (so
 moving `@logo` to a new asset makes new images). Reference bytes are loaded
 only on a miss, by delivery.prompts.ondemand.
+
+One prompt, one artwork: the key holds no aspect. A prompt's first master (its
+root) is drawn at the URL's `ar`, else the style's aspect, else the project's
+root aspect, else PROMPTPIX_ROOT_ASPECT; other boxes are crops or extensions of
+it (delivery.prompts.derive). `gen=new` asks for a picture of its own at the
+box's aspect class, with the class in its key. Assets stored before roots
+existed are still found by their version-1 key (aspect class always in it),
+tried first (`lookup_keys`), so their old URLs show what they always showed.
 """
 
 from __future__ import annotations
@@ -14,19 +22,19 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
-from delivery.assets.ids import generation_key
+from delivery.assets.ids import ROOT_KEYS, generation_key
 from delivery.db.asset_names import NAME_PATTERN
 from delivery.db.assets import Asset
 from delivery.db.projects import Project
 from delivery.db.reads import Reads
 from delivery.db.styles import Style
 from delivery.errors import TooManyReferences, UndefinedName, UndefinedStyle
-from delivery.images.params import GenerateParams, TransformParams
+from delivery.images.params import NEW_ARTWORK, GenerateParams, TransformParams
 from delivery.prompts.models import ModelChoice, choose_model, default_choice
 from delivery.services import Services
 from generation import GenerationRequest, nearest_aspect_class
 
-__all__ = ["EarlierSteps", "GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target"]
+__all__ = ["EarlierSteps", "GenerationTarget", "Reference", "aspect_class", "prompt_names", "resolve_target", "root_aspect"]
 
 _REFERENCE = re.compile(rf"(?<![\w@])@({NAME_PATTERN})", re.IGNORECASE)
 
@@ -59,6 +67,7 @@ class GenerationTarget:
         references: tuple[Reference, ...] = (),
         context: tuple[str, ...] = (),
         choice: ModelChoice | None = None,
+        legacy_aspect: str | None = None,
     ) -> None:
         self.choice = choice or default_choice(services)
         """Who draws it and at what price; the pinned version is part of the key."""
@@ -67,6 +76,8 @@ class GenerationTarget:
         self.key_id = params.key
         """The key that asked, named in the ledger for usage by key."""
         self.references = references
+        self.art_directed = params.gen == NEW_ARTWORK
+        """`gen=new`: a picture of its own at this aspect, never a crop or extension of the root."""
         self.mutable = bool(references or style)
         """Its meaning can change (a name moves, a style is edited): caches must revalidate."""
         self.request = GenerationRequest(
@@ -78,21 +89,40 @@ class GenerationTarget:
             style_prompt=style.prompt if style else "",
             context=context,
         )
-        self.key = generation_key(
-            project_id=project.id,
-            prompt=params.prompt,
-            style=self.request.style,
-            seed=params.seed,
-            model=self.model,
-            aspect_class=aspect_class,
-            style_prompt=self.request.style_prompt,
-            references=tuple(r.asset.id for r in references),
-            context=context,
-        )
+        references_ids = tuple(r.asset.id for r in references)
+
+        def key(aspect: str | None, version: int = ROOT_KEYS) -> str:
+            return generation_key(
+                project_id=project.id,
+                prompt=params.prompt,
+                style=self.request.style,
+                seed=params.seed,
+                model=self.model,
+                aspect_class=aspect,
+                style_prompt=self.request.style_prompt,
+                references=references_ids,
+                context=context,
+                version=version,
+            )
+
+        self.key = key(aspect_class if self.art_directed else None)
+        """The root's key (no aspect), or with `gen=new` the art-directed picture's (its aspect class)."""
+        self.lookup_keys = [self.key]
+        """Keys an existing master may be stored under, in order: a version-1 key first (see the module doc)."""
+        if legacy_aspect is not None and not self.art_directed:
+            self.lookup_keys.insert(0, key(legacy_aspect, version=1))
+
+
+def root_aspect(project: Project, fallback: str, default: str | None = None, ar: tuple[int, int] | None = None) -> str:
+    """A root's aspect: the URL's `ar`, else the style's default, else the project's, else `fallback` (the setting)."""
+    if ar:
+        return nearest_aspect_class(*ar)
+    return default or project.root_aspect or fallback
 
 
 def aspect_class(params: TransformParams, default: str | None = None, ar: tuple[int, int] | None = None) -> str:
-    """The master's aspect: from `ar` (the URL's, whatever its fit), else from `w:h` in pixels, else the style's default, else square."""
+    """The box's aspect class: from `ar` (the URL's, whatever its fit), else from `w:h` in pixels, else `default`, else square.
+    What picked the master before roots (a version-1 key's class), and what `gen=new` draws at."""
     ar = ar or params.ar
     if ar:
         return nearest_aspect_class(*ar)
@@ -147,9 +177,23 @@ async def resolve_target(
     names = list(dict.fromkeys([*prompt_names(params.prompt), *(n.lower() for n in also)]))
     steps = earlier.assets if earlier else {}
     references = await _references(reads, project, names, services.settings.max_references, steps)
-    master_aspect = aspect_class(transform, style.aspect_class if style else None, ar)
+    style_aspect = style.aspect_class if style else None
+    ar = ar or transform.ar
+    fallback = services.settings.root_aspect
+    if params.gen == NEW_ARTWORK:
+        master_aspect = aspect_class(transform, style_aspect or project.root_aspect or fallback, ar)
+    else:
+        master_aspect = root_aspect(project, fallback, style_aspect, ar)
     context = earlier.prompts if earlier else ()
     choice = await choose_model(services, reads, project, params.model, references=len(references))
     return GenerationTarget(
-        services, project, params, master_aspect, style=style, references=references, context=context, choice=choice
+        services,
+        project,
+        params,
+        master_aspect,
+        style=style,
+        references=references,
+        context=context,
+        choice=choice,
+        legacy_aspect=aspect_class(transform, style_aspect, ar),
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from generation.models import Analysis, GenerationRequest, Usage
+from generation.models import Analysis, ExtensionRequest, GenerationRequest, Usage
 
-__all__ = ["Provider", "Synthesis"]
+__all__ = ["Extender", "Provider", "Synthesis"]
 
 
 class Synthesis(msgspec.Struct, frozen=True):
@@ -42,4 +42,13 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the owner (the app's lifespan, the CLI) calls it once."""
+        ...
+
+
+@runtime_checkable
+class Extender(Protocol):
+    """A provider that can extend an image to another aspect (outpainting); not every provider can."""
+
+    async def extend(self, request: ExtensionRequest) -> Synthesis:
+        """The image on a canvas of `request.aspect_class`, its margins drawn to continue the scene."""
         ...

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from generation.models import Analysis, GenerationRequest, Usage
-from generation.providers.base import Provider, Synthesis
+from generation.models import Analysis, ExtensionRequest, GenerationRequest, Usage
+from generation.providers.base import Extender, Provider, Synthesis
 
 __all__ = ["DelayedProvider", "with_offline_delay"]
 
@@ -35,6 +35,12 @@ class DelayedProvider:
 
     async def analyze(self, data: bytes, mime: str, prompt: str) -> tuple[Analysis, Usage]:
         return await self.inner.analyze(data, mime, prompt)
+
+    async def extend(self, request: ExtensionRequest) -> Synthesis:
+        if not isinstance(self.inner, Extender):
+            raise TypeError(f"{self.inner.name} cannot extend images")
+        await asyncio.sleep(self.delay)
+        return await self.inner.extend(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -21,7 +21,7 @@ from google.genai import types
 from generation.analysis import dominant_colors, thumbnail
 from generation.enhance import normalize_prompt
 from generation.errors import MalformedResponse
-from generation.models import Analysis, GenerationRequest, Usage
+from generation.models import Analysis, ExtensionRequest, GenerationRequest, Usage
 from generation.providers.base import Synthesis
 from generation.providers.gemini_answers import (
     ANALYSIS_INSTRUCTION,
@@ -31,6 +31,7 @@ from generation.providers.gemini_answers import (
     analysis_from_answer,
     decode_answer,
     enhance_instruction,
+    extend_instruction,
     response_schema,
 )
 from generation.providers.gemini_errors import TRANSPORT_ERRORS, candidate_parts, from_exception, image_part, text_of
@@ -118,6 +119,28 @@ class GeminiProvider:
         model = request.model or self.settings.image_model  # the caller chose it (a catalogue entry or resolve_model)
         response = await self._call("synthesize", model=model, contents=parts, config=config)
         blob = image_part(candidate_parts(response, "synthesize"), response, "synthesize")
+        return Synthesis(
+            data=blob.data or b"",
+            mime=blob.mime_type or "image/png",
+            model=response.model_version or model,
+            usage=self._usage(response, images=1),
+        )
+
+    async def extend(self, request: ExtensionRequest) -> Synthesis:
+        """Outpainting: the image as input, the new aspect in the image config, and an instruction to
+        continue the scene into the new margins rather than redraw it."""
+        parts = [
+            types.Part.from_text(text=extend_instruction(request)),
+            types.Part.from_bytes(data=request.image, mime_type=request.mime),
+        ]
+        config = types.GenerateContentConfig(
+            response_modalities=["IMAGE"],
+            image_config=types.ImageConfig(aspect_ratio=request.aspect_class),
+            seed=request.seed,
+        )
+        model = request.model or self.settings.image_model
+        response = await self._call("extend", model=model, contents=parts, config=config)
+        blob = image_part(candidate_parts(response, "extend"), response, "extend")
         return Synthesis(
             data=blob.data or b"",
             mime=blob.mime_type or "image/png",

@@ -15,7 +15,7 @@ import msgspec
 
 from generation.enhance import normalize_prompt, style_text
 from generation.errors import MalformedResponse
-from generation.models import ASPECT_CLASSES, Analysis, FocalPoint, GenerationRequest
+from generation.models import ASPECT_CLASSES, Analysis, ExtensionRequest, FocalPoint, GenerationRequest
 
 __all__ = [
     "ANALYSIS_INSTRUCTION",
@@ -24,6 +24,7 @@ __all__ = [
     "analysis_from_answer",
     "decode_answer",
     "enhance_instruction",
+    "extend_instruction",
     "response_schema",
 ]
 
@@ -124,3 +125,19 @@ def analysis_from_answer(answer: AnalysisAnswer, colors: tuple[str, ...]) -> Ana
         tags=_tags(answer.tags),
         colors=colors,
     )
+
+
+EXTEND_INSTRUCTION = "Extend this image"
+"""How an extension request starts (the fake Gemini tells extension from synthesis by it)."""
+
+
+def extend_instruction(request: ExtensionRequest) -> str:
+    """Outpainting: keep every pixel of the given image, draw only the new margins."""
+    lines = [
+        f"{EXTEND_INSTRUCTION} to the aspect ratio {request.aspect_class}.",
+        "Keep the given image exactly as it is, unscaled in shape and centred; do not change, move or redraw anything in it.",
+        "Only fill the new area around it, continuing the same scene, light, perspective and style seamlessly.",
+    ]
+    if request.prompt:
+        lines.append(f"The image shows: {normalize_prompt(request.prompt)[:MAX_PROMPT]}")
+    return "\n".join(lines)

@@ -5,6 +5,11 @@ call. Same request, same pixels: the scene is drawn from a seed derived from
 the prompt, seed, aspect class and style. The prompt's words are written on
 the image and reference images are composited in a visible strip, so tests
 can see that a prompt and its `@references` reached the renderer.
+
+Extension (outpainting) is deterministic too: the image is pasted unchanged,
+at its own size, in the middle of a canvas of the new aspect; the margins are
+its edges mirrored outwards, blurred, darkened and hatched, and labelled
+`OFFLINE EXTENSION`, so nobody mistakes them for drawn scenery.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import pyvips
 
 from generation.analysis import analyze_offline
 from generation.enhance import enhance_offline
-from generation.models import ASPECT_CLASSES, Analysis, GenerationRequest, ReferenceImage, Usage
+from generation.models import ASPECT_CLASSES, Analysis, ExtensionRequest, GenerationRequest, ReferenceImage, Usage
 from generation.providers.base import Synthesis
 
-__all__ = ["OFFLINE_MODEL", "OfflineProvider", "render"]
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "render", "render_extension"]
 
 OFFLINE_MODEL = "offline-render-1"
 LABEL = "OFFLINE PREVIEW"
+EXTENSION_LABEL = "OFFLINE EXTENSION"
 
 
 class OfflineProvider:
@@ -44,6 +50,10 @@ class OfflineProvider:
 
     async def analyze(self, data: bytes, mime: str, prompt: str) -> tuple[Analysis, Usage]:
         return await asyncio.to_thread(analyze_offline, data, prompt), Usage()
+
+    async def extend(self, request: ExtensionRequest) -> Synthesis:
+        data = await asyncio.to_thread(render_extension, request)
+        return Synthesis(data=data, mime="image/png", model=OFFLINE_MODEL, usage=Usage(images=1))
 
     async def aclose(self) -> None:
         pass
@@ -130,3 +140,36 @@ def render(request: GenerationRequest) -> bytes:
     label = f"{LABEL} · seed {request.seed if request.seed is not None else '-'} · {request.aspect_class}"
     image = _write(image, escape(label), x=width, y=height, width=width // 2, dpi=dpi // 3)
     return image.pngsave_buffer(compression=3, strip=True)
+
+
+def extension_canvas(width: int, height: int, aspect_class: str) -> tuple[int, int]:
+    """The smallest canvas of the class that holds a width x height image at its own size."""
+    cw, ch = ASPECT_CLASSES[aspect_class]
+    if width * ch < height * cw:  # the image is narrower than the class: margins left and right
+        return max(width, round(height * cw / ch)), height
+    return width, max(height, round(width * ch / cw))
+
+
+def render_extension(request: ExtensionRequest) -> bytes:
+    """The image unchanged in the middle; margins from its mirrored edges, blurred and visibly marked."""
+    image = pyvips.Image.new_from_buffer(request.image, "")
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.bands < 3:
+        image = image.colourspace("srgb")
+    image = image[0:3].cast("uchar")
+    width, height = extension_canvas(image.width, image.height, request.aspect_class)
+    left, top = (width - image.width) // 2, (height - image.height) // 2
+    margins = image.embed(left, top, width, height, extend="mirror").gaussblur(max(2.0, min(width, height) / 60))
+    xyz = pyvips.Image.xyz(width, height)
+    stripes = (((xyz[0] + xyz[1]) / 24).cast("int") % 2) == 0  # diagonal hatching: visibly not a drawn scene
+    margins = stripes.ifthenelse(margins * 0.55, margins * 0.75).cast("uchar")
+    canvas = margins.insert(image, left, top)
+    dpi = max(48, min(width, height) // 12)
+    across = max(width - image.width, height - image.height) // 2
+    if across >= 24:
+        if width > image.width:
+            canvas = _write(canvas, EXTENSION_LABEL, x=4, y=height // 2, width=max(16, left - 8), dpi=dpi // 2)
+        else:
+            canvas = _write(canvas, EXTENSION_LABEL, x=None, y=4, width=width * 2 // 3, dpi=dpi // 2)
+    return canvas.pngsave_buffer(compression=3, strip=True)

@@ -138,7 +138,7 @@ def pad(ctx: Context, image: pyvips.Image) -> pyvips.Image:
     if ctx.plan.pad is None:
         return image
     width, height, left, top = ctx.plan.pad
-    if ctx.params.fill == "blur":
+    if ctx.params.fill in ("blur", "gen"):  # gen: what an extension to the nearest class leaves over is blurred
         canvas = _blurred_canvas(image, width, height)
         if image.hasalpha() and not canvas.hasalpha():
             canvas = canvas.bandjoin(255)
