@@ -217,7 +217,7 @@ async def test_a_job_and_a_synchronous_request_for_one_key_make_one_provider_cal
         # The signed /g/ link the answer carries is the same image, served without drawing.
         link = await http.get(sync["link"], headers={"Authorization": ""})
         assert link.status_code == 200 and link.headers["x-cache-status"] != "GENERATED"
-        assert decode(link.content)[0].width == 1024
+        assert decode(link.content)[0].width == sync["asset"]["width"]
     assert len(fake_gemini.of("synthesize")) == 1
     debits, refunds, _ = await ledger(database_url, tenant.org)
     assert debits - refunds == 1

@@ -46,10 +46,10 @@ async def within(seconds: float, what: str, check: Callable[[], Awaitable[bool]]
 
 
 async def setup_rows(conn: asyncpg.Connection, servers: list[Serve], http: httpx.AsyncClient) -> dict[str, str]:
-    """Two masters (square and wide), `@logo` on the square one, a style and a project preset; every server warm."""
+    """Two masters (a square root and a wide art-directed picture), `@logo` on the square one, a style and a project preset; every server warm."""
     first = servers[0]
-    assert (await http.get(first.base + g_path(first, w=64, h=64, fm="png"))).headers["x-cache-status"] == "GENERATED"
-    assert (await http.get(first.base + g_path(first, ar="16:9", w=64, fm="png"))).status_code == 200
+    assert (await http.get(first.base + g_path(first, ar="1:1", w=64, h=64, fm="png"))).headers["x-cache-status"] == "GENERATED"
+    assert (await http.get(first.base + g_path(first, ar="16:9", gen="new", w=64, fm="png"))).status_code == 200
     rows = await conn.fetch("SELECT id, width, height FROM assets ORDER BY created_at")
     square, wide = sorted(rows, key=lambda r: r["width"] / r["height"])
     project = await conn.fetchval("SELECT id FROM projects WHERE slug = 'demo'")
@@ -108,7 +108,7 @@ async def check_changes(conn: asyncpg.Connection, servers: list[Serve], http: ht
     first = servers[0]
 
     async def restored() -> bool:
-        assert await size(http, first.base + g_path(first, w=64, h=64, fm="png")) == (64, 64)
+        assert await size(http, first.base + g_path(first, ar="1:1", w=64, h=64, fm="png")) == (64, 64)
         return bool(await conn.fetchval("SELECT deleted_at IS NULL FROM assets WHERE id = $1", rows["square"]))
 
     await within(bound, "the link no longer finds the deleted row in its cache", restored)

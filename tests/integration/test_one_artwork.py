@@ -82,7 +82,7 @@ async def test_six_breakpoints_at_two_dprs_show_one_artwork_for_one_root_and_two
     results: dict[tuple[str, int], pyvips.Image] = {}
     for (name, (w, h)) in BOXES.items():
         for dpr in (1, 2):
-            response = await client.get(g_path(tenant, prompt, w=w, h=h, fit="crop", **{"fp-x": 0.5, "fp-y": 0.5}, dpr=dpr))
+            response = await client.get(g_path(tenant, prompt, w=w, h=h, fit="crop", **{"fp-x": 0.5, "fp-y": 0.5}, dpr=dpr, upscale=1))
             assert response.status_code == 200, response.text
             image, fmt = decode(response.content)
             assert (image.width, image.height, fmt) == (w * dpr, h * dpr, "png")
@@ -157,7 +157,7 @@ async def test_fill_gen_extends_an_upload_keeping_its_pixels_in_the_middle(
     asset = await upload(client, tenant, photo.pngsave_buffer())
     before = await balance(settings, tenant)
 
-    wide = await client.get(f"/i/{asset['id']}?w=960&h=540&fit=fill&fill=gen&fm=png")
+    wide = await client.get(f"/i/{asset['id']}?w=960&h=540&fit=fill&fill=gen&upscale=1&fm=png")
     assert wide.status_code == 200, wide.text
     assert wide.headers["x-cache-status"] == "GENERATED"
     image, fmt = decode(wide.content)
@@ -169,7 +169,7 @@ async def test_fill_gen_extends_an_upload_keeping_its_pixels_in_the_middle(
     margin = image.crop(0, 0, 480 - 270 - 8, 540)
     assert mean_difference(margin, photo.resize(540 / 400).crop(0, 0, margin.width, 540)) > SAME_PIXELS  # drawn, not the photo
 
-    again = await client.get(f"/i/{asset['id']}?w=480&h=270&fit=fill&fill=gen&fm=png")
+    again = await client.get(f"/i/{asset['id']}?w=480&h=270&fit=fill&fill=gen&upscale=1&fm=png")
     assert again.status_code == 200 and again.headers["x-cache-status"] != "GENERATED" and len(provider.extended) == 1
     assert await balance(settings, tenant) == before - settings.extension_price
 

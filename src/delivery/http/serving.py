@@ -211,6 +211,7 @@ async def serve_generation(
         parsed = _parsed_link(services, pairs, known) if overrides is None else None
         if parsed is not None:
             project_preset, transform, canonical = False, parsed.transform, parsed.canonical
+            chooser = transform
             # The target is a function of rows the lookup caches hold: kept until any of them changes.
             memo_key = ("target", found.id, tuple(pairs))
             held = services.lookups.derived(memo_key)
@@ -241,8 +242,7 @@ async def serve_generation(
     if not target.art_directed:
         # One artwork: a box the root cannot be cropped to (keeping enough of it) is served from the root extended
         # to the box's aspect class. A signed link's own params decide that, as they decide the root's aspect.
-        framing = chooser if signed else transform
-        asset, extended = await derived_master(services, found, asset, framing, target.choice, key_id=target.key_id, admit=admit)
+        asset, extended = await derived_master(services, found, asset, chooser, target.choice, key_id=target.key_id, admit=admit)
         generated = generated or extended
     generate_seconds = time.perf_counter() - started
     policy = cache_control(grant, now, mutable=target.mutable or project_preset)

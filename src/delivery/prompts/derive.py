@@ -256,8 +256,8 @@ async def derived_master(
             raise ExtensionUnsupported()
         return parent, False
     job = _Job(services, project, parent, target, choice, key_id)
-    async with services.pool.acquire() as conn:
-        found = await find_generated_asset(conn, project_id=project.id, generation_key=job.key)
+    async with services.lookups.reader(services.pool) as reads:  # cached: a hit on an extended box reads nothing
+        found = await reads.generated_asset(project.id, (job.key,))
     if found is not None:
         return found, False
     return await services.generation_flights.run(job.key, lambda: job.run(admit))
