@@ -32,7 +32,7 @@ from delivery.http.mcp import McpEndpoint
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
 from delivery.http.ops import healthz, metrics, readyz
 from delivery.http.responses import NO_STORE, error_image, header_text, wants_image
-from delivery.images.formats import PNG
+from delivery.images.formats import PNG, configure_encoders
 from delivery.images.transform import configure_vips
 from delivery.images.transform.pillow_codecs import configure_pillow
 from delivery.ops.embedded import start_embedded_postgres
@@ -242,6 +242,7 @@ async def open_services(
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
     configure_pillow(max_source_pixels=settings.max_source_pixels)
+    configure_encoders(avif_effort=settings.avif_effort)
     url = await database_url(settings)
     pool = await asyncpg.create_pool(
         url,

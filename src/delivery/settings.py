@@ -244,6 +244,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         int,
         Meta(ge=0, description="Threads libvips uses inside one transform; the pool already runs one transform per thread (docs/delivery.md).", extra=_TRANSFORMS),
     ] = 1
+    avif_effort: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=9,
+            description="AV1 encoder effort of AVIF outputs (libvips' `effort`: 0 fastest, 9 smallest); measured in docs/benchmarks.md,"
+            " changing it changes AVIF ETags.",
+            extra=_TRANSFORMS,
+        ),
+    ] = 2
     variant_cache_bytes: Annotated[
         int, Meta(ge=0, description="Encoded variants kept in memory per process, in bytes; 0 turns it off.", extra=_TRANSFORMS)
     ] = 256 * 1024 * 1024
@@ -334,7 +344,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
     semantic_min_similarity: Annotated[
         float,
         Meta(
-            ge=-1,
+            ge=0,
             le=1,
             description="Least cosine similarity for a semantic match to count; model-specific (tune it to the embedding model).",
             extra=_API,

@@ -74,6 +74,10 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_CONSOLE_SESSION_SECONDS": (EPSILON, "2592000"),
     "PROMPTPIX_CLOUDFLARE_PURGE_BATCH": ("1", "100"),
     "PROMPTPIX_CLOUDFLARE_PURGE_ATTEMPTS": ("1", "20"),
+    "PROMPTPIX_EMBEDDING_BATCH": ("1", "100"),
+    "PROMPTPIX_AVIF_EFFORT": ("0", "9"),
+    "PROMPTPIX_SEMANTIC_CANDIDATES": ("1", "1000"),
+    "PROMPTPIX_SEMANTIC_MIN_SIMILARITY": ("0", "1"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -90,6 +94,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_REPLICATE_MAX_OUTPUT_BYTES",
             "PROMPTPIX_BREAKER_THRESHOLD",
             "PROMPTPIX_EDGE_TTL",
+            "PROMPTPIX_EMBEDDING_QUEUE",
         ],
         ("1", None),
     ),
@@ -118,6 +123,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_BREAKER_COOLDOWN",
             "PROMPTPIX_CACHE_TTL",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
+            "PROMPTPIX_EMBEDDING_TIMEOUT",
         ],
         (EPSILON, None),
     ),

@@ -7,7 +7,7 @@ themselves live in the format registry, with the rest of what a format is.
 
 from __future__ import annotations
 
-from delivery.images.formats import by_name
+from delivery.images.formats import by_name, encoder_overrides
 from delivery.images.transform.pillow_codecs import Pixels, save
 
 __all__ = ["encode"]
@@ -18,7 +18,7 @@ def encode(pixels: Pixels, fmt: str, quality: int | None, *, compress: bool = Fa
     encoder = by_name(fmt).encoder
     if encoder is None:
         raise ValueError(f"{fmt} is read, never written")
-    options = encoder.options(quality, compress=compress, lossless=lossless)
+    options = {**encoder.options(quality, compress=compress, lossless=lossless), **encoder_overrides(fmt)}
     if encoder.library == "pillow":
         return save(pixels, encoder.call, options)
     data: bytes = getattr(pixels.vips(), encoder.call)(**options)
