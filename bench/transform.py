@@ -127,7 +127,7 @@ def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[st
     base, pid = bases[kind]
     if kind in PEERS:
         return wrk(base, _peer_path(kind, name, fmt), connections=COLD_CONNECTIONS, seconds=seconds)
-    return wrk(base, f"/i/{ids[name]}?w=400&h=300&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
+    return wrk(base, f"/i/{ids[name]}?w=400&h=300&fit=crop&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
 
 
 def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, Load]]:
@@ -136,7 +136,7 @@ def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, st
     with ExitStack() as stack:
         bases = _start_all(stack, env, masters, args)
         for kind, (base, _) in bases.items():  # warm every worker
-            path = _peer_path(kind, "1024x1024", "jpg") if kind in PEERS else f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg"
+            path = _peer_path(kind, "1024x1024", "jpg") if kind in PEERS else f"/i/{ids['1024x1024']}?w=400&h=300&fit=crop&fm=jpg"
             wrk(base, path, connections=COLD_CONNECTIONS, seconds=2, unique=kind not in PEERS)
         for _ in range(args.rounds):
             for name in MASTERS:
@@ -149,10 +149,10 @@ def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, st
         for kind in ("uvicorn", "granian"):
             if kind in bases:
                 base, pid = bases[kind]
-                hit = f"/i/{ids['1024x1024']}?w=400&h=300&fm=webp"
+                hit = f"/i/{ids['1024x1024']}?w=400&h=300&fit=crop&fm=webp"
                 wrk(base, hit, connections=HIT_CONNECTIONS, seconds=2)
                 results[kind]["hits"] = wrk(base, hit, connections=HIT_CONNECTIONS, seconds=args.seconds, watch=pid)
-                path = f"/i/{ids['4000x3000']}?w=400&h=300&fm=webp"
+                path = f"/i/{ids['4000x3000']}?w=400&h=300&fit=crop&fm=webp"
                 results[kind]["rss64"] = wrk(base, path, connections=64, seconds=args.seconds, unique=True, watch=pid)
                 print(f"  {kind} hits: {results[kind]['hits'].rps:.0f}/s", file=sys.stderr)
     return results

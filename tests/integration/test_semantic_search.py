@@ -10,6 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 from delivery.db.assets import search_sql
 from delivery.db.embeddings import vector_literal
@@ -217,3 +219,18 @@ def test_the_embed_command_catches_up_on_assets_without_a_vector(env: Settings, 
     cli.env(PROMPTPIX_EMBEDDINGS="off")
     off = cli("assets", "embed")
     assert off.code == 1 and "semantic search is off" in off.err
+
+
+
+async def test_the_mcp_search_tool_searches_by_meaning_too(client: AsyncTestClient, tenant: Tenant) -> None:
+    """Through `/mcp` with the `mcp` SDK's client, over the test client's transport."""
+    ids = await seed(client, tenant)
+    client.headers.update(bearer(tenant))
+    async with (
+        streamable_http_client(f"{client.base_url}/mcp", http_client=client) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        result = await session.call_tool("search_assets", {"query": "crimson vixen sprinting in a blizzard"})
+    assert not result.isError and result.structuredContent is not None, result.content
+    assert result.structuredContent["items"][0]["id"] == ids["A"]

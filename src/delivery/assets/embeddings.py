@@ -23,12 +23,13 @@ from contextlib import suppress
 import asyncpg
 from cachetools import LRUCache
 
-from delivery.db.assets import Asset, get_live_assets
-from delivery.db.embeddings import EmbeddingRow, embedded_hashes, upsert_embeddings
+from delivery.db.assets import Asset, Semantic, get_live_assets
+from delivery.db.embeddings import EmbeddingRow, embedded_hashes, upsert_embeddings, vector_literal
+from delivery.errors import EmbeddingUnavailable
 from delivery.settings import Settings
 from generation import Embedder, GenerationError
 
-__all__ = ["EmbeddingQueue", "document_text", "embed_assets", "text_hash"]
+__all__ = ["EmbeddingQueue", "document_text", "embed_assets", "semantic_search", "text_hash"]
 
 log = logging.getLogger("promptpix.embeddings")
 
@@ -150,3 +151,23 @@ class EmbeddingQueue:
         self._task.cancel()
         with suppress(asyncio.CancelledError):
             await self._task
+
+
+async def semantic_search(settings: Settings, queue: EmbeddingQueue, query: str, *, hybrid: bool | None = None) -> Semantic | None:
+    """The nearest-neighbour half of a search (`GET /v1/assets?q=`, the MCP `search_assets` tool), when embeddings are
+    on and the query can be embedded. `hybrid` is what an earlier page of the same search was (None: a first page):
+    a first page without a vector is full-text only; a later page of a fused search without one is a 503, since a
+    full-text page would not continue its order."""
+    if queue.embedder is None or hybrid is False:
+        return None
+    vector = await queue.query_vector(query)
+    if vector is None:
+        if hybrid:
+            raise EmbeddingUnavailable(retry_after=1)
+        return None
+    return Semantic(
+        vector=vector_literal(vector),
+        model=queue.embedder.model,
+        candidates=settings.semantic_candidates,
+        min_similarity=settings.semantic_min_similarity,
+    )

@@ -16,12 +16,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from delivery.access.idempotency import fingerprint, idempotent
+from delivery.assets.embeddings import semantic_search
 from delivery.assets.uploads import reanalyse_asset, upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import (
     Asset,
     AssetFilter,
-    Semantic,
     delete_asset,
     get_project_asset,
     list_assets,
@@ -29,8 +29,8 @@ from delivery.db.assets import (
     search_assets,
     update_asset,
 )
-from delivery.db.embeddings import has_embedding, similar_assets, vector_literal
-from delivery.errors import EmbeddingUnavailable, InvalidCursor, InvalidParam, NoEmbedding, UnknownAsset
+from delivery.db.embeddings import has_embedding, similar_assets
+from delivery.errors import InvalidCursor, InvalidParam, NoEmbedding, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
@@ -156,26 +156,6 @@ def _search_after(cursor: str | None) -> tuple[tuple[float, dt.datetime, str] | 
         raise InvalidCursor() from None
 
 
-async def _semantic(services: Services, query: str, hybrid: bool | None) -> Semantic | None:
-    """The nearest-neighbour half of a search, when embeddings are on and the query can be embedded; a first page
-    without it is full-text only, a later page of a fused search without it is a 503 (its order would change)."""
-    queue = services.embeddings
-    if queue.embedder is None or hybrid is False:
-        return None
-    vector = await queue.query_vector(query)
-    if vector is None:
-        if hybrid:
-            raise EmbeddingUnavailable(retry_after=1)
-        return None
-    settings = services.settings
-    return Semantic(
-        vector=vector_literal(vector),
-        model=queue.embedder.model,
-        candidates=settings.semantic_candidates,
-        min_similarity=settings.semantic_min_similarity,
-    )
-
-
 @get("/assets", opt=_READ, summary="List assets, newest first (best match first with `q`), one page at a time", responses=problems())
 async def list_project_assets(
     request: Request,
@@ -205,7 +185,7 @@ async def list_project_assets(
     where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
     searching = q is not None and q.strip()
     after, hybrid = _search_after(cursor) if searching else (None, None)
-    semantic = await _semantic(services, q, hybrid) if q and searching else None
+    semantic = await semantic_search(services.settings, services.embeddings, q, hybrid=hybrid) if q and searching else None
     async with services.pool.acquire() as conn:
         if q and searching:
             ranked = await search_assets(
