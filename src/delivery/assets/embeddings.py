@@ -122,8 +122,13 @@ class EmbeddingQueue:
             self._idle.set()
 
     async def wait_idle(self) -> None:
-        """Until everything submitted so far is embedded (or dropped)."""
+        """Until everything submitted so far is embedded (or dropped); on the loop that runs the queue."""
         await self._idle.wait()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting or being embedded: a plain flag, safe to poll from another thread (tests)."""
+        return self._idle.is_set()
 
     async def query_vector(self, query: str) -> list[float] | None:
         """The search query's vector, or None when embeddings are off or the embedder fails (the search is then
