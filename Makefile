@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint settings-docs bench bench-edge clean
+.PHONY: run test test-fast lint settings-docs bench bench-edge bench-avif-effort clean
 
 INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
 
@@ -50,6 +50,10 @@ settings-docs: $(VENV)/.run-installed
 bench: $(VENV)/.bench-installed
 	bash scripts/test-deps.sh
 	$(BIN)/python -m bench.transform $(BENCH_ARGS)
+
+# AVIF bytes, SSIM and encode time per effort on the bench masters: how PROMPTPIX_AVIF_EFFORT's default was chosen.
+bench-avif-effort: $(VENV)/.test-installed
+	$(BIN)/python -m bench.avif_effort $(BENCH_ARGS)
 
 # Requests/s of nginx cache hits vs app cache hits vs cold transforms, in one run (bench/edge.py).
 bench-edge: $(VENV)/.test-installed

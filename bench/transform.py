@@ -3,7 +3,7 @@
     make bench                      # or: python -m bench.transform [--seconds 10] [--workers 2]
 
 Measures requests/s and p50/p99 for cold transforms (1024², 2048x1536 and
-4000x3000 JPEG masters -> 400x300 JPEG and WebP) through the real HTTP server
+4000x3000 JPEG masters -> 400x300 JPEG, WebP and AVIF) through the real HTTP server
 (uvicorn and granian, `--workers N`, app factory `delivery.app:app_from_env`)
 under wrk, against raw pyvips and raw Pillow doing the same work in N
 processes, and thumbor and ipx (sharp), each as N single-process servers
@@ -35,7 +35,8 @@ from harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-FORMATS = ("jpg", "webp")
+FORMATS = ("jpg", "webp", "avif")
+AVIF_QUALITY = raw.AVIF_QUALITY
 COLD_CONNECTIONS = 8
 HIT_CONNECTIONS = 64
 
@@ -70,6 +71,8 @@ def _thumbor_conf(masters: Path) -> Path:
         "RESULT_STORAGE = None\n"
         "ALLOW_UNSAFE_URL = True\n"
         "QUALITY = 80\nWEBP_QUALITY = 80\nPROGRESSIVE_JPEG = True\nAUTO_WEBP = False\n"
+        # AVIF through Pillow's own (libavif + aom) at the service's quality and aom speed (9 - effort).
+        f"AVIF_QUALITY = {AVIF_QUALITY}\nAVIF_SPEED = {9 - raw.AVIF_EFFORT}\nAVIF_CODEC = 'aom'\n"
     )
     return conf
 
@@ -105,10 +108,11 @@ def _start_all(stack: ExitStack, env: dict[str, str], masters: dict[str, Path], 
 
 
 def _peer_path(kind: str, name: str, fmt: str) -> str:
-    """The same 400x300 centre crop. Neither peer has a result cache here, so a fixed URL is a full transform every time."""
+    """The same 400x300 centre crop. Neither peer has a result cache here, so a fixed URL is a full transform every time.
+    ipx passes only the quality to sharp, so its AVIF is sharp's default effort (4) and chroma (4:4:4)."""
     if kind == "thumbor":
         return f"/unsafe/400x300/filters:format({'jpeg' if fmt == 'jpg' else fmt})/m{name}.jpg"
-    return f"/s_400x300,f_{'jpeg' if fmt == 'jpg' else fmt},q_80/m{name}.jpg"
+    return f"/s_400x300,f_{'jpeg' if fmt == 'jpg' else fmt},q_{AVIF_QUALITY if fmt == 'avif' else 80}/m{name}.jpg"
 
 
 def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[str, str], bases: dict[str, tuple[str, int]], seconds: float, workers: int) -> Load:
@@ -123,7 +127,7 @@ def _cold(kind: str, name: str, fmt: str, masters: dict[str, Path], ids: dict[st
     base, pid = bases[kind]
     if kind in PEERS:
         return wrk(base, _peer_path(kind, name, fmt), connections=COLD_CONNECTIONS, seconds=seconds)
-    return wrk(base, f"/i/{ids[name]}?w=400&h=300&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
+    return wrk(base, f"/i/{ids[name]}?w=400&h=300&fit=crop&fm={fmt}", connections=COLD_CONNECTIONS, seconds=seconds, unique=True, watch=pid)
 
 
 def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, Load]]:
@@ -132,11 +136,11 @@ def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, st
     with ExitStack() as stack:
         bases = _start_all(stack, env, masters, args)
         for kind, (base, _) in bases.items():  # warm every worker
-            path = _peer_path(kind, "1024x1024", "jpg") if kind in PEERS else f"/i/{ids['1024x1024']}?w=400&h=300&fm=jpg"
+            path = _peer_path(kind, "1024x1024", "jpg") if kind in PEERS else f"/i/{ids['1024x1024']}?w=400&h=300&fit=crop&fm=jpg"
             wrk(base, path, connections=COLD_CONNECTIONS, seconds=2, unique=kind not in PEERS)
         for _ in range(args.rounds):
             for name in MASTERS:
-                for fmt in FORMATS:
+                for fmt in args.formats:
                     for kind in results:
                         load = _cold(kind, name, fmt, masters, ids, bases, args.seconds, args.workers)
                         best = results[kind].get(f"{name} {fmt}")
@@ -145,10 +149,10 @@ def measure_all(env: dict[str, str], masters: dict[str, Path], ids: dict[str, st
         for kind in ("uvicorn", "granian"):
             if kind in bases:
                 base, pid = bases[kind]
-                hit = f"/i/{ids['1024x1024']}?w=400&h=300&fm=webp"
+                hit = f"/i/{ids['1024x1024']}?w=400&h=300&fit=crop&fm=webp"
                 wrk(base, hit, connections=HIT_CONNECTIONS, seconds=2)
                 results[kind]["hits"] = wrk(base, hit, connections=HIT_CONNECTIONS, seconds=args.seconds, watch=pid)
-                path = f"/i/{ids['4000x3000']}?w=400&h=300&fm=webp"
+                path = f"/i/{ids['4000x3000']}?w=400&h=300&fit=crop&fm=webp"
                 results[kind]["rss64"] = wrk(base, path, connections=64, seconds=args.seconds, unique=True, watch=pid)
                 print(f"  {kind} hits: {results[kind]['hits'].rps:.0f}/s", file=sys.stderr)
     return results
@@ -180,7 +184,7 @@ def report(results: dict[str, dict[str, Load]], hot: dict[str, float], args: arg
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in MASTERS:
-        for fmt in FORMATS:
+        for fmt in args.formats:
             key = f"{name} {fmt}"
             cells = {c: results.get(c, {}).get(key) for c in columns}
             best_raw = max((c.rps for c in (cells["pyvips"], cells["pillow"]) if c), default=0.0)
@@ -202,6 +206,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server workers and raw-library processes")
     parser.add_argument("--rounds", type=int, default=2, help="repeat every cell, keep the best (shared machines are noisy)")
     parser.add_argument("--skip", nargs="*", default=[], choices=[*CONTENDERS, "hot"])
+    parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS, help="output formats of the cold rows")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     masters = make_masters(WORK / "masters")

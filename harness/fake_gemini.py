@@ -13,6 +13,14 @@ The stage of a request is read from its shape: image output requested
 starts with the extension instruction, else synthesis, an image in the contents is
 analysis, a JSON schema with an `allowed` verdict is moderation, anything else
 is enhancement. Moderation refuses prompts containing one of `unsafe_words`.
+
+`POST /{version}/models/{model}:batchEmbedContents` (what google-genai sends
+for `embed_content` on the Gemini API) and `:embedContent` answer
+`{"embeddings": [{"values": [...]}]}` / `{"embedding": {"values": [...]}}`.
+The vectors are a test double, not a model: each word is mapped through a
+small synonym table (`SYNONYMS`) to a canonical word, then hashed into the
+vector (`generation.hashed_embedding`), so a paraphrase built from those
+synonyms lands near its target, deterministically.
 """
 
 from __future__ import annotations
@@ -29,16 +37,43 @@ from typing import Any, Literal
 import msgspec
 import pyvips
 
+from generation import hashed_embedding
 from generation.analysis import thumbnail
 from generation.models import ASPECT_CLASSES, placement
 from generation.providers.gemini_answers import EXTEND_INSTRUCTION
 from harness.local_server import LocalServer
 
-__all__ = ["API_KEY", "FakeGemini", "Received", "Reply"]
+__all__ = ["API_KEY", "SYNONYMS", "FakeGemini", "Received", "Reply", "fake_embedding"]
 
 API_KEY = "test-key"
-Stage = Literal["enhance", "synthesize", "extend", "analyze", "moderate"]
+Stage = Literal["enhance", "synthesize", "extend", "analyze", "moderate", "embed"]
 _PATH = re.compile(r"^/(v1beta|v1)/models/([^/:]+):generateContent$")
+_EMBED_PATH = re.compile(r"^/(v1beta|v1)/models/([^/:]+):(batchEmbedContents|embedContent)$")
+FULL_DIMENSIONS = 3072
+"""What gemini-embedding-001 returns when no `outputDimensionality` is asked for."""
+
+SYNONYMS: dict[str, str] = {
+    word: canonical
+    for canonical, words in {
+        "fox": ("vulpine", "vixen", "reynard"),
+        "dog": ("puppy", "hound", "canine", "pooch"),
+        "cat": ("kitten", "feline", "kitty"),
+        "snow": ("snowy", "snowfall", "blizzard", "wintry"),
+        "mountain": ("peak", "summit", "alps", "alpine"),
+        "dawn": ("sunrise", "daybreak", "morning"),
+        "city": ("urban", "downtown", "metropolis"),
+        "street": ("road", "avenue", "boulevard"),
+        "ocean": ("sea", "marine", "waves", "seaside"),
+        "boat": ("ship", "vessel", "sailboat"),
+        "forest": ("woods", "woodland", "trees"),
+        "red": ("crimson", "scarlet", "ruby"),
+        "sleep": ("asleep", "sleeping", "napping", "dozing", "resting"),
+        "run": ("running", "sprinting", "racing", "dashing"),
+        "car": ("automobile", "vehicle", "sedan"),
+    }.items()
+    for word in words
+}
+"""The fake's whole idea of meaning: these words stand for their canonical word."""
 _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
            500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
@@ -169,6 +204,20 @@ def outpaint(received: Received) -> bytes:
     return canvas.insert(inner.crop(0, 0, min(w, inner.width), min(h, inner.height)), left, top).pngsave_buffer(compression=1)
 
 
+def fake_embedding(text: str, dimensions: int = FULL_DIMENSIONS) -> list[float]:
+    """The fake's vector for `text`: synonyms folded, words hashed (see the module docstring)."""
+    return hashed_embedding(text, synonyms=SYNONYMS, dimensions=dimensions)
+
+
+def _decode_embed(path_version: str, model: str, api_key: str | None, body: dict[str, Any]) -> Received:
+    requests = body.get("requests") or [body]  # batchEmbedContents carries a list, embedContent one request
+    texts = tuple(" ".join(p.get("text", "") for p in r.get("content", {}).get("parts", [])) for r in requests)
+    return Received(
+        stage="embed", api_version=path_version, model=model, api_key=api_key, body=body, texts=texts, images=(),
+        system_instruction=None, aspect_ratio=None, seed=None, response_schema=None,
+    )  # fmt: skip
+
+
 class FakeGemini(LocalServer):
     """Start with `with FakeGemini() as fake:`; point the client at `fake.url`."""
 
@@ -227,11 +276,24 @@ class FakeGemini(LocalServer):
         candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": received.model, "responseId": "fake"}
 
+    def _embedded(self, received: Received) -> dict[str, Any]:
+        requests = received.body.get("requests") or [received.body]
+        vectors = [
+            {"values": fake_embedding(text, int(r.get("outputDimensionality") or FULL_DIMENSIONS))}
+            for text, r in zip(received.texts, requests, strict=True)
+        ]
+        return {"embeddings": vectors} if "requests" in received.body else {"embedding": vectors[0]}
+
     def _answer(self, path: str, api_key: str | None, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         match = _PATH.match(path)
-        if not match:
+        embed = _EMBED_PATH.match(path)
+        if not match and not embed:
             return 404, {}, json.dumps(Reply.error(404).body).encode()
-        received = _decode(match[1], match[2], api_key, json.loads(raw))
+        if embed:
+            received = _decode_embed(embed[1], embed[2], api_key, json.loads(raw))
+        else:
+            assert match
+            received = _decode(match[1], match[2], api_key, json.loads(raw))
         reply = self._next(received)
         if reply.delay:
             time.sleep(reply.delay)
@@ -239,7 +301,10 @@ class FakeGemini(LocalServer):
             return 400, {}, json.dumps(Reply.error(400, reason="API_KEY_INVALID").body).encode()
         if reply.raw is not None:
             return reply.status, reply.headers, reply.raw
-        body = reply.body if reply.body is not None else self._normal(received)
+        if reply.body is not None:
+            body = reply.body
+        else:
+            body = self._embedded(received) if received.stage == "embed" else self._normal(received)
         return reply.status, reply.headers, json.dumps(body).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

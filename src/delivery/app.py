@@ -34,7 +34,7 @@ from delivery.http.mcp import McpEndpoint
 from delivery.http.openapi import COMPONENTS as API_COMPONENTS
 from delivery.http.ops import healthz, metrics, readyz
 from delivery.http.responses import NO_STORE, error_image, header_text, wants_image
-from delivery.images.formats import PNG
+from delivery.images.formats import PNG, configure_encoders
 from delivery.images.transform import configure_vips
 from delivery.images.transform.pillow_codecs import configure_pillow
 from delivery.jobs import build_queue, run_worker
@@ -45,20 +45,23 @@ from delivery.services import Services
 from delivery.settings import Settings
 from delivery.storage import Storage, open_storage
 from generation import (
+    Embedder,
     GeminiPrices,
     GeminiSettings,
     GenerationError,
     Moderator,
+    OfflineEmbedder,
     OfflineProvider,
     Provider,
     ReplicateSettings,
+    gemini_embedder,
     gemini_moderator,
     gemini_provider,
     replicate_provider,
     with_offline_delay,
 )
 
-__all__ = ["app_from_env", "create_app", "make_moderator", "make_other_providers", "make_provider", "migrated_connection", "open_services"]
+__all__ = ["app_from_env", "create_app", "make_embedder", "make_moderator", "make_other_providers", "make_provider", "migrated_connection", "open_services"]
 
 log = logging.getLogger("promptpix.app")
 _IMAGE_PATHS = ("/i/", "/g/", "/cdn-cgi/image/")
@@ -115,6 +118,19 @@ def make_other_providers(settings: Settings, default: str) -> dict[str, Provider
         if configured and name != default
     ]
     return {name: make_provider(settings, name) for name in names}
+
+
+def make_embedder(settings: Settings) -> Embedder | None:
+    """Semantic search's embedder (`PROMPTPIX_EMBEDDINGS`), or None when it is off."""
+    name = settings.embeddings_name
+    if name == "off":
+        return None
+    if name == "offline":
+        return OfflineEmbedder()
+    assert settings.gemini_api_key  # Settings.validate refuses gemini embeddings without a key
+    return gemini_embedder(
+        api_key=settings.gemini_api_key, base_url=settings.gemini_base_url, model=settings.embedding_model, timeout=settings.embedding_timeout
+    )
 
 
 def make_moderator(settings: Settings) -> Moderator | None:
@@ -229,6 +245,7 @@ async def open_services(
     """
     configure_vips(concurrency=settings.vips_concurrency)  # process-global: loader allow-list, threads
     configure_pillow(max_source_pixels=settings.max_source_pixels)
+    configure_encoders(avif_effort=settings.avif_effort)
     url = await database_url(settings)
     pool = await asyncpg.create_pool(
         url,
@@ -248,6 +265,7 @@ async def open_services(
         active_moderator = moderator or make_moderator(settings)
         others = dict(providers) if providers is not None else make_other_providers(settings, active_provider.name)
         executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="transform")
+        embedder = make_embedder(settings)
         services = Services(
             settings=settings,
             pool=pool,
@@ -257,10 +275,14 @@ async def open_services(
             moderator=active_moderator,
             providers=others,
             database_url=url,
+            embedder=embedder,
         )
         try:
             yield services
         finally:
+            await services.embeddings.close()
+            if embedder is not None:
+                await embedder.aclose()
             executor.shutdown(wait=True, cancel_futures=True)
             if provider is None:
                 await active_provider.aclose()

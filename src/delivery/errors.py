@@ -26,6 +26,7 @@ __all__ = [
     "AdminScopeRefused",
     "BadSignature",
     "DatabaseUnavailable",
+    "EmbeddingUnavailable",
     "EmptyPreset",
     "ExpiredLink",
     "ExpiryOnUnsignedLink",
@@ -52,6 +53,7 @@ __all__ = [
     "MissingLinkKey",
     "MissingScope",
     "NoBillingAccount",
+    "NoEmbedding",
     "NoLinkKey",
     "NoSigningSecret",
     "OriginNotAllowed",
@@ -138,6 +140,12 @@ class Unavailable(ServiceError):
     """Ours, and worth retrying: a dependency is down or over capacity."""
 
     status, report = 503, True
+
+
+class EmbeddingUnavailable(Unavailable):
+    """The next page of a semantic search needs its query embedded, and the embedding model cannot answer."""
+
+    message, report = "semantic search is unavailable right now, retry shortly", False
 
 
 # 400: the request itself is wrong.
@@ -378,6 +386,12 @@ class WebhookUrlRefused(ServiceError):
 
 class IdempotencyKeyBusy(ServiceError):
     status, message = 409, "a request with this Idempotency-Key is still running; retry shortly"
+
+
+class NoEmbedding(ServiceError):
+    """Similar images need the asset's embedding (semantic search on, and a description to embed)."""
+
+    status, message = 409, "this asset has no embedding yet; it is embedded shortly after it is stored, analysed or edited"
 
 
 class SlugTaken(ServiceError):

@@ -16,6 +16,7 @@ from cachetools import LRUCache, TTLCache
 
 from delivery.access.usage import KeyUse
 from delivery.assets.edge import EdgePurger, ServedUrls
+from delivery.assets.embeddings import EmbeddingQueue
 from delivery.assets.lookups import Bounded, Lookups
 from delivery.errors import ServiceError, Unavailable
 from delivery.images.cache import ByteLRU, Master, SingleFlight, Variant
@@ -25,7 +26,7 @@ from delivery.ops.metrics import Metrics
 from delivery.prompts.circuits import Circuits
 from delivery.settings import Settings
 from delivery.storage import Storage
-from generation import Moderator, PipelineSettings, PromptPolicy, Provider, terms
+from generation import Embedder, Moderator, PipelineSettings, PromptPolicy, Provider, terms
 
 __all__ = ["Busy", "Services"]
 
@@ -50,6 +51,7 @@ class Services:
         moderator: Moderator | None = None,
         providers: Mapping[str, Provider] | None = None,
         database_url: str = "",
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.database_url = database_url
@@ -104,6 +106,8 @@ class Services:
         self.metrics = Metrics()
         self.circuits = Circuits(threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown, metrics=self.metrics)
         self.error_images: dict[int, bytes] = {}
+        self.embeddings = EmbeddingQueue(settings, pool, embedder)
+        """Semantic search's embedder and the background queue of assets to embed (None embedder: search is full-text only)."""
 
     async def run_in_thread(self, fn: Callable[..., T], *args: Any, fetch: Callable[[], Awaitable[Any]] | None = None) -> T:
         """Run `fn(*args)` on the transform pool, or raise `Busy` when running + queued work is at capacity.

@@ -306,6 +306,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         int,
         Meta(ge=0, description="Threads libvips uses inside one transform; the pool already runs one transform per thread (docs/delivery.md).", extra=_TRANSFORMS),
     ] = 1
+    avif_effort: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=9,
+            description="AV1 encoder effort of AVIF outputs (libvips' `effort`: 0 fastest, 9 smallest); measured in docs/benchmarks.md,"
+            " changing it changes AVIF ETags.",
+            extra=_TRANSFORMS,
+        ),
+    ] = 2
     variant_cache_bytes: Annotated[
         int, Meta(ge=0, description="Encoded variants kept in memory per process, in bytes; 0 turns it off.", extra=_TRANSFORMS)
     ] = 256 * 1024 * 1024
@@ -409,6 +419,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         Meta(description="Text search configuration `GET /v1/assets?q=` stems words with (PostgreSQL's; `simple` does not stem).", extra=_API),
     ] = "english"
     api_page_size: Annotated[int, Meta(ge=1, le=200, description="Items per page of `/v1` lists when the request names no `limit`.", extra=_API)] = 50
+    embeddings: Annotated[
+        Literal["auto", "gemini", "offline", "off"],
+        Meta(
+            description="Semantic search's embeddings: `gemini` embeds with `PROMPTPIX_EMBEDDING_MODEL` (needs `GEMINI_API_KEY`); `offline` hashes"
+            " words (deterministic, no semantics: for development and tests); `off` keeps search full-text only; `auto` is gemini when"
+            " `GEMINI_API_KEY` is set, else off.",
+            extra=_API,
+        ),
+    ] = "auto"
+    embedding_model: Annotated[str, Meta(description="Gemini embedding model, pinned by full name; vectors of another model are not compared.", extra=_API)] = (
+        "gemini-embedding-001"
+    )
+    embedding_timeout: Annotated[
+        _PositiveSeconds, Meta(description="Seconds one embedding call may take; a search whose query cannot be embedded in time is full-text only.", extra=_API)
+    ] = 10.0
+    embedding_batch: Annotated[int, Meta(ge=1, le=100, description="Assets embedded in one call by the background embedder.", extra=_API)] = 50
+    embedding_queue: Annotated[
+        int, Meta(ge=1, description="Assets waiting to be embedded, per process; past it new ones are dropped (logged; `promptpix assets embed` catches up).", extra=_API)
+    ] = 10_000
+    semantic_candidates: Annotated[
+        int, Meta(ge=1, le=1000, description="Nearest neighbours of a query's embedding that `GET /v1/assets?q=` fuses with the full-text ranking.", extra=_API)
+    ] = 100
+    semantic_min_similarity: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="Least cosine similarity for a semantic match to count; model-specific (tune it to the embedding model).",
+            extra=_API,
+        ),
+    ] = 0.55
 
     # Web console
     console_link_seconds: Annotated[
@@ -583,6 +624,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=env_name):
         return self.generator
 
     @property
+    def embeddings_name(self) -> Literal["gemini", "offline", "off"]:
+        if self.embeddings == "auto":
+            return "gemini" if self.gemini_api_key else "off"
+        return self.embeddings
+
+    @property
     def pipeline(self) -> PipelineSettings:
         return PipelineSettings(
             enhance_timeout=self.enhance_timeout,
@@ -693,6 +740,10 @@ def moderation_has_a_key(settings: Settings) -> bool:
     return settings.moderation != "gemini" or bool(settings.gemini_api_key)
 
 
+def embeddings_have_a_key(settings: Settings) -> bool:
+    return settings.embeddings != "gemini" or bool(settings.gemini_api_key)
+
+
 def production_has_a_real_generator(settings: Settings) -> bool:
     """Placeholders served (and cached for a year) as if real: only when asked for by name."""
     return not settings.production or settings.generator != "auto" or settings.generator_name != "offline"
@@ -764,6 +815,7 @@ RULES = (
     Rule("PROMPTPIX_GENERATOR=gemini needs GEMINI_API_KEY", gemini_has_a_key),
     Rule("PROMPTPIX_GENERATOR=replicate needs REPLICATE_API_TOKEN", replicate_has_a_token),
     Rule("PROMPTPIX_MODERATION=gemini needs GEMINI_API_KEY", moderation_has_a_key),
+    Rule("PROMPTPIX_EMBEDDINGS=gemini needs GEMINI_API_KEY", embeddings_have_a_key),
     Rule("PROMPTPIX_STORAGE_URL must name a bucket: s3://bucket[/prefix]", s3_names_a_bucket),
     Rule(
         f"PROMPTPIX_ENV=production needs PROMPTPIX_SECRET_KEY: at least {MIN_SECRET_CHARS} random characters,"

@@ -8,6 +8,7 @@ This module is the package's public API: ``delivery`` imports nothing else.
 from __future__ import annotations
 
 from generation.analysis import analyze_offline
+from generation.embeddings import EMBEDDING_DIMENSIONS, OFFLINE_EMBEDDING_MODEL, Embedder, EmbedTask, OfflineEmbedder, hashed_embedding
 from generation.enhance import STYLES, normalize_prompt
 from generation.errors import (
     GenerationError,
@@ -41,10 +42,14 @@ from generation.safety import Moderator, PromptBlocked, PromptPolicy, Verdict, c
 
 __all__ = [
     "ASPECT_CLASSES",
+    "EMBEDDING_DIMENSIONS",
+    "OFFLINE_EMBEDDING_MODEL",
     "OFFLINE_MODEL",
     "STYLES",
     "Analysis",
     "DelayedProvider",
+    "EmbedTask",
+    "Embedder",
     "ExtensionRequest",
     "FocalPoint",
     "GeminiPrices",
@@ -55,6 +60,7 @@ __all__ = [
     "MalformedResponse",
     "Moderator",
     "NoImage",
+    "OfflineEmbedder",
     "OfflineProvider",
     "PipelineSettings",
     "PromptBlocked",
@@ -76,9 +82,11 @@ __all__ = [
     "check_prompt",
     "describe",
     "extend",
+    "gemini_embedder",
     "gemini_moderator",
     "gemini_provider",
     "generate",
+    "hashed_embedding",
     "nearest_aspect_class",
     "normalize_prompt",
     "placement",
@@ -108,3 +116,10 @@ def gemini_moderator(*, api_key: str, base_url: str | None, model: str, timeout:
     from generation.providers.gemini_moderation import GeminiModerator
 
     return GeminiModerator(api_key=api_key, base_url=base_url, model=model, timeout=timeout)
+
+
+def gemini_embedder(*, api_key: str, base_url: str | None, model: str, timeout: float) -> Embedder:
+    """Semantic search's embeddings: a Gemini embedding model through google-genai."""
+    from generation.providers.gemini_embeddings import GeminiEmbedder
+
+    return GeminiEmbedder(api_key=api_key, base_url=base_url, model=model, timeout=timeout)

@@ -85,6 +85,10 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
     "PROMPTPIX_REFUSAL_TTL": ("0", "3600"),
     "PROMPTPIX_LOOKUP_CACHE_ENTRIES": ("0", "10000000"),
     "PROMPTPIX_MIN_CROP_KEEP": (EPSILON, "1"),
+    "PROMPTPIX_EMBEDDING_BATCH": ("1", "100"),
+    "PROMPTPIX_AVIF_EFFORT": ("0", "9"),
+    "PROMPTPIX_SEMANTIC_CANDIDATES": ("1", "1000"),
+    "PROMPTPIX_SEMANTIC_MIN_SIMILARITY": ("0", "1"),
     **dict.fromkeys(
         [
             "PROMPTPIX_MAX_PROMPT_CHARS",
@@ -102,6 +106,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_REPLICATE_MAX_OUTPUT_BYTES",
             "PROMPTPIX_BREAKER_THRESHOLD",
             "PROMPTPIX_EDGE_TTL",
+            "PROMPTPIX_EMBEDDING_QUEUE",
         ],
         ("1", None),
     ),
@@ -133,6 +138,7 @@ BOUNDS: dict[str, tuple[str, str | None]] = {
             "PROMPTPIX_KEY_USE_FLUSH",
             "PROMPTPIX_CLOUDFLARE_PURGE_INTERVAL",
             "PROMPTPIX_TRANSFORM_DEADLINE",
+            "PROMPTPIX_EMBEDDING_TIMEOUT",
         ],
         (EPSILON, None),
     ),

@@ -57,7 +57,7 @@ async def reanalyse_asset(services: Services, asset: Asset) -> Asset | None:
         raise MasterMissing(detail=asset.storage_key) from None
     analysis = await analyse_image(services, data, asset.mime)
     async with services.pool.acquire() as conn:
-        return await update_asset(
+        analysed = await update_asset(
             conn,
             project_id=asset.project_id,
             id=asset.id,
@@ -65,6 +65,8 @@ async def reanalyse_asset(services: Services, asset: Asset) -> Asset | None:
             alt_text=analysis.alt_text,
             tags=list(analysis.tags),
         )
+    services.embeddings.submit(asset.id, asset.project_id)  # the new description, in the background
+    return analysed
 
 
 async def upload_asset(services: Services, project: Project, data: bytes, *, name: str | None = None) -> Asset:
@@ -98,4 +100,5 @@ async def upload_asset(services: Services, project: Project, data: bytes, *, nam
         asset = await store_master(conn, services.storage, new, data)
         if name is not None:
             await set_name(conn, project_id=project.id, name=name, asset_id=asset.id)
+    services.embeddings.submit(asset.id, asset.project_id)  # in the background; skipped if its text is embedded already
     return asset

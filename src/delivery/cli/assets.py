@@ -1,4 +1,4 @@
-"""`promptpix assets upload|name|list|show`: put an image into a project, name it (`@logo`), see what is there."""
+"""`promptpix assets upload|name|list|show|embed`: put an image into a project, name it (`@logo`), see what is there, embed what has no vector."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from pathlib import Path
 import asyncpg
 
 from delivery.app import open_services
+from delivery.assets.embeddings import embed_assets
 from delivery.assets.uploads import upload_asset
 from delivery.cli.common import bounded, project_by_id, project_by_slug, run_with_connection
 from delivery.db.asset_names import set_name
 from delivery.db.assets import Asset, AssetFilter, get_asset, list_assets, names_of
-from delivery.errors import ServiceError, UnknownAsset
+from delivery.db.embeddings import missing_embeddings
+from delivery.errors import NoEmbedding, ServiceError, UnknownAsset
 from delivery.settings import Settings
+from generation import GenerationError
 
 __all__ = ["register"]
 
@@ -44,15 +47,41 @@ async def _name(settings: Settings, project_slug: str, name: str, asset_id: str)
     return [f"@{name} -> {asset_id}", f"{settings.resolved_public_url}/i/{project.slug}/@{name}"]
 
 
+async def _embed(settings: Settings, project_slug: str | None) -> list[str]:
+    """Embed every live asset (of one project, or all) that has no vector of the configured model yet."""
+    async with open_services(settings) as services:
+        embedder = services.embeddings.embedder
+        if embedder is None:
+            raise NoEmbedding("semantic search is off (PROMPTPIX_EMBEDDINGS): nothing to embed with")
+        project_id = None
+        if project_slug is not None:
+            async with services.pool.acquire() as conn:
+                project_id = (await project_by_slug(conn, project_slug)).id
+        after, seen, embedded = "", 0, 0
+        while True:
+            async with services.pool.acquire() as conn:
+                batch = await missing_embeddings(conn, project_id=project_id, model=embedder.model, after=after, limit=settings.embedding_batch)
+            if not batch:
+                break
+            embedded += await embed_assets(services.pool, embedder, batch)
+            seen, after = seen + len(batch), batch[-1].id
+    return [f"{embedded} assets embedded with {embedder.model} ({seen - embedded} had nothing to embed)"]
+
+
 def cmd_assets(settings: Settings, args: argparse.Namespace) -> int:
     if args.assets_command == "upload":
         work = _upload(settings, args.project, args.file, args.name)
+    elif args.assets_command == "embed":
+        work = _embed(settings, args.project)
     else:
         work = _name(settings, args.project, args.name, args.asset_id)
     try:
         lines = asyncio.run(work)
     except ServiceError as exc:
         print(f"promptpix: {exc.message}", file=sys.stderr)
+        return 1
+    except GenerationError as exc:
+        print(f"promptpix: embedding failed: {exc.message}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"promptpix: {exc}", file=sys.stderr)
@@ -99,7 +128,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    assets = commands.add_parser("assets", help="upload and name a project's assets")
+    assets = commands.add_parser("assets", help="upload, name and embed a project's assets")
     assets.set_defaults(run=cmd_assets)
     sub = assets.add_subparsers(dest="assets_command", required=True)
     upload = sub.add_parser("upload", help="validate, analyse and store an image as an asset")
@@ -118,3 +147,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="one asset: what it is, its names and URL")
     show.add_argument("asset_id")
     show.set_defaults(run=cmd_show)
+    embed = sub.add_parser("embed", help="embed live assets that have no vector of the configured model (semantic search)")
+    embed.add_argument("project", nargs="?", help="project slug; every project without it")

@@ -11,14 +11,17 @@ import msgspec
 from delivery.settings import SearchLanguage
 
 __all__ = [
+    "RRF_K",
     "SEARCH_LANGUAGES",
     "Asset",
     "AssetFilter",
     "AssetSource",
     "NewAsset",
+    "Semantic",
     "asset_exists",
     "delete_asset",
     "ensure_search_index",
+    "exact_vector_order",
     "find_generated_asset",
     "find_generated_assets",
     "get_asset",
@@ -31,6 +34,7 @@ __all__ = [
     "restore_project_asset",
     "search_assets",
     "search_document",
+    "search_sql",
     "update_asset",
 ]
 
@@ -198,6 +202,78 @@ async def ensure_search_index(conn: asyncpg.Connection, *, language: str) -> Non
         )
 
 
+class Semantic(msgspec.Struct, frozen=True, kw_only=True):
+    """The query's embedding, for the nearest-neighbour half of a hybrid search."""
+
+    vector: str
+    """pgvector's text form (`delivery.db.embeddings.vector_literal`)."""
+    model: str
+    candidates: int
+    min_similarity: float
+
+
+RRF_K = 60
+"""Reciprocal rank fusion's constant: an asset scores the sum of 1 / (RRF_K + its place) over the two rankings
+(the value of Cormack, Clarke and Büttcher's paper, which damps the weight of the very first places)."""
+
+
+async def exact_vector_order(conn: asyncpg.Connection, wanted: int) -> None:
+    """Inside a transaction: HNSW scans return at most `hnsw.ef_search` rows, fewer after filters, so explore as
+    far as the LIMIT needs, and keep scanning (in exact distance order) past rows the filters drop (pgvector ≥ 0.8)."""
+    await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(int(wanted), 1000))}")
+    await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+
+
+_FILTERS = """AND ($4::text IS NULL OR EXISTS
+                    (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
+               AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
+               AND ($6::text IS NULL OR a.source = $6)
+               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))"""
+
+
+def search_sql(language: str, *, semantic: bool) -> str:
+    """The search query; with `semantic`, the full-text ranking fused with the nearest neighbours of $11 (a vector of
+    model $12: the $13 nearest, those at least $14 similar) by reciprocal rank fusion. Its rank column is the text
+    rank alone, or the fused score."""
+    text = f"""WITH q AS (SELECT websearch_to_tsquery('{language}', $9) AS text, websearch_to_tsquery('simple', $9) AS name),
+           text_found AS (
+             SELECT a.*, (ts_rank_cd({search_document(language)}, q.text, 1)
+                          + CASE WHEN named.hit THEN 1 ELSE 0 END)::float8 AS rank
+             FROM assets a CROSS JOIN q
+             CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.asset_id = a.id
+                                                AND to_tsvector('simple', replace(n.name, '-', ' ')) @@ q.name) AS hit) named
+             WHERE a.project_id = $1 AND a.deleted_at IS NULL
+               AND ({search_document(language)} @@ q.text OR named.hit)
+               {_FILTERS}
+           )"""
+    if not semantic:
+        found = "text_found"
+    else:
+        text += f""",
+           near AS MATERIALIZED (
+             SELECT e.asset_id AS id, e.embedding <=> $11::vector AS distance
+             FROM asset_embeddings e JOIN assets a ON a.id = e.asset_id
+             WHERE e.project_id = $1 AND e.model = $12 AND a.deleted_at IS NULL
+               {_FILTERS}
+             ORDER BY e.embedding <=> $11::vector LIMIT $13
+           ),
+           places AS (
+             SELECT id, row_number() OVER (ORDER BY rank DESC, created_at DESC, id DESC) AS place FROM text_found
+             UNION ALL
+             SELECT id, row_number() OVER (ORDER BY distance, id) FROM near WHERE 1 - distance >= $14
+           ),
+           fused AS (
+             SELECT a.*, sum(1.0 / ({RRF_K} + p.place))::float8 AS rank
+             FROM places p JOIN assets a ON a.id = p.id GROUP BY a.id
+           )"""
+        found = "fused"
+    return f"""{text}
+           SELECT * FROM {found}
+           WHERE $2::float8 IS NULL OR (rank, created_at, id) < ($2, $3::timestamptz, $10::text)
+           ORDER BY rank DESC, created_at DESC, id DESC
+           LIMIT $8"""
+
+
 async def search_assets(
     conn: asyncpg.Connection,
     *,
@@ -207,32 +283,15 @@ async def search_assets(
     language: str,
     limit: int,
     after: tuple[float, dt.datetime, str] | None = None,
+    semantic: Semantic | None = None,
 ) -> list[tuple[Asset, float]]:
     """Live assets matching `query` (web search syntax: words, "phrases", `or`, `-word`) in their alt text and tags,
     prompt or enhanced prompt (weighted in that order, stemmed in `language`), or `@names`; best first, with their rank.
+    With `semantic`, also those whose embedding is near the query's, the two rankings fused (`search_sql`).
 
     `after` is the (rank, created_at, id) of the last one seen.
     """
-    rows = await conn.fetch(
-        f"""WITH q AS (SELECT websearch_to_tsquery('{language}', $9) AS text, websearch_to_tsquery('simple', $9) AS name),
-           found AS (
-             SELECT a.*, (ts_rank_cd({search_document(language)}, q.text, 1)
-                          + CASE WHEN named.hit THEN 1 ELSE 0 END)::float8 AS rank
-             FROM assets a CROSS JOIN q
-             CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.asset_id = a.id
-                                                AND to_tsvector('simple', replace(n.name, '-', ' ')) @@ q.name) AS hit) named
-             WHERE a.project_id = $1 AND a.deleted_at IS NULL
-               AND ({search_document(language)} @@ q.text OR named.hit)
-               AND ($4::text IS NULL OR EXISTS
-                    (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
-               AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
-               AND ($6::text IS NULL OR a.source = $6)
-               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
-           )
-           SELECT * FROM found
-           WHERE $2::float8 IS NULL OR (rank, created_at, id) < ($2, $3::timestamptz, $10::text)
-           ORDER BY rank DESC, created_at DESC, id DESC
-           LIMIT $8""",
+    args: list[object] = [
         project_id,
         after[0] if after else None,
         after[1] if after else None,
@@ -243,7 +302,14 @@ async def search_assets(
         limit,
         query,
         after[2] if after else None,
-    )
+    ]
+    if semantic is None:
+        rows = await conn.fetch(search_sql(language, semantic=False), *args)
+    else:
+        async with conn.transaction():
+            await exact_vector_order(conn, semantic.candidates)
+            args += [semantic.vector, semantic.model, semantic.candidates, semantic.min_similarity]
+            rows = await conn.fetch(search_sql(language, semantic=True), *args)
     return [(Asset(**{k: v for k, v in r.items() if k != "rank"}), r["rank"]) for r in rows]
 
 

@@ -37,6 +37,7 @@ from pydantic import AnyUrl
 from delivery.access.keys import authenticate_secret_key
 from delivery.access.links import default_link_key, sign_link
 from delivery.access.signing import Keyring
+from delivery.assets.embeddings import semantic_search
 from delivery.assets.uploads import upload_asset
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, get_named_asset, set_name
@@ -119,7 +120,7 @@ class ImageUrlArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class SearchAssetsArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     query: (
-        Annotated[str, msgspec.Meta(max_length=500, description='Full-text search (words, "phrases", or, -word) over alt text, tags, prompts and names; best first')]
+        Annotated[str, msgspec.Meta(max_length=500, description='Search (words, "phrases", or, -word) over alt text, tags, prompts, names, and by meaning; best first')]
         | None
     ) = None
     tag: Annotated[str, msgspec.Meta(description="Only images with this tag")] | None = None
@@ -338,10 +339,14 @@ async def search_assets(caller: Caller, args: SearchAssetsArgs) -> SearchResult:
     if any("\x00" in (v or "") for v in (args.query, args.tag, args.name)):  # PostgreSQL text cannot hold NUL
         raise InvalidParam("search terms must not contain NUL characters")
     where = AssetFilter(name=args.name, tag=args.tag)
-    async with caller.services.pool.acquire() as conn:
+    services = caller.services
+    semantic = await semantic_search(services.settings, services.embeddings, args.query) if args.query and args.query.strip() else None
+    async with services.pool.acquire() as conn:
         if args.query and args.query.strip():  # the same search as `q` on GET /v1/assets
-            language = caller.services.settings.search_language
-            ranked = await find_assets(conn, project_id=caller.project.id, where=where, query=args.query, language=language, limit=args.limit)
+            language = services.settings.search_language
+            ranked = await find_assets(
+                conn, project_id=caller.project.id, where=where, query=args.query, language=language, limit=args.limit, semantic=semantic
+            )
             found = [asset for asset, _ in ranked]
         else:
             found = await list_assets(conn, project_id=caller.project.id, where=where, limit=args.limit)

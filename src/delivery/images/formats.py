@@ -41,6 +41,9 @@ __all__ = [
     "by_loader",
     "by_mime",
     "by_name",
+    "configure_encoders",
+    "encoder_overrides",
+    "encoding_tag",
     "source_labels",
 ]
 
@@ -268,3 +271,25 @@ def by_loader(loader: str, data: bytes) -> Format:
 def source_labels() -> str:
     """`JPEG, PNG, WebP, GIF, HEIF/AVIF`: what the allow-list reads, one entry per loader, as messages list it."""
     return ", ".join("/".join(f.label for f in FORMATS if f.loader == loader) for loader in LOADERS.values())
+
+
+_OVERRIDES: dict[str, dict[str, Setting]] = {}
+"""Per output format, settings the deployment chose over the registry's (process-global, like `configure_vips`)."""
+
+
+def configure_encoders(*, avif_effort: int) -> None:
+    """The encoder trade-offs that are settings (`PROMPTPIX_AVIF_EFFORT`): size against encode time."""
+    _OVERRIDES.clear()
+    if AVIF.encoder is not None and ("effort", avif_effort) not in AVIF.encoder.settings:
+        _OVERRIDES[AVIF.name] = {"effort": avif_effort}
+
+
+def encoder_overrides(fmt: str) -> dict[str, Setting]:
+    return _OVERRIDES.get(fmt, {})
+
+
+def encoding_tag(fmt: str) -> str:
+    """What of the configured encoder changes the bytes of `fmt`, for ETags: empty with the registry's settings, so
+    their ETags stay as they were; another AVIF effort makes other bytes, so other ETags."""
+    overrides = _OVERRIDES.get(fmt)
+    return "|" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) if overrides else ""

@@ -34,7 +34,7 @@ from delivery.errors import (
     UnsupportedSourceFormat,
 )
 from delivery.images.cache import Master, Variant
-from delivery.images.formats import AUTO_FORMAT, FALLBACK, Format, by_mime, by_name
+from delivery.images.formats import AUTO_FORMAT, FALLBACK, Format, by_mime, by_name, encoding_tag
 from delivery.images.params import TransformParams, canonical_query
 from delivery.images.transform import inspect_source, transform
 from delivery.services import Services
@@ -113,7 +113,7 @@ def output_format(mime: str, params: TransformParams, accept: str) -> str:
 def variant_spec(asset: Asset, params: TransformParams, accept: str) -> VariantSpec:
     fmt = output_format(asset.mime, params, accept)
     key = f"{asset.id}.v{asset.version}?{canonical_query(params)}#{fmt}"
-    etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}".encode()).hexdigest()[:32] + '"'
+    etag = '"' + hashlib.sha256(f"{TRANSFORM_VERSION}:{key}{encoding_tag(fmt)}".encode()).hexdigest()[:32] + '"'
     return VariantSpec(key=key, format=fmt, etag=etag, negotiated=_negotiates(params))
 
 

@@ -211,6 +211,7 @@ async def _store(
                 now=dt.datetime.now(dt.UTC),
             )
     log.info("generated", extra={"asset": asset.id, "provider": image.provider, "model": image.model, "timings": image.timings})
+    services.embeddings.submit(asset.id, asset.project_id)  # in the background: the image is answered without waiting
     return asset
 
 

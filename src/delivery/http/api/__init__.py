@@ -7,7 +7,16 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 
 from delivery.http.api.admin import catalogue, change_catalogue_entry, margin, put_catalogue_entry
-from delivery.http.api.assets import analyze_asset, delete_one_asset, edit_asset, list_project_assets, read_asset, restore_one_asset, upload
+from delivery.http.api.assets import (
+    analyze_asset,
+    delete_one_asset,
+    edit_asset,
+    list_project_assets,
+    read_asset,
+    restore_one_asset,
+    similar_to_asset,
+    upload,
+)
 from delivery.http.api.billing import balance, ledger, usage_statistics
 from delivery.http.api.flows import read_flow, start_flow
 from delivery.http.api.generations import create_generation
@@ -63,6 +72,7 @@ api_router = Router(
         delete_one_asset,
         restore_one_asset,
         analyze_asset,
+        similar_to_asset,
         list_project_names,
         put_name,
         remove_name,

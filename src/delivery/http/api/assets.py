@@ -16,6 +16,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from delivery.access.idempotency import fingerprint, idempotent
+from delivery.assets.embeddings import semantic_search
 from delivery.assets.uploads import reanalyse_asset, upload_asset
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import (
@@ -28,7 +29,8 @@ from delivery.db.assets import (
     search_assets,
     update_asset,
 )
-from delivery.errors import InvalidCursor, InvalidParam, UnknownAsset
+from delivery.db.embeddings import has_embedding, similar_assets
+from delivery.errors import InvalidCursor, InvalidParam, NoEmbedding, UnknownAsset
 from delivery.http.api.headers import IdempotencyKey
 from delivery.http.api.principal import Principal
 from delivery.http.api.views import AssetView, FocalPointView, asset_views
@@ -36,7 +38,16 @@ from delivery.http.openapi import problems
 from delivery.images.variants import forget_asset
 from delivery.services import Services
 
-__all__ = ["analyze_asset", "delete_one_asset", "edit_asset", "list_project_assets", "read_asset", "restore_one_asset", "upload"]
+__all__ = [
+    "analyze_asset",
+    "delete_one_asset",
+    "edit_asset",
+    "list_project_assets",
+    "read_asset",
+    "restore_one_asset",
+    "similar_to_asset",
+    "upload",
+]
 
 _READ, _WRITE = {"scope": "assets:read"}, {"scope": "assets:write"}
 
@@ -111,6 +122,7 @@ async def upload(
             if described is None:  # deleted by another request in between
                 raise UnknownAsset()
             asset = described
+            services.embeddings.submit(asset.id, project.id)  # the given alt text is part of what is embedded
         return await _view(services, project.id, asset)
 
     print_ = fingerprint("POST", "/v1/assets", hashlib.sha256(content).hexdigest(), data.name, data.alt_text)
@@ -121,20 +133,25 @@ async def upload(
 _LIST_PARAMS = frozenset({"limit", "cursor", "name", "tag", "source", "flow", "q"})
 
 
-def _search_cursor(asset: Asset, rank: float) -> str:
-    raw = msgspec.json.encode([rank, asset.created_at.isoformat(), asset.id])
+_HYBRID = "hybrid"
+
+
+def _search_cursor(asset: Asset, rank: float, hybrid: bool) -> str:
+    raw = msgspec.json.encode([rank, asset.created_at.isoformat(), asset.id, *([_HYBRID] if hybrid else [])])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _search_after(cursor: str | None) -> tuple[float, dt.datetime, str] | None:
-    """A search page's cursor also holds the last item's rank (results are best first)."""
+def _search_after(cursor: str | None) -> tuple[tuple[float, dt.datetime, str] | None, bool | None]:
+    """A search page's cursor also holds the last item's rank (results are best first) and whether the ranking
+    was fused with semantic search (the next pages must rank the same way); (None, None) for a first page."""
     if cursor is None:
-        return None
+        return None, None
     try:
-        rank, created, asset_id = msgspec.json.decode(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[float, str, str]
-        )
-        return rank, dt.datetime.fromisoformat(created), asset_id
+        fields = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=list[float | str])
+        match fields:
+            case [float() as rank, str() as created, str() as asset_id, *mode] if mode in ([], [_HYBRID]):
+                return (float(rank), dt.datetime.fromisoformat(created), asset_id), bool(mode)
+        raise ValueError("not a search cursor")
     except (ValueError, binascii.Error, msgspec.DecodeError):
         raise InvalidCursor() from None
 
@@ -153,7 +170,8 @@ async def list_project_assets(
         str | None,
         QueryParameter(
             max_length=500,
-            description='full-text search (web syntax: words, "phrases", `or`, `-word`) over alt text, tags, prompt, enhanced prompt and names; best match first',
+            description='search (web syntax: words, "phrases", `or`, `-word`) over alt text, tags, prompt, enhanced prompt and names,'
+            " fused with semantic search when embeddings are on; best match first",
         ),
     ] = None,
 ) -> AssetPage:
@@ -165,8 +183,11 @@ async def list_project_assets(
     if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
         raise InvalidParam("`q` must not contain NUL characters")
     where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
+    searching = q is not None and q.strip()
+    after, hybrid = _search_after(cursor) if searching else (None, None)
+    semantic = await semantic_search(services.settings, services.embeddings, q, hybrid=hybrid) if q and searching else None
     async with services.pool.acquire() as conn:
-        if q is not None and q.strip():
+        if q and searching:
             ranked = await search_assets(
                 conn,
                 project_id=principal.project.id,
@@ -174,10 +195,11 @@ async def list_project_assets(
                 query=q,
                 language=services.settings.search_language,
                 limit=size + 1,
-                after=_search_after(cursor),
+                after=after,
+                semantic=semantic,
             )
             found = [asset for asset, _ in ranked]
-            next_cursor = _search_cursor(*ranked[size - 1]) if len(ranked) > size else None
+            next_cursor = _search_cursor(*ranked[size - 1], semantic is not None) if len(ranked) > size else None
         else:
             found = await list_assets(conn, project_id=principal.project.id, where=where, limit=size + 1, after=_after(cursor))
             next_cursor = _cursor(found[size - 1]) if len(found) > size else None
@@ -211,6 +233,8 @@ async def edit_asset(
         if data.name is not None and await set_name(conn, project_id=project_id, name=data.name, asset_id=asset.id) is None:
             raise UnknownAsset("asset not found in this project")
     forget_asset(services, asset.id)  # this process at once; the others when the trigger's NOTIFY reaches them
+    if data.alt_text is not None or data.tags is not None:
+        services.embeddings.submit(asset.id, project_id)  # what describes it changed
     return await _view(services, project_id, asset)
 
 
@@ -258,3 +282,48 @@ async def analyze_asset(request: Request, principal: NamedDependency[Principal],
         raise UnknownAsset()
     forget_asset(services, asset.id)
     return await _view(services, principal.project.id, analysed)
+
+
+class SimilarAsset(msgspec.Struct, frozen=True):
+    similarity: float
+    """Cosine similarity of the two assets' embeddings, at most 1."""
+    asset: AssetView
+
+
+class SimilarPage(msgspec.Struct, frozen=True):
+    items: list[SimilarAsset]
+    """Nearest first."""
+
+
+_SIMILAR_PARAMS = frozenset({"limit"})
+
+
+@get(
+    "/assets/{asset_id:str}/similar",
+    opt=_READ,
+    summary="The project's assets nearest to this one in meaning (semantic search), nearest first",
+    responses=problems(404, 409),
+)
+async def similar_to_asset(
+    request: Request,
+    principal: NamedDependency[Principal],
+    asset_id: FromPath[str],
+    limit: Annotated[int | None, QueryParameter(ge=1, le=200, description="most assets returned")] = None,
+) -> SimilarPage:
+    services: Services = request.app.state.services
+    unknown = sorted(set(request.query_params) - _SIMILAR_PARAMS)
+    if unknown:
+        raise InvalidParam(f"unknown parameter `{unknown[0]}`; similar takes limit")
+    project_id = principal.project.id
+    embedder = services.embeddings.embedder
+    async with services.pool.acquire() as conn:
+        asset = await get_project_asset(conn, project_id=project_id, id=asset_id)
+        if asset is None:
+            raise UnknownAsset()
+        if embedder is None:
+            raise NoEmbedding("semantic search is off on this deployment (PROMPTPIX_EMBEDDINGS), so no asset has an embedding")
+        if not await has_embedding(conn, asset_id=asset.id, model=embedder.model):
+            raise NoEmbedding()
+        near = await similar_assets(conn, project_id=project_id, asset_id=asset.id, model=embedder.model, limit=limit or services.settings.api_page_size)
+        views = await asset_views(conn, services.settings.resolved_public_url, project_id, [a for a, _ in near])
+    return SimilarPage(items=[SimilarAsset(similarity=round(similarity, 6), asset=view) for (_, similarity), view in zip(near, views, strict=True)])

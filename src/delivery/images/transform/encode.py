@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pyvips
 
-from delivery.images.formats import by_name
+from delivery.images.formats import by_name, encoder_overrides
 from delivery.images.transform.pillow_codecs import Pixels, save
 
 __all__ = ["encode"]
@@ -33,7 +33,7 @@ def encode(
     encoder = by_name(fmt).encoder
     if encoder is None:
         raise ValueError(f"{fmt} is read, never written")
-    options = encoder.options(quality, compress=compress, lossless=lossless)
+    options = {**encoder.options(quality, compress=compress, lossless=lossless), **encoder_overrides(fmt)}
     if encoder.library == "pillow":
         return save(pixels, encoder.call, options)
     image = pixels.vips()
