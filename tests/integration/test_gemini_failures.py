@@ -185,9 +185,11 @@ async def test_a_malformed_analysis_falls_back_to_offline(gemini: GeminiProvider
 
 
 async def test_an_out_of_range_focal_point_is_clamped(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
-    fake_gemini.focal_point = (3.5, -0.2)
-    result = await generate(gemini, REQUEST, FAST)
-    assert result.analysis.focal_point == FocalPoint(1.0, 0.0)
+    # One side in range: a corner (both clamped) of the fake's flat picture would be moved to its centre.
+    for answered, clamped in (((3.5, 0.25), FocalPoint(1.0, 0.25)), ((0.75, -0.2), FocalPoint(0.75, 0.0))):
+        fake_gemini.focal_point = answered
+        result = await generate(gemini, REQUEST, FAST)
+        assert result.analysis.focal_point == clamped
 
 
 async def test_a_failing_analysis_falls_back_after_retries(gemini: GeminiProvider, fake_gemini: FakeGemini) -> None:
