@@ -138,7 +138,8 @@ def main() -> None:
     print(f"edge benchmark: {os.cpu_count()} cores, {args.workers} app workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s")
     for name, rate in results.items():
         print(f"  {name}  {rate:10.1f} req/s")
-    print(f"  nginx HIT / app HIT = {nginx_hit / app_hit:.1f}x   app HIT / cold = {app_hit / cold:.1f}x")
+    g_hit = results["app HIT    /g/"]
+    print(f"  nginx HIT / app HIT = {nginx_hit / app_hit:.1f}x   app HIT / cold = {app_hit / cold:.1f}x   /g/ HIT / /i/ HIT = {g_hit / app_hit:.2f}x")
     print(f"  (a 400x300 WebP variant of a {asset['width']}x{asset['height']} PNG master; cold: a new size per request)")
 
 
