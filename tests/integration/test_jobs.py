@@ -148,6 +148,17 @@ async def test_prefer_respond_async_makes_a_job_and_count_makes_distinct_candida
     assert (debits, refunds) == (3, 0)
 
 
+async def test_a_job_naming_a_style_is_accepted_and_queued(api: Serve, tenant: Tenant, database_url: str) -> None:
+    """Accepting a job resolves its style (and any @names) on the accepting transaction's own connection."""
+    async with httpx.AsyncClient(base_url=api.base, headers=bearer(tenant), timeout=30) as http:
+        assert (await http.put("/v1/styles/ink", json={"prompt": "sumi-e ink wash"})).status_code in (200, 201)
+        answer = await http.post("/v1/generations", json={"prompt": "a heron", "style": "ink", "wait": False})
+        assert answer.status_code == 202, answer.text
+        missing = await http.post("/v1/generations", json={"prompt": "a heron", "style": "nope", "wait": False})
+        assert missing.status_code == 422, missing.text
+    assert (await ledger(database_url, tenant.org))[0] == 1  # the refused order reserved nothing
+
+
 async def test_cancelling_a_queued_job_refunds_it(api: Serve, tenant: Tenant, database_url: str) -> None:
     """No worker runs, so the job stays queued until it is cancelled."""
     async with httpx.AsyncClient(base_url=api.base, headers=bearer(tenant), timeout=30) as http:

@@ -22,7 +22,7 @@ __all__ = ["INT4", "INT8", "bounded", "database_id", "database_refusal", "key_by
 async def project_by_slug(conn: asyncpg.Connection, slug: str) -> Project:
     project = await get_project_by_slug(conn, slug=slug)
     if project is None:
-        raise UnknownProject()
+        raise UnknownProject(f"unknown project {slug!r}")
     return project
 
 

@@ -17,11 +17,11 @@ import datetime as dt
 import asyncpg
 
 from delivery.access.projects import NewProject, open_project
-from delivery.cli.common import database_id, nonempty, run_with_connection
+from delivery.cli.common import database_id, nonempty, project_by_slug, run_with_connection
 from delivery.db.api_keys import list_api_keys
 from delivery.db.organizations import get_organization
-from delivery.db.projects import Project, all_projects, get_project_by_slug, list_projects, set_root_aspect
-from delivery.errors import UnknownOrganization, UnknownProject
+from delivery.db.projects import Project, all_projects, list_projects, set_root_aspect
+from delivery.errors import UnknownOrganization
 from delivery.prompts.policy import set_project_prompt_terms
 from delivery.settings import Settings
 from generation import ASPECT_CLASSES
@@ -46,9 +46,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_prompt_policy(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
-        project = await get_project_by_slug(conn, slug=args.slug)
-        if project is None:
-            raise UnknownProject(f"unknown project {args.slug!r}")
+        project = await project_by_slug(conn, args.slug)
         blocklist = [] if args.clear else [*project.prompt_blocklist, *args.block]
         allowlist = [] if args.clear else [*project.prompt_allowlist, *args.allow]
         updated = await set_project_prompt_terms(conn, project, blocklist=blocklist, allowlist=allowlist, settings=settings)
@@ -72,9 +70,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
-        project = await get_project_by_slug(conn, slug=args.slug)
-        if project is None:
-            raise UnknownProject(f"unknown project {args.slug!r}")
+        project = await project_by_slug(conn, args.slug)
         keys = await list_api_keys(conn, project_id=project.id)
         now = dt.datetime.now(dt.UTC)
         print(f"project {project.slug!r} (id {project.id}) {project.name!r} in organisation {project.organization_id}")
@@ -86,9 +82,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_root_aspect(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> None:
-        project = await get_project_by_slug(conn, slug=args.slug)
-        if project is None:
-            raise UnknownProject(f"unknown project {args.slug!r}")
+        project = await project_by_slug(conn, args.slug)
         aspect = None if args.aspect == "default" else args.aspect
         await set_root_aspect(conn, project_id=project.id, aspect_class=aspect)
         print(f"project {project.slug!r}: new roots are drawn at {aspect or settings.root_aspect} when a URL gives no `ar`")

@@ -110,7 +110,7 @@ async def serve_asset_id(request: Request, services: Services, asset_id: str, pa
         else:
             params, policy = parsed[0], IMMUTABLE
         project = await get_project(conn, id=asset.project_id) if generative_fill(params) else None
-        choice = await choose_model(services, conn, project, None, references=0) if project is not None else None
+        choice = await choose_model(services, Fresh(conn), project, None, references=0) if project is not None else None
     status = None
     if project is not None and choice is not None:
         # Generative fill: the asset extended to the box's aspect class once, billed to its project, then reused.

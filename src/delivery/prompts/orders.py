@@ -18,12 +18,12 @@ from delivery.access.ratelimit import admit_miss
 from delivery.access.signing import Keyring
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, set_name
-from delivery.db.assets import Asset, find_generated_asset
+from delivery.db.assets import Asset, find_generated_assets
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
 from delivery.db.reads import Fresh
 from delivery.errors import InvalidParam, LinkKeyUnusable, NoLinkKey, NoSigningSecret
-from delivery.images.params import TransformParams, aspect_ratio, parse_generate, parse_transform
+from delivery.images.params import GenerateParams, TransformParams, aspect_ratio, parse_generate, parse_transform
 from delivery.prompts.flows import earlier_steps
 from delivery.prompts.ondemand import master_for_prompt, reserve_ahead, screen_target
 from delivery.prompts.targets import GenerationTarget, prompt_names, resolve_target
@@ -112,16 +112,21 @@ def check_job_order(order: GenerationOrder) -> None:
         raise InvalidParam("`name` and `flow` take one image: use them with `count` 1")
 
 
-async def _target(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> GenerationTarget:
+def _parsed(services: Services, key: ApiKey, order: GenerationOrder) -> tuple[GenerateParams, TransformParams]:
+    """The order as a `/g` link's params would say it (the same checks), and the box its aspect names."""
     raw = {"prompt": order.prompt, "style": order.style or "", "model": order.model or ""}
     if order.seed is not None:
         raw["seed"] = str(order.seed)
     wanted = msgspec.structs.replace(parse_generate(raw, max_prompt_chars=services.settings.max_prompt_chars), key=key.id)
-    transform = _aspect(order.aspect_ratio)
     if order.name is not None:
         check_name(order.name)
+    return wanted, _aspect(order.aspect_ratio)
+
+
+async def _target(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> GenerationTarget:
+    wanted, transform = _parsed(services, key, order)
     _, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
-    return await resolve_target(services, conn, project, wanted, transform, also=order.references, earlier=earlier)
+    return await resolve_target(services, Fresh(conn), project, wanted, transform, also=order.references, earlier=earlier)
 
 
 async def reserve_order(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> list[int | None]:
@@ -131,7 +136,7 @@ async def reserve_order(services: Services, conn: asyncpg.Connection, project: P
     reserved: list[int | None] = []
     for position in range(order.count):
         target = await _target(services, conn, project, key, candidate(order, position))
-        if await find_generated_asset(conn, project_id=project.id, generation_key=target.key) is not None:
+        if await find_generated_assets(conn, project_id=project.id, generation_keys=target.lookup_keys) is not None:
             reserved.append(None)
             continue
         await screen_target(services, target)
@@ -147,13 +152,7 @@ async def generate_for_api(
     """Validate everything first (400/422 cost nothing), then find or draw the master, then name it and file it.
 
     `reserved`: a queued job's candidate, reserved when the job was accepted (and admitted then, so not again)."""
-    raw = {"prompt": order.prompt, "style": order.style or "", "model": order.model or ""}
-    if order.seed is not None:
-        raw["seed"] = str(order.seed)
-    wanted = msgspec.structs.replace(parse_generate(raw, max_prompt_chars=services.settings.max_prompt_chars), key=key.id)
-    transform = _aspect(order.aspect_ratio)
-    if order.name is not None:
-        check_name(order.name)
+    wanted, transform = _parsed(services, key, order)
     async with services.pool.acquire() as conn:
         flow, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
         target = await resolve_target(services, Fresh(conn), project, wanted, transform, also=order.references, earlier=earlier)
