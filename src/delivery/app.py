@@ -315,6 +315,10 @@ async def queue_worker(services: Services, keyring: Keyring) -> AsyncIterator[No
                 await task
 
 
+_FIRST_LISTEN = 5.0
+"""Seconds startup waits for the change listener's first connection."""
+
+
 @asynccontextmanager
 async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
     """Drop cached entries of assets changed by any process sharing the database (delivery.assets.invalidation),
@@ -326,6 +330,10 @@ async def change_listener(services: Services) -> AsyncIterator[Invalidator]:
     purger.start()
     if services.settings.change_listener:  # off: caches rely on their TTLs alone
         invalidator.start()
+        # Its first connect empties every cache (what was sent before it is unheard): waiting for it here keeps
+        # that from dropping what the first requests cached. A database that is slow to answer only delays it.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(invalidator.connected.wait(), timeout=_FIRST_LISTEN)
     try:
         yield invalidator
     finally:
