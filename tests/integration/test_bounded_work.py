@@ -76,7 +76,7 @@ async def test_the_reported_enlargement_is_served_at_the_masters_size(client: As
     assert response.status_code == 200, response.headers.get("x-error")
     image, fmt = decode(response.content)
     assert (image.width, image.height, fmt) == (128, 128, "avif")
-    assert took < 2, took  # was ~40 MP of AVIF: 24-50 s of CPU
+    assert took < 5, took  # was ~40 MP of AVIF: 24-50 s of CPU
     enlarged = await client.get(f"/i/{asset_id}?w=8192&h=8192&dpr=4&fm=avif&q=100&upscale=1")
     assert decode(enlarged.content)[0].width == 512  # asked for, and allowed up to PROMPTPIX_MAX_UPSCALE (4)
 
@@ -87,7 +87,7 @@ async def test_an_unservable_variant_is_refused_from_the_header_in_milliseconds(
     response, took = await timed(client, f"/i/{asset_id}?w=100&fm=webp")
     assert_error_image(response, 422)
     assert response.headers["x-error"] == "a 1x1000000 image cannot be encoded as webp"
-    assert took < 0.5, took  # planned from the header: nothing decoded (was ~10 s and ~450 MB per view)
+    assert took < 3, took  # planned from the header: nothing decoded (was ~10 s and ~450 MB per view); ms when idle
 
 
 async def test_a_refusal_is_remembered_briefly_then_tried_again(client: AsyncTestClient, settings: Settings, demo: Demo) -> None:
@@ -98,9 +98,9 @@ async def test_a_refusal_is_remembered_briefly_then_tried_again(client: AsyncTes
     # Repair the object behind the row: a remembered refusal does not look at it again...
     await FileStorage(settings.resolved_storage_url.removeprefix("file://")).put(key, corpus.photo(200, 100).jpegsave_buffer(), content_type="image/jpeg")
     client.app.state.services.masters.forget(lambda _: True)
-    again, took = await timed(client, f"/i/{asset_id}?w=100&fm=png")
-    assert_error_image(again, 422)
-    assert again.headers["x-error"] == "source image is corrupt or truncated" and took < 0.2
+    again = await client.get(f"/i/{asset_id}?w=100&fm=png")
+    assert_error_image(again, 422)  # the repaired object would decode: only the remembered refusal answers so
+    assert again.headers["x-error"] == "source image is corrupt or truncated"
     # ...until PROMPTPIX_REFUSAL_TTL has passed.
     time.sleep(REFUSAL_TTL + 0.1)
     repaired = await client.get(f"/i/{asset_id}?w=100&fm=png")
@@ -116,7 +116,8 @@ async def test_a_transform_past_the_deadline_is_503_with_retry_after(client: Asy
     assert response.headers["x-error"] == f"making this image took longer than {DEADLINE:g} s; retry later"
     assert took < DEADLINE + 1.5, took  # unbounded, this transform takes ~2 s here; on a loaded machine far more
     again, again_took = await timed(client, url)
-    assert again.status_code == 503 and again_took < 0.2  # remembered: the work is not started again per view
+    # Remembered: the work is not started again per view (a rerun would take the whole deadline again).
+    assert again.status_code == 503 and again_took < DEADLINE
     ordinary = await client.get(f"/i/{asset_id}?w=300&fm=jpg")
     assert ordinary.status_code == 200 and decode(ordinary.content)[0].width == 300
 
