@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -39,7 +40,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Serve:
+class _Process:
+    """A child process of ours: `stop` asks it to shut down (SIGTERM), `kill` does what a crashed machine does."""
+
+    process: subprocess.Popen[Any]
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no unlock, no heartbeat any more."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+class Serve(_Process):
     """A `promptpix serve` process and what it printed."""
 
     def __init__(self, process: subprocess.Popen[str], port: int, lines: list[str], database_url: str | None) -> None:
@@ -59,20 +81,6 @@ class Serve:
     @property
     def key_id(self) -> str:
         return self.generate_url.rsplit("key=", 1)[1]
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
 
 
 def start_serve(
@@ -198,27 +206,12 @@ def start_nginx(binary: str, root: Path, upstreams: list[int]) -> Nginx:
     raise AssertionError(f"nginx did not start: {(root / 'error.log').read_text() if (root / 'error.log').exists() else ''}")
 
 
-class Worker:
+class Worker(_Process):
     """A `promptpix worker` process."""
 
     def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
         self.process = process
         self.log = log
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no unlock, no heartbeat any more: what a crashed machine does."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
 
 
 def start_worker(*, data_dir: Path, database_url: str, env: dict[str, str] | None = None, name: str = "worker") -> Worker:
