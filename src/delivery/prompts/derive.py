@@ -25,8 +25,9 @@ import time
 from typing import Literal
 
 import asyncpg
+import msgspec
 
-from delivery.assets.ids import asset_id_for_generation, derived_key, master_key
+from delivery.assets.ids import asset_id_for_generation, derived_key
 from delivery.assets.masters import store_master
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
@@ -37,7 +38,7 @@ from delivery.images.params import TransformParams
 from delivery.prompts import billing
 from delivery.prompts.claims import claim_generation, release_generation
 from delivery.prompts.models import ModelChoice
-from delivery.prompts.ondemand import Admission
+from delivery.prompts.ondemand import Admission, generated_asset_row
 from delivery.services import Services
 from delivery.storage import ObjectNotFound
 from generation import (
@@ -95,28 +96,14 @@ def extension_class(width: int, height: int, params: TransformParams, *, min_kee
 
 
 def _new_asset(parent: Asset, key: str, image: GeneratedImage) -> NewAsset:
-    asset_id = asset_id_for_generation(key)
-    return NewAsset(
-        id=asset_id,
-        project_id=parent.project_id,
-        source="generated",
-        storage_key=master_key(project_id=parent.project_id, asset_id=asset_id, mime=image.mime),
-        mime=image.mime,
-        width=image.width,
-        height=image.height,
-        bytes=len(image.data),
-        focal_x=image.analysis.focal_point.x,
-        focal_y=image.analysis.focal_point.y,
+    """A derived master shows its parent's scene: it keeps the parent's description, not the extension's."""
+    return msgspec.structs.replace(
+        generated_asset_row(parent.project_id, key, image, parent.style),
         alt_text=parent.alt_text,
         tags=list(parent.tags),
         colors=list(parent.colors),
         prompt=parent.prompt,
         enhanced_prompt=parent.enhanced_prompt,
-        style=parent.style,
-        provider=image.provider,
-        model=image.model,
-        offline=image.offline,
-        generation_key=key,
         parent_id=parent.id,
         derivation=EXTEND,
     )

@@ -76,13 +76,14 @@ async def _with_references(services: Services, target: GenerationTarget) -> Gene
     return msgspec.structs.replace(target.request, references=tuple(images))
 
 
-def _new_asset(target: GenerationTarget, image: GeneratedImage) -> NewAsset:
-    asset_id = asset_id_for_generation(target.key)
+def generated_asset_row(project_id: int, key: str, image: GeneratedImage, style: str | None) -> NewAsset:
+    """The row of a master drawn under generation `key`: its id follows from the key, its description from the image."""
+    asset_id = asset_id_for_generation(key)
     return NewAsset(
         id=asset_id,
-        project_id=target.project.id,
+        project_id=project_id,
         source="generated",
-        storage_key=master_key(project_id=target.project.id, asset_id=asset_id, mime=image.mime),
+        storage_key=master_key(project_id=project_id, asset_id=asset_id, mime=image.mime),
         mime=image.mime,
         width=image.width,
         height=image.height,
@@ -94,11 +95,11 @@ def _new_asset(target: GenerationTarget, image: GeneratedImage) -> NewAsset:
         colors=list(image.analysis.colors),
         prompt=image.prompt,
         enhanced_prompt=image.enhanced_prompt,
-        style=target.request.style,
+        style=style,
         provider=image.provider,
         model=image.model,
         offline=image.offline,
-        generation_key=target.key,
+        generation_key=key,
     )
 
 
@@ -189,7 +190,7 @@ async def _store(
 ) -> Asset:
     """Object, then row and the generation's success, in one fenced transaction (delivery.assets.masters)."""
     async with conn.transaction():
-        asset = await store_master(conn, services.storage, _new_asset(target, image), image.data)
+        asset = await store_master(conn, services.storage, generated_asset_row(target.project.id, target.key, image, target.request.style), image.data)
         await finish_generation(
             conn,
             id=generation_id,
