@@ -409,8 +409,9 @@ def create_app(
 
 def app_from_env() -> Litestar:
     """Factory for ASGI servers that import the app themselves (`--factory delivery.app:app_from_env`)."""
+    from delivery.jobs import PERIODIC_QUEUE
     from delivery.ops.logs import configure_logging
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, routine_queues=[PERIODIC_QUEUE])
     return create_app(settings)

