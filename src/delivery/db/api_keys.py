@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "record_key_use", "retire_api_key", "touch_api_key"]
 
 
@@ -40,7 +42,7 @@ _INSERT = (
 
 
 async def insert_api_key(conn: asyncpg.Connection, *, key: NewApiKey) -> ApiKey:
-    row = await conn.fetchrow(_INSERT, *(getattr(key, c) for c in _COLUMNS))
+    row = await fetch_one(conn, _INSERT, *(getattr(key, c) for c in _COLUMNS))
     return ApiKey(**row)
 
 

@@ -8,6 +8,7 @@ from typing import Literal, get_args
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
 from delivery.settings import SearchLanguage
 
 __all__ = [
@@ -89,7 +90,8 @@ async def insert_asset(conn: asyncpg.Connection, *, asset: NewAsset) -> Asset:
     """Insert, or return the row that won a race for the same id or generation key."""
     row = await conn.fetchrow(_INSERT, *(getattr(asset, c) for c in _COLUMNS))
     if row is None:
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             """SELECT * FROM assets WHERE id = $1
                OR (project_id = $2 AND generation_key = $3)""",
             asset.id,

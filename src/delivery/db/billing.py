@@ -15,6 +15,8 @@ from typing import Literal
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = [
     "Account",
     "Attribution",
@@ -103,7 +105,8 @@ async def create_account(
     warning_threshold: int = 0,
     block_at_zero: bool = True,
 ) -> Account:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO billing_accounts
                (organization_id, plan, monthly_allowance, credit_limit, warning_threshold, block_at_zero)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
@@ -182,14 +185,16 @@ async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now
         debit = await conn.fetchrow("SELECT * FROM ledger WHERE generation_id = $1 AND kind = 'debit'", generation_id)
         if debit is None:
             return None
-        current = await conn.fetchrow(
+        current = await fetch_one(
+            conn,
             f"SELECT {_VIEW} FROM billing_accounts WHERE organization_id = $1 FOR UPDATE", debit["organization_id"], now
         )
         if await conn.fetchval("SELECT 1 FROM ledger WHERE generation_id = $1 AND kind = 'refund'", generation_id):
             return None
         # An allowance debit from a month that has ended is not given back to the new month.
         quota = -debit["quota"] if debit["created_at"] >= current["period_start"] else 0
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             f"""UPDATE billing_accounts
                 SET balance = balance - $3, used_this_period = {_USED} + $4, period_start = greatest(period_start, {_PERIOD})
                 WHERE organization_id = $1 RETURNING *""",
@@ -220,7 +225,8 @@ async def settle_generation(conn: asyncpg.Connection, *, generation_id: int, cha
     back = reserved - min(max(charge, 0), reserved)
     if back == 0:
         return None
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         "UPDATE billing_accounts SET balance = balance + $2 WHERE organization_id = $1 RETURNING *", debit["organization_id"], back
     )
     account = Account(**row)

@@ -1,4 +1,9 @@
-"""The pool's connection class: handing a connection back costs a round trip only when it holds session state.
+"""Rows that must exist, and the pool's connection class.
+
+`fetch_one` reads a row a query returns by construction (`INSERT … RETURNING *`),
+so a missing one is an error, not a None.
+
+`PooledConnection`: handing a connection back costs a round trip only when it holds session state.
 
 asyncpg resets every released connection with `SELECT pg_advisory_unlock_all();
 CLOSE ALL; UNLISTEN *; RESET ALL`: one more PostgreSQL round trip per request
@@ -16,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-__all__ = ["PooledConnection", "holds_session_state"]
+__all__ = ["MissingRow", "PooledConnection", "fetch_one", "holds_session_state"]
 
 
 class PooledConnection(asyncpg.Connection):
@@ -42,3 +47,15 @@ def holds_session_state(conn: asyncpg.Connection) -> None:
     `PooledConnection`'s.
     """
     conn.mark_session_state()
+
+
+class MissingRow(RuntimeError):
+    """A query that returns a row by construction (`INSERT … RETURNING *`, an upsert, a row a foreign key holds) returned none: a bug."""
+
+
+async def fetch_one(conn: asyncpg.Connection, query: str, *args: object) -> asyncpg.Record:
+    """`conn.fetchrow` for a row that must be there; MissingRow, not None, when it is not."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise MissingRow(f"no row from {' '.join(query.split())[:200]}")
+    return row

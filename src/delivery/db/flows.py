@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = ["Flow", "FlowStep", "append_step", "create_flow", "get_flow", "list_steps"]
 
 
@@ -27,7 +29,7 @@ class FlowStep(msgspec.Struct, frozen=True):
 
 
 async def create_flow(conn: asyncpg.Connection, *, project_id: int, title: str = "") -> Flow:
-    row = await conn.fetchrow("INSERT INTO flows (project_id, title) VALUES ($1, $2) RETURNING *", project_id, title)
+    row = await fetch_one(conn, "INSERT INTO flows (project_id, title) VALUES ($1, $2) RETURNING *", project_id, title)
     return Flow(**row)
 
 
@@ -46,7 +48,8 @@ async def append_step(conn: asyncpg.Connection, *, flow_id: int, asset_id: str, 
     """The next position, under the flow's row lock so concurrent appends never share one."""
     async with conn.transaction():
         await conn.execute("SELECT 1 FROM flows WHERE id = $1 FOR UPDATE", flow_id)
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             """INSERT INTO flow_steps (flow_id, position, asset_id, prompt)
                SELECT $1, coalesce(max(position), 0) + 1, $2, $3 FROM flow_steps WHERE flow_id = $1
                RETURNING *""",

@@ -8,6 +8,8 @@ from typing import Literal, get_args
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = ["PROVIDERS", "CatalogueModel", "ProviderName", "get_model", "list_models", "put_model", "set_model_enabled", "set_project_models"]
 
 ProviderName = Literal["gemini", "replicate", "offline"]
@@ -33,7 +35,8 @@ class CatalogueModel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def put_model(conn: asyncpg.Connection, model: CatalogueModel) -> CatalogueModel:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO models (name, provider, version, family, text_to_image, edit, max_references, price, fallback_rank, enabled)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (name) DO UPDATE SET provider = $2, version = $3, family = $4, text_to_image = $5, edit = $6,

@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = ["Organization", "create_organization", "get_organization", "list_organizations"]
 
 
@@ -17,7 +19,7 @@ class Organization(msgspec.Struct, frozen=True):
 
 
 async def create_organization(conn: asyncpg.Connection, *, name: str) -> Organization:
-    row = await conn.fetchrow("INSERT INTO organizations (name) VALUES ($1) RETURNING *", name)
+    row = await fetch_one(conn, "INSERT INTO organizations (name) VALUES ($1) RETURNING *", name)
     return Organization(**row)
 
 

@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from delivery.db.asset_names import check_name
+from delivery.db.connection import fetch_one
 
 __all__ = ["Preset", "delete_preset", "get_preset", "list_presets", "project_presets", "put_preset"]
 
@@ -23,7 +24,8 @@ class Preset(msgspec.Struct, frozen=True):
 
 async def put_preset(conn: asyncpg.Connection, *, project_id: int, name: str, query: str) -> Preset:
     """Create or redefine; the caller has canonicalised `query` with the URL parser."""
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO presets (project_id, name, query) VALUES ($1, $2, $3)
            ON CONFLICT (project_id, name) DO UPDATE SET query = EXCLUDED.query, updated_at = now()
            RETURNING *""",

@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = [
     "Project",
     "all_projects",
@@ -52,7 +54,8 @@ async def create_project(
     allowed_origins: list[str] | None = None,
     allow_unsigned: bool = False,
 ) -> Project:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO projects (organization_id, slug, name, allowed_origins, allow_unsigned)
            VALUES ($1, $2, $3, $4, $5) RETURNING *""",
         organization_id,

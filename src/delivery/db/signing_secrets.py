@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from delivery.db.connection import fetch_one
+
 __all__ = ["SigningSecret", "add_signing_secret", "live_signing_secrets"]
 
 
@@ -30,7 +32,8 @@ async def add_signing_secret(
                 key_id,
                 retire_others_at,
             )
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             "INSERT INTO signing_secrets (key_id, salt) VALUES ($1, $2) RETURNING *", key_id, salt
         )
     return SigningSecret(**row)

@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from delivery.db.asset_names import check_name
+from delivery.db.connection import fetch_one
 
 __all__ = ["Style", "delete_style", "get_style", "list_styles", "put_style", "set_default_style"]
 
@@ -30,7 +31,8 @@ class Style(msgspec.Struct, frozen=True):
 async def put_style(
     conn: asyncpg.Connection, *, project_id: int, name: str, prompt: str, aspect_class: str | None = None
 ) -> Style:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO styles (project_id, name, prompt, aspect_class) VALUES ($1, $2, $3, $4)
            ON CONFLICT (project_id, name) DO UPDATE
            SET prompt = EXCLUDED.prompt, aspect_class = EXCLUDED.aspect_class, updated_at = now()
