@@ -14,10 +14,10 @@ import hashlib
 import hmac
 import secrets
 
-import asyncpg
 import msgspec
 
 from delivery.access.signing import Keyring
+from delivery.db.connection import Conn
 from delivery.db.console import ConsoleSession, delete_session, get_session, insert_link_token, insert_session, redeem_link_token
 from delivery.db.organizations import get_organization
 from delivery.errors import UnknownOrganization
@@ -54,7 +54,7 @@ def _mac(keyring: Keyring, session_id: str) -> str:
     return _b64(hmac.new(keyring.console_cookie_secret(), session_id.encode(), hashlib.sha256).digest())
 
 
-async def issue_link_token(conn: asyncpg.Connection, *, organization_id: int, lifetime: dt.timedelta, now: dt.datetime) -> str:
+async def issue_link_token(conn: Conn, *, organization_id: int, lifetime: dt.timedelta, now: dt.datetime) -> str:
     """A one-time token for `/console/signin?token=…`; only its hash is stored."""
     if await get_organization(conn, id=organization_id) is None:
         raise UnknownOrganization()
@@ -64,7 +64,7 @@ async def issue_link_token(conn: asyncpg.Connection, *, organization_id: int, li
 
 
 async def open_session(
-    conn: asyncpg.Connection, keyring: Keyring, *, token: str, lifetime: dt.timedelta, now: dt.datetime
+    conn: Conn, keyring: Keyring, *, token: str, lifetime: dt.timedelta, now: dt.datetime
 ) -> OpenedSession | None:
     """Redeem a link token (once) for a new session; None when the token is unknown, used or expired."""
     if not token or len(token) > 128:
@@ -88,7 +88,7 @@ def _session_id(keyring: Keyring, cookie: str | None) -> str | None:
     return session_id if hmac.compare_digest(mac, _mac(keyring, session_id)) else None
 
 
-async def read_session(conn: asyncpg.Connection, keyring: Keyring, *, cookie: str | None, now: dt.datetime) -> ConsoleSession | None:
+async def read_session(conn: Conn, keyring: Keyring, *, cookie: str | None, now: dt.datetime) -> ConsoleSession | None:
     """The live session a cookie names; None for a missing, forged, expired or signed-out one."""
     session_id = _session_id(keyring, cookie)
     if session_id is None:
@@ -96,7 +96,7 @@ async def read_session(conn: asyncpg.Connection, keyring: Keyring, *, cookie: st
     return await get_session(conn, id_hash=_hash(session_id), now=now)
 
 
-async def sign_out(conn: asyncpg.Connection, keyring: Keyring, *, cookie: str | None) -> None:
+async def sign_out(conn: Conn, keyring: Keyring, *, cookie: str | None) -> None:
     session_id = _session_id(keyring, cookie)
     if session_id is not None:
         await delete_session(conn, id_hash=_hash(session_id))

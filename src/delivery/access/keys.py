@@ -15,10 +15,10 @@ import hmac
 import secrets
 import zlib
 
-import asyncpg
 import msgspec
 
 from delivery.db.api_keys import ApiKey, NewApiKey, get_api_key, insert_api_key, retire_api_key, touch_api_key
+from delivery.db.connection import Conn
 from delivery.db.signing_secrets import add_signing_secret
 from delivery.errors import AdminScopeRefused, InvalidApiKey, InvalidParam, MalformedApiKey, MissingBearer, PublishableBearer, RetiredKeyRotation
 
@@ -118,7 +118,7 @@ def _scopes(spec: KeySpec, *, operator: bool) -> list[str]:
     return sorted(set(scopes))
 
 
-async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec, operator: bool = False) -> CreatedKey:
+async def create_key(conn: Conn, *, project_id: int, spec: KeySpec, operator: bool = False) -> CreatedKey:
     """Store a new key's hash (and, for publishable keys, its first signing secret); return the full key once.
 
     `operator`: the caller may grant the `admin` scope (the operator CLI only);
@@ -150,7 +150,7 @@ async def create_key(conn: asyncpg.Connection, *, project_id: int, spec: KeySpec
 
 
 async def rotate_key(
-    conn: asyncpg.Connection, *, key: ApiKey, grace: dt.timedelta, now: dt.datetime, operator: bool = False
+    conn: Conn, *, key: ApiKey, grace: dt.timedelta, now: dt.datetime, operator: bool = False
 ) -> CreatedKey:
     """A new key with the old one's name, scopes and limits; the old one works for `grace` more.
 
@@ -175,7 +175,7 @@ async def rotate_key(
     return created
 
 
-async def authenticate_secret_key(conn: asyncpg.Connection, *, authorization: str | None, now: dt.datetime) -> ApiKey:
+async def authenticate_secret_key(conn: Conn, *, authorization: str | None, now: dt.datetime) -> ApiKey:
     """The live secret key in `Authorization: Bearer pp_sk_…`; 401 for anything else, 403 for a publishable key."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -10,11 +10,11 @@ import datetime as dt
 import secrets
 from urllib.parse import urlsplit
 
-import asyncpg
 import msgspec
 
 from delivery.access.signing import Keyring, check_signed_shape, matches, sign_pairs
 from delivery.db.api_keys import ApiKey, list_api_keys
+from delivery.db.connection import Conn
 from delivery.db.projects import Project
 from delivery.db.reads import Reads
 from delivery.db.signing_secrets import SigningSecret, add_signing_secret, live_signing_secrets
@@ -143,14 +143,14 @@ async def authorize_link(
 
 
 async def new_signing_secret(
-    conn: asyncpg.Connection, keyring: Keyring, *, key_id: str, retire_others_at: dt.datetime | None
+    conn: Conn, keyring: Keyring, *, key_id: str, retire_others_at: dt.datetime | None
 ) -> bytes:
     """Start signing with a fresh secret; return it so clients can sign links themselves."""
     stored = await add_signing_secret(conn, key_id=key_id, salt=secrets.token_bytes(32), retire_others_at=retire_others_at)
     return keyring.link_secret(key_id, stored.salt)
 
 
-async def default_link_key(conn: asyncpg.Connection, *, project: Project, now: dt.datetime) -> ApiKey:
+async def default_link_key(conn: Conn, *, project: Project, now: dt.datetime) -> ApiKey:
     """The project's oldest live publishable key: what links are signed with when the caller names none."""
     live = [k for k in await list_api_keys(conn, project_id=project.id) if k.kind == "publishable" and k.active(now)]
     if not live:
@@ -159,7 +159,7 @@ async def default_link_key(conn: asyncpg.Connection, *, project: Project, now: d
 
 
 async def sign_link(
-    conn: asyncpg.Connection,
+    conn: Conn,
     keyring: Keyring,
     *,
     project: Project,

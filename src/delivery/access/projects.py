@@ -13,6 +13,7 @@ import re
 import asyncpg
 import msgspec
 
+from delivery.db.connection import Conn
 from delivery.db.projects import Project, create_project, get_project, get_project_by_slug, rename_project, set_link_policy
 from delivery.db.styles import set_default_style
 from delivery.errors import InvalidField, SlugTaken, UndefinedStyle, UnknownProject
@@ -83,7 +84,7 @@ def _origins(origins: list[str]) -> list[str]:
     return cleaned
 
 
-async def open_project(conn: asyncpg.Connection, *, organization_id: int, spec: NewProject) -> Project:
+async def open_project(conn: Conn, *, organization_id: int, spec: NewProject) -> Project:
     """Create a project in the organisation (and its default style, when given) in one transaction."""
     slug, name, origins = _slug(spec.slug), _name(spec.name), _origins(spec.allowed_origins)
     allow_unsigned = bool(origins) if spec.allow_unsigned is None else spec.allow_unsigned
@@ -103,7 +104,7 @@ async def open_project(conn: asyncpg.Connection, *, organization_id: int, spec: 
     return project
 
 
-async def change_project(conn: asyncpg.Connection, *, project: Project, change: ProjectChange) -> Project:
+async def change_project(conn: Conn, *, project: Project, change: ProjectChange) -> Project:
     """Apply the fields the change sets, in one transaction; the project as it is afterwards."""
     async with conn.transaction():
         if change.name is not None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import asyncpg
-
 from delivery.access.links import LinkGrant
+from delivery.db.connection import Conn
 from delivery.db.rate_limits import take
 from delivery.errors import RateLimited
 from delivery.settings import Settings
@@ -20,7 +19,7 @@ __all__ = ["admit_miss"]
 
 
 async def admit_miss(
-    conn: asyncpg.Connection, *, settings: Settings, grant: LinkGrant, client_ip: str | None, now: dt.datetime
+    conn: Conn, *, settings: Settings, grant: LinkGrant, client_ip: str | None, now: dt.datetime
 ) -> None:
     """429 with Retry-After when the key, or (unsigned links) the client IP, is over its limit."""
     limits = [(f"key:{grant.key.id}", grant.key.rate_limit or settings.key_misses_per_minute, "this key")]

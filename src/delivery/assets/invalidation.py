@@ -120,11 +120,14 @@ class Invalidator:
             with suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=2)
 
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    # Both listeners have asyncpg's listener signature (`Connection.add_listener`): the payload is typed
+    # `object` there, though asyncpg hands over NOTIFY's text payload as a str, which `str()` returns as it is.
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)
         try:
-            change = _decode(payload)
+            change = _decode(text)
         except msgspec.DecodeError:
-            log.warning("unreadable change notification", extra={"payload": payload[:200]})
+            log.warning("unreadable change notification", extra={"payload": text[:200]})
             return
         if change.name is None:
             forget_asset(self._services, change.asset)  # its variants, master and lookups
@@ -137,11 +140,12 @@ class Invalidator:
                 self._pending.add(task)  # the loop holds tasks weakly
                 task.add_done_callback(self._pending.discard)
 
-    def _lookup_notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _lookup_notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)
         try:
-            change = _decode_lookup(payload)
+            change = _decode_lookup(text)
         except msgspec.DecodeError:
-            log.warning("unreadable change notification", extra={"payload": payload[:200]})
+            log.warning("unreadable change notification", extra={"payload": text[:200]})
             return
         self._services.lookups.changed(change)
         self.heard = change

@@ -10,9 +10,8 @@ no row, which the sweep removes later.
 
 from __future__ import annotations
 
-import asyncpg
-
 from delivery.db.assets import Asset, NewAsset, insert_asset, restore_asset
+from delivery.db.connection import Conn
 from delivery.storage import Storage
 
 __all__ = ["OBJECT_LOCK_SQL", "store_master"]
@@ -21,7 +20,7 @@ OBJECT_LOCK_SQL = "hashtextextended('promptpix-object:' || $1, 0)"
 """The advisory lock id of one storage key, shared by writers and the sweep."""
 
 
-async def store_master(conn: asyncpg.Connection, storage: Storage, asset: NewAsset, data: bytes) -> Asset:
+async def store_master(conn: Conn, storage: Storage, asset: NewAsset, data: bytes) -> Asset:
     """PUT then INSERT; call inside a transaction, which the fence lasts for."""
     if not conn.is_in_transaction():
         raise RuntimeError("store_master must run inside a transaction")

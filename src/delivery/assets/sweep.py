@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from delivery.assets.masters import OBJECT_LOCK_SQL
-from delivery.db.connection import holds_session_state
+from delivery.db.connection import Conn, holds_session_state
 from delivery.db.generations import pending_generations
 from delivery.prompts import billing
 from delivery.storage import Storage, StoredObject
@@ -60,7 +60,7 @@ class SweepReport(msgspec.Struct, frozen=True):
         return out
 
 
-async def settle_abandoned(conn: asyncpg.Connection, generation: PendingGeneration) -> None:
+async def settle_abandoned(conn: Conn, generation: PendingGeneration) -> None:
     """Mark a crashed generation failed and refund its reservation (at most once, delivery.prompts.billing)."""
     async with conn.transaction():
         await conn.execute(
@@ -73,7 +73,7 @@ async def settle_abandoned(conn: asyncpg.Connection, generation: PendingGenerati
 
 
 async def settle_abandoned_at_key(
-    conn: asyncpg.Connection, *, project_id: int, generation_key: str, keep: int | None = None
+    conn: Conn, *, project_id: int, generation_key: str, keep: int | None = None
 ) -> list[PendingGeneration]:
     """Settle every attempt at this key left pending; only for a caller holding the key's claim.
 
@@ -92,13 +92,13 @@ async def settle_abandoned_at_key(
     return abandoned
 
 
-async def _unreferenced(conn: asyncpg.Connection, batch: list[StoredObject]) -> list[StoredObject]:
+async def _unreferenced(conn: Conn, batch: list[StoredObject]) -> list[StoredObject]:
     rows = await conn.fetch("SELECT storage_key FROM assets WHERE storage_key = ANY($1::text[])", [o.key for o in batch])
     referenced = {r["storage_key"] for r in rows}
     return [o for o in batch if o.key not in referenced]
 
 
-async def _remove(conn: asyncpg.Connection, storage: Storage, found: StoredObject, apply: bool) -> bool:
+async def _remove(conn: Conn, storage: Storage, found: StoredObject, apply: bool) -> bool:
     """Delete one orphan under its object lock, re-checking the row; False if a writer holds it."""
     async with conn.transaction():
         if not await conn.fetchval(f"SELECT pg_try_advisory_xact_lock({OBJECT_LOCK_SQL})", found.key):
@@ -110,7 +110,7 @@ async def _remove(conn: asyncpg.Connection, storage: Storage, found: StoredObjec
     return True
 
 
-async def _orphans(conn: asyncpg.Connection, storage: Storage, cutoff: dt.datetime, apply: bool) -> tuple[list[StoredObject], int]:
+async def _orphans(conn: Conn, storage: Storage, cutoff: dt.datetime, apply: bool) -> tuple[list[StoredObject], int]:
     removed: list[StoredObject] = []
     skipped = 0
     batch: list[StoredObject] = []
@@ -133,7 +133,7 @@ async def _orphans(conn: asyncpg.Connection, storage: Storage, cutoff: dt.dateti
     return removed, skipped
 
 
-async def _abandoned(conn: asyncpg.Connection, cutoff: dt.datetime, apply: bool) -> tuple[list[PendingGeneration], int]:
+async def _abandoned(conn: Conn, cutoff: dt.datetime, apply: bool) -> tuple[list[PendingGeneration], int]:
     rows = await conn.fetch(
         # A queued or running job's reservations are pending by design until a worker draws on them.
         """SELECT id, project_id, generation_key, created_at FROM generations g WHERE status = 'pending' AND created_at < $1
@@ -156,7 +156,7 @@ async def _abandoned(conn: asyncpg.Connection, cutoff: dt.datetime, apply: bool)
     return settled, skipped
 
 
-async def _recently_swept(conn: asyncpg.Connection, within: float | None) -> bool:
+async def _recently_swept(conn: Conn, within: float | None) -> bool:
     if within is None:
         return False
     return await conn.fetchval(

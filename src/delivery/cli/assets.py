@@ -7,14 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-import asyncpg
-
 from delivery.app import open_services
 from delivery.assets.embeddings import embed_assets
 from delivery.assets.uploads import upload_asset
 from delivery.cli.common import bounded, project_by_id, project_by_slug, run_with_connection
 from delivery.db.asset_names import set_name
 from delivery.db.assets import Asset, AssetFilter, get_asset, list_assets, names_of
+from delivery.db.connection import Conn
 from delivery.db.embeddings import missing_embeddings
 from delivery.errors import NoEmbedding, ServiceError, UnknownAsset
 from delivery.settings import Settings
@@ -97,7 +96,7 @@ def _asset_line(asset: Asset, names: list[str]) -> str:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.project)
         found = await list_assets(conn, project_id=project.id, where=AssetFilter(tag=args.tag), limit=args.limit)
         names = await names_of(conn, asset_ids=[a.id for a in found])
@@ -108,7 +107,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         asset = await get_asset(conn, id=args.asset_id)
         if asset is None:
             raise UnknownAsset(f"no asset {args.asset_id}")

@@ -11,6 +11,7 @@ import asyncpg
 
 from delivery.app import migrated_connection
 from delivery.db.api_keys import ApiKey, get_api_key
+from delivery.db.connection import Conn
 from delivery.db.projects import Project, get_project, get_project_by_slug
 from delivery.errors import ServiceError, UnknownApiKey, UnknownProject
 from delivery.hygiene import check_text
@@ -19,21 +20,21 @@ from delivery.settings import Settings
 __all__ = ["INT4", "INT8", "bounded", "database_id", "database_refusal", "key_by_id", "nonempty", "project_by_id", "project_by_slug", "run_with_connection"]
 
 
-async def project_by_slug(conn: asyncpg.Connection, slug: str) -> Project:
+async def project_by_slug(conn: Conn, slug: str) -> Project:
     project = await get_project_by_slug(conn, slug=slug)
     if project is None:
         raise UnknownProject(f"unknown project {slug!r}")
     return project
 
 
-async def project_by_id(conn: asyncpg.Connection, id: int) -> Project:
+async def project_by_id(conn: Conn, id: int) -> Project:
     project = await get_project(conn, id=id)
     if project is None:
         raise UnknownProject()
     return project
 
 
-async def key_by_id(conn: asyncpg.Connection, id: str) -> ApiKey:
+async def key_by_id(conn: Conn, id: str) -> ApiKey:
     key = await get_api_key(conn, id=id)
     if key is None:
         raise UnknownApiKey()
@@ -74,7 +75,7 @@ database_id = bounded(1, INT8)
 """A row id (bigint)."""
 
 
-def run_with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[None]]) -> int:
+def run_with_connection(settings: Settings, work: Callable[[Conn], Awaitable[None]]) -> int:
     """Connect (starting the embedded server if that is the configuration), migrate, run `work`; exit code 0.
 
     A refused operation (unknown id, taken slug, bad value) exits with its message, not a traceback.

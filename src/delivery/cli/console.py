@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-import asyncpg
-
 from delivery.access.console import issue_link_token
 from delivery.cli.common import database_id, run_with_connection
+from delivery.db.connection import Conn
 from delivery.settings import Settings
 
 __all__ = ["console_link", "register"]
 
 
-async def console_link(conn: asyncpg.Connection, settings: Settings, organization_id: int) -> str:
+async def console_link(conn: Conn, settings: Settings, organization_id: int) -> str:
     now = dt.datetime.now(dt.UTC)
     token = await issue_link_token(conn, organization_id=organization_id, lifetime=dt.timedelta(seconds=settings.console_link_seconds), now=now)
     return f"{settings.resolved_public_url}/console/signin?token={token}"
 
 
 def cmd_console_link(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         print(await console_link(conn, settings, args.org))
 
     return run_with_connection(settings, work)

@@ -10,11 +10,10 @@ import argparse
 import datetime as dt
 import sys
 
-import asyncpg
-
 from delivery.cli.common import bounded, database_id, run_with_connection
 from delivery.cli.orgs import account_line
 from delivery.db.billing import get_account, post_entry, usage
+from delivery.db.connection import Conn
 from delivery.errors import UnknownBillingAccount
 from delivery.settings import Settings
 
@@ -30,7 +29,7 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
         print("promptpix: a grant must be positive; use `credits adjust` to take credits away", file=sys.stderr)
         return 2
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         account = await post_entry(
             conn, organization_id=args.org, kind=args.kind, credits=args.amount, note=args.note, now=dt.datetime.now(dt.UTC)
         )
@@ -43,7 +42,7 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_balance(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         account = await get_account(conn, organization_id=args.org, now=dt.datetime.now(dt.UTC))
         if account is None:
             raise UnknownBillingAccount()
@@ -57,7 +56,7 @@ def _month_start(text: str) -> dt.datetime:
 
 
 def cmd_usage(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         now = dt.datetime.now(dt.UTC)
         since = _month_start(args.since) if args.since else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         rows = await usage(conn, organization_id=args.org, by=args.by, since=since, until=now + dt.timedelta(seconds=1))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-import asyncpg
-
 from delivery.access.keys import SCOPES, KeySpec, create_key
 from delivery.access.links import sign_link
 from delivery.access.signing import Keyring, load_master_secret
 from delivery.cli.common import INT4, bounded, key_by_id, project_by_id, project_by_slug, run_with_connection
 from delivery.db.api_keys import list_api_keys, retire_api_key
+from delivery.db.connection import Conn
 from delivery.errors import ServiceError, UnknownApiKey
 from delivery.images.params import MAX_EXP, check_link_params
 from delivery.settings import Settings
@@ -22,7 +21,7 @@ __all__ = ["register"]
 def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days) if args.expires_in_days else None
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.project)
         spec = KeySpec(
             kind=args.kind,
@@ -41,7 +40,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.project)
         now = dt.datetime.now(dt.UTC)
         for key in await list_api_keys(conn, project_id=project.id):
@@ -53,7 +52,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         key = await key_by_id(conn, args.key_id)
         project = await project_by_id(conn, key.project_id)
         now = dt.datetime.now(dt.UTC)
@@ -69,7 +68,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         key = await key_by_id(conn, args.key_id)
         revoked = await retire_api_key(conn, id=key.id, project_id=key.project_id, revoke=True)
         if revoked is None:
@@ -89,7 +88,7 @@ def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
     except ServiceError as exc:
         raise SystemExit(f"promptpix: {exc.message}") from None
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         key = await key_by_id(conn, args.key_id)
         project = await project_by_id(conn, key.project_id)
         path = await sign_link(conn, keyring, project=project, key=key, params=params, expires=expires, now=now)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-import asyncpg
-
 from delivery.cli.common import project_by_slug, run_with_connection
+from delivery.db.connection import Conn
 from delivery.db.models import PROVIDERS, CatalogueModel, get_model, list_models, set_model_enabled, set_project_models
 from delivery.errors import InvalidParam, UnknownModel
 from delivery.prompts.billing import margin_report, month_start, this_year
@@ -33,7 +32,7 @@ def _line(model: CatalogueModel) -> str:
 
 
 def cmd_put(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         model = CatalogueModel(
             name=args.name,
             provider=args.provider,
@@ -52,7 +51,7 @@ def cmd_put(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         models = await list_models(conn)
         for model in models:
             print(_line(model))
@@ -63,7 +62,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enable(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         model = await set_model_enabled(conn, name=args.name, enabled=args.enabled)
         if model is None:
             raise UnknownModel(f"unknown model `{args.name}`")
@@ -73,7 +72,7 @@ def cmd_enable(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.slug)
         allowed = list(dict.fromkeys(n.lower() for n in args.allow))
         default = args.default.lower() if args.default else None
@@ -91,7 +90,7 @@ def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_margin(settings: Settings, args: argparse.Namespace) -> int:
     """Operators: what every organisation was charged against what the providers cost, per month."""
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         since, until = this_year(dt.datetime.now(dt.UTC))
         since = month_start(args.since, field="--since") if args.since else since
         until = month_start(args.until, field="--until") if args.until else until

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-import asyncpg
-
 from delivery.cli.common import INT4, bounded, database_id, nonempty, run_with_connection
 from delivery.db.billing import Account, create_account, get_account
+from delivery.db.connection import Conn
 from delivery.db.organizations import create_organization, get_organization, list_organizations
 from delivery.db.projects import list_projects
 from delivery.errors import UnknownOrganization
@@ -21,7 +20,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     allowance = settings.free_monthly_allowance if args.allowance is None else args.allowance
     name = nonempty(args.name, "the organisation's name")
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         async with conn.transaction():
             org = await create_organization(conn, name=name)
             account = await create_account(
@@ -52,7 +51,7 @@ def account_line(account: Account | None) -> str:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         now = dt.datetime.now(dt.UTC)
         for org in await list_organizations(conn):
             account = await get_account(conn, organization_id=org.id, now=now)
@@ -62,7 +61,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         org = await get_organization(conn, id=args.id)
         if org is None:
             raise UnknownOrganization(f"no organisation {args.id}")

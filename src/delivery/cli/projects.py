@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-import asyncpg
-
 from delivery.access.projects import NewProject, open_project
 from delivery.cli.common import database_id, nonempty, project_by_slug, run_with_connection
 from delivery.db.api_keys import list_api_keys
+from delivery.db.connection import Conn
 from delivery.db.organizations import get_organization
 from delivery.db.projects import Project, all_projects, list_projects, set_root_aspect
 from delivery.errors import UnknownOrganization
@@ -30,7 +29,7 @@ __all__ = ["register"]
 
 
 def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         org = await get_organization(conn, id=args.org)
         if org is None:
             raise UnknownOrganization()
@@ -45,7 +44,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_prompt_policy(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.slug)
         blocklist = [] if args.clear else [*project.prompt_blocklist, *args.block]
         allowlist = [] if args.clear else [*project.prompt_allowlist, *args.allow]
@@ -60,7 +59,7 @@ def _links(project: Project) -> str:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         found = await list_projects(conn, organization_id=args.org) if args.org else await all_projects(conn)
         for project in found:
             print(f"{project.slug}\t{project.id}\torg {project.organization_id}\t{project.name}\t{_links(project)}")
@@ -69,7 +68,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.slug)
         keys = await list_api_keys(conn, project_id=project.id)
         now = dt.datetime.now(dt.UTC)
@@ -81,7 +80,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_root_aspect(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.slug)
         aspect = None if args.aspect == "default" else args.aspect
         await set_root_aspect(conn, project_id=project.id, aspect_class=aspect)

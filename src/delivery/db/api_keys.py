@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn, fetch_one
 
 __all__ = ["ApiKey", "NewApiKey", "get_api_key", "insert_api_key", "list_api_keys", "record_key_use", "retire_api_key", "touch_api_key"]
 
@@ -39,23 +40,23 @@ _INSERT = (
 )
 
 
-async def insert_api_key(conn: asyncpg.Connection, *, key: NewApiKey) -> ApiKey:
-    row = await conn.fetchrow(_INSERT, *(getattr(key, c) for c in _COLUMNS))
+async def insert_api_key(conn: Conn, *, key: NewApiKey) -> ApiKey:
+    row = await fetch_one(conn, _INSERT, *(getattr(key, c) for c in _COLUMNS))
     return ApiKey(**row)
 
 
-async def get_api_key(conn: asyncpg.Connection, *, id: str) -> ApiKey | None:
+async def get_api_key(conn: Conn, *, id: str) -> ApiKey | None:
     row = await conn.fetchrow("SELECT * FROM api_keys WHERE id = $1", id)
     return None if row is None else ApiKey(**row)
 
 
-async def list_api_keys(conn: asyncpg.Connection, *, project_id: int) -> list[ApiKey]:
+async def list_api_keys(conn: Conn, *, project_id: int) -> list[ApiKey]:
     rows = await conn.fetch("SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", project_id)
     return [ApiKey(**row) for row in rows]
 
 
 async def retire_api_key(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     id: str,
     project_id: int,
@@ -80,7 +81,7 @@ async def retire_api_key(
     return None if row is None else ApiKey(**row)
 
 
-async def record_key_use(conn: asyncpg.Connection, *, used: dict[str, dt.datetime]) -> None:
+async def record_key_use(conn: Conn, *, used: dict[str, dt.datetime]) -> None:
     """Set `last_used_at` of many keys at once (delivery.access.usage); never moves it back."""
     await conn.execute(
         """UPDATE api_keys SET last_used_at = u.at
@@ -91,7 +92,7 @@ async def record_key_use(conn: asyncpg.Connection, *, used: dict[str, dt.datetim
     )
 
 
-async def touch_api_key(conn: asyncpg.Connection, *, id: str) -> None:
+async def touch_api_key(conn: Conn, *, id: str) -> None:
     """Record use at most once a minute, so hot keys do not write on every request."""
     await conn.execute(
         """UPDATE api_keys SET last_used_at = now()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import asyncpg
 import msgspec
 
 from delivery.db.assets import Asset
+from delivery.db.connection import Conn
 from delivery.errors import InvalidName, ReservedName
 
 __all__ = [
@@ -48,7 +48,7 @@ def check_name(name: str) -> str:
     return name
 
 
-async def set_name(conn: asyncpg.Connection, *, project_id: int, name: str, asset_id: str) -> AssetName | None:
+async def set_name(conn: Conn, *, project_id: int, name: str, asset_id: str) -> AssetName | None:
     """Point `name` at an asset of the same project, creating or moving the name; None when the project has no such live asset."""
     row = await conn.fetchrow(
         """INSERT INTO asset_names (project_id, name, asset_id)
@@ -62,17 +62,17 @@ async def set_name(conn: asyncpg.Connection, *, project_id: int, name: str, asse
     return None if row is None else AssetName(**row)
 
 
-async def delete_name(conn: asyncpg.Connection, *, project_id: int, name: str) -> bool:
+async def delete_name(conn: Conn, *, project_id: int, name: str) -> bool:
     """False: no asset has that name."""
     return await conn.fetchval("DELETE FROM asset_names WHERE project_id = $1 AND name = $2 RETURNING name", project_id, name) is not None
 
 
-async def list_names(conn: asyncpg.Connection, *, project_id: int) -> list[AssetName]:
+async def list_names(conn: Conn, *, project_id: int) -> list[AssetName]:
     rows = await conn.fetch("SELECT * FROM asset_names WHERE project_id = $1 ORDER BY name", project_id)
     return [AssetName(**r) for r in rows]
 
 
-async def named_assets(conn: asyncpg.Connection, *, project_id: int, names: list[str]) -> dict[str, Asset]:
+async def named_assets(conn: Conn, *, project_id: int, names: list[str]) -> dict[str, Asset]:
     """The live asset behind each of `names` that exists; missing names are simply absent."""
     rows = await conn.fetch(
         """SELECT n.name AS alias, a.* FROM asset_names n JOIN assets a ON a.id = n.asset_id
@@ -83,5 +83,5 @@ async def named_assets(conn: asyncpg.Connection, *, project_id: int, names: list
     return {r["alias"]: Asset(**{k: v for k, v in r.items() if k != "alias"}) for r in rows}
 
 
-async def get_named_asset(conn: asyncpg.Connection, *, project_id: int, name: str) -> Asset | None:
+async def get_named_asset(conn: Conn, *, project_id: int, name: str) -> Asset | None:
     return (await named_assets(conn, project_id=project_id, names=[name])).get(name)

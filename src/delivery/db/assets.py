@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, get_args
 
-import asyncpg
 import msgspec
 
+from delivery.db.connection import Conn, fetch_one
 from delivery.settings import SearchLanguage
 
 __all__ = [
@@ -85,11 +85,12 @@ _INSERT = (
 )
 
 
-async def insert_asset(conn: asyncpg.Connection, *, asset: NewAsset) -> Asset:
+async def insert_asset(conn: Conn, *, asset: NewAsset) -> Asset:
     """Insert, or return the row that won a race for the same id or generation key."""
     row = await conn.fetchrow(_INSERT, *(getattr(asset, c) for c in _COLUMNS))
     if row is None:
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             """SELECT * FROM assets WHERE id = $1
                OR (project_id = $2 AND generation_key = $3)""",
             asset.id,
@@ -99,17 +100,17 @@ async def insert_asset(conn: asyncpg.Connection, *, asset: NewAsset) -> Asset:
     return Asset(**row)
 
 
-async def get_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:
+async def get_asset(conn: Conn, *, id: str) -> Asset | None:
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND deleted_at IS NULL", id)
     return None if row is None else Asset(**row)
 
 
-async def asset_exists(conn: asyncpg.Connection, *, id: str) -> bool:
+async def asset_exists(conn: Conn, *, id: str) -> bool:
     """A row with this id, live or soft-deleted."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM assets WHERE id = $1)", id))
 
 
-async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, generation_key: str) -> Asset | None:
+async def find_generated_asset(conn: Conn, *, project_id: int, generation_key: str) -> Asset | None:
     row = await conn.fetchrow(
         "SELECT * FROM assets WHERE project_id = $1 AND generation_key = $2 AND deleted_at IS NULL",
         project_id,
@@ -118,7 +119,7 @@ async def find_generated_asset(conn: asyncpg.Connection, *, project_id: int, gen
     return None if row is None else Asset(**row)
 
 
-async def find_generated_assets(conn: asyncpg.Connection, *, project_id: int, generation_keys: list[str]) -> Asset | None:
+async def find_generated_assets(conn: Conn, *, project_id: int, generation_keys: list[str]) -> Asset | None:
     """The live asset under the first of `generation_keys` that has one, in one round trip."""
     row = await conn.fetchrow(
         """SELECT * FROM assets WHERE project_id = $1 AND generation_key = ANY($2::text[]) AND deleted_at IS NULL
@@ -129,13 +130,13 @@ async def find_generated_assets(conn: asyncpg.Connection, *, project_id: int, ge
     return None if row is None else Asset(**row)
 
 
-async def get_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset | None:
+async def get_project_asset(conn: Conn, *, project_id: int, id: str) -> Asset | None:
     """A live asset of this project; another project's asset is as unknown as a missing one."""
     row = await conn.fetchrow("SELECT * FROM assets WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL", id, project_id)
     return None if row is None else Asset(**row)
 
 
-async def get_live_assets(conn: asyncpg.Connection, *, project_id: int, ids: list[str]) -> dict[str, Asset]:
+async def get_live_assets(conn: Conn, *, project_id: int, ids: list[str]) -> dict[str, Asset]:
     rows = await conn.fetch(
         "SELECT * FROM assets WHERE id = ANY($1::text[]) AND project_id = $2 AND deleted_at IS NULL", ids, project_id
     )
@@ -150,7 +151,7 @@ class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def list_assets(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     project_id: int,
     where: AssetFilter,
@@ -191,7 +192,7 @@ def search_document(language: str, alias: str = "a.") -> str:
     return f"promptpix_search_vector('{language}', {alias}prompt, {alias}enhanced_prompt, {alias}alt_text, {alias}tags)"
 
 
-async def ensure_search_index(conn: asyncpg.Connection, *, language: str) -> None:
+async def ensure_search_index(conn: Conn, *, language: str) -> None:
     """The GIN index for `language` (migration 011 made English's); processes starting together make it once."""
     if language == "english":
         return
@@ -217,7 +218,7 @@ RRF_K = 60
 (the value of Cormack, Clarke and Büttcher's paper, which damps the weight of the very first places)."""
 
 
-async def exact_vector_order(conn: asyncpg.Connection, wanted: int) -> None:
+async def exact_vector_order(conn: Conn, wanted: int) -> None:
     """Inside a transaction: HNSW scans return at most `hnsw.ef_search` rows, fewer after filters, so explore as
     far as the LIMIT needs, and keep scanning (in exact distance order) past rows the filters drop (pgvector ≥ 0.8)."""
     await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(int(wanted), 1000))}")
@@ -275,7 +276,7 @@ def search_sql(language: str, *, semantic: bool) -> str:
 
 
 async def search_assets(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     project_id: int,
     where: AssetFilter,
@@ -313,7 +314,7 @@ async def search_assets(
     return [(Asset(**{k: v for k, v in r.items() if k != "rank"}), r["rank"]) for r in rows]
 
 
-async def names_of(conn: asyncpg.Connection, *, asset_ids: list[str]) -> dict[str, list[str]]:
+async def names_of(conn: Conn, *, asset_ids: list[str]) -> dict[str, list[str]]:
     """The `@names` pointing at each asset (absent: none)."""
     rows = await conn.fetch("SELECT asset_id, name FROM asset_names WHERE asset_id = ANY($1::text[]) ORDER BY name", asset_ids)
     names: dict[str, list[str]] = {}
@@ -323,7 +324,7 @@ async def names_of(conn: asyncpg.Connection, *, asset_ids: list[str]) -> dict[st
 
 
 async def update_asset(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     project_id: int,
     id: str,
@@ -346,7 +347,7 @@ async def update_asset(
     return None if row is None else Asset(**row)
 
 
-async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> bool:
+async def delete_asset(conn: Conn, *, project_id: int, id: str) -> bool:
     """Soft delete: the row (and so the object) stays, so the asset can come back under its id. False: no such live asset."""
     done = await conn.fetchval(
         "UPDATE assets SET deleted_at = now() WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL RETURNING id", id, project_id
@@ -354,13 +355,13 @@ async def delete_asset(conn: asyncpg.Connection, *, project_id: int, id: str) ->
     return done is not None
 
 
-async def restore_project_asset(conn: asyncpg.Connection, *, project_id: int, id: str) -> Asset | None:
+async def restore_project_asset(conn: Conn, *, project_id: int, id: str) -> Asset | None:
     """Bring back one of the project's assets if it was deleted (a live one stays as it is); None: the project has no such asset."""
     row = await conn.fetchrow("UPDATE assets SET deleted_at = NULL WHERE id = $1 AND project_id = $2 RETURNING *", id, project_id)
     return None if row is None else Asset(**row)
 
 
-async def restore_asset(conn: asyncpg.Connection, *, id: str) -> Asset | None:
+async def restore_asset(conn: Conn, *, id: str) -> Asset | None:
     """Bring a soft-deleted asset back (its object was kept); None if there is no deleted row with this id."""
     row = await conn.fetchrow("UPDATE assets SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL RETURNING *", id)
     return None if row is None else Asset(**row)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn, fetch_one
 
 __all__ = [
     "Account",
@@ -94,7 +95,7 @@ _VIEW = f"""organization_id, plan, balance, credit_limit, monthly_allowance, {_U
 
 
 async def create_account(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     organization_id: int,
     plan: Plan,
@@ -103,7 +104,8 @@ async def create_account(
     warning_threshold: int = 0,
     block_at_zero: bool = True,
 ) -> Account:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO billing_accounts
                (organization_id, plan, monthly_allowance, credit_limit, warning_threshold, block_at_zero)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
@@ -117,7 +119,7 @@ async def create_account(
     return Account(**row)
 
 
-async def ensure_account(conn: asyncpg.Connection, *, organization_id: int, plan: Plan) -> None:
+async def ensure_account(conn: Conn, *, organization_id: int, plan: Plan) -> None:
     """Give an organisation an account unless it has one; an existing account is left as it is."""
     await conn.execute(
         "INSERT INTO billing_accounts (organization_id, plan) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -126,7 +128,7 @@ async def ensure_account(conn: asyncpg.Connection, *, organization_id: int, plan
     )
 
 
-async def get_account(conn: asyncpg.Connection, *, organization_id: int, now: dt.datetime) -> Account | None:
+async def get_account(conn: Conn, *, organization_id: int, now: dt.datetime) -> Account | None:
     """The account as of `now` (None: the organisation has none); a free allowance whose month has passed reads as unused."""
     row = await conn.fetchrow(f"SELECT {_VIEW} FROM billing_accounts WHERE organization_id = $1", organization_id, now)
     return None if row is None else Account(**row)
@@ -155,7 +157,7 @@ class Attribution(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def debit_generation(
-    conn: asyncpg.Connection, *, organization_id: int, cost: int, now: dt.datetime, payer: Attribution
+    conn: Conn, *, organization_id: int, cost: int, now: dt.datetime, payer: Attribution
 ) -> Account | None:
     """Reserve a generation's cost and write its debit; None when the account cannot pay.
 
@@ -171,7 +173,7 @@ async def debit_generation(
     return account
 
 
-async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now: dt.datetime) -> Account | None:
+async def refund_generation(conn: Conn, *, generation_id: int, now: dt.datetime) -> Account | None:
     """Undo a generation's debit exactly once; None when there is nothing (left) to refund.
 
     The account row is locked first, so two refunds of one generation run one
@@ -182,14 +184,16 @@ async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now
         debit = await conn.fetchrow("SELECT * FROM ledger WHERE generation_id = $1 AND kind = 'debit'", generation_id)
         if debit is None:
             return None
-        current = await conn.fetchrow(
+        current = await fetch_one(
+            conn,
             f"SELECT {_VIEW} FROM billing_accounts WHERE organization_id = $1 FOR UPDATE", debit["organization_id"], now
         )
         if await conn.fetchval("SELECT 1 FROM ledger WHERE generation_id = $1 AND kind = 'refund'", generation_id):
             return None
         # An allowance debit from a month that has ended is not given back to the new month.
         quota = -debit["quota"] if debit["created_at"] >= current["period_start"] else 0
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             f"""UPDATE billing_accounts
                 SET balance = balance - $3, used_this_period = {_USED} + $4, period_start = greatest(period_start, {_PERIOD})
                 WHERE organization_id = $1 RETURNING *""",
@@ -206,7 +210,7 @@ async def refund_generation(conn: asyncpg.Connection, *, generation_id: int, now
     return account
 
 
-async def settle_generation(conn: asyncpg.Connection, *, generation_id: int, charge: int, now: dt.datetime) -> Account | None:
+async def settle_generation(conn: Conn, *, generation_id: int, charge: int, now: dt.datetime) -> Account | None:
     """Give back what a succeeded generation reserved beyond `charge` credits; None when nothing is given back.
 
     The reservation is the most a generation costs: a charge above it is capped
@@ -220,7 +224,8 @@ async def settle_generation(conn: asyncpg.Connection, *, generation_id: int, cha
     back = reserved - min(max(charge, 0), reserved)
     if back == 0:
         return None
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         "UPDATE billing_accounts SET balance = balance + $2 WHERE organization_id = $1 RETURNING *", debit["organization_id"], back
     )
     account = Account(**row)
@@ -230,7 +235,7 @@ async def settle_generation(conn: asyncpg.Connection, *, generation_id: int, cha
 
 
 async def post_entry(
-    conn: asyncpg.Connection, *, organization_id: int, kind: Kind, credits: int, note: str, now: dt.datetime
+    conn: Conn, *, organization_id: int, kind: Kind, credits: int, note: str, now: dt.datetime
 ) -> Account | None:
     """A grant or an adjustment: move the balance and record why, together; None when the organisation has no account."""
     async with conn.transaction():
@@ -247,7 +252,7 @@ async def post_entry(
 
 
 async def _insert_entry(
-    conn: asyncpg.Connection,
+    conn: Conn,
     account: Account,
     *,
     kind: Kind,
@@ -276,7 +281,7 @@ async def _insert_entry(
 
 
 async def list_ledger(
-    conn: asyncpg.Connection, *, organization_id: int, limit: int, before_id: int | None = None
+    conn: Conn, *, organization_id: int, limit: int, before_id: int | None = None
 ) -> list[LedgerEntry]:
     """Newest first; page with `before_id` (the last id of the previous page)."""
     rows = await conn.fetch(
@@ -301,7 +306,7 @@ _GROUPS: dict[str, str] = {
 
 
 async def usage(
-    conn: asyncpg.Connection, *, organization_id: int, by: Grouping, since: dt.datetime, until: dt.datetime
+    conn: Conn, *, organization_id: int, by: Grouping, since: dt.datetime, until: dt.datetime
 ) -> list[UsageRow]:
     """Net generations and credits per group, read from the ledger itself (debits minus refunds and settlements)."""
     group = _GROUPS[by]
@@ -334,7 +339,7 @@ class MarginRow(msgspec.Struct, frozen=True):
     """The providers' recorded cost of every attempt, failed ones included."""
 
 
-async def margins(conn: asyncpg.Connection, *, since: dt.datetime, until: dt.datetime) -> list[MarginRow]:
+async def margins(conn: Conn, *, since: dt.datetime, until: dt.datetime) -> list[MarginRow]:
     """Credits charged against provider cost per month, provider and model, across every organisation (operators only)."""
     rows = await conn.fetch(
         """SELECT to_char(date_trunc('month', g.created_at, 'UTC'), 'YYYY-MM') AS month, g.provider, g.model,

@@ -1,4 +1,10 @@
-"""The pool's connection class: handing a connection back costs a round trip only when it holds session state.
+"""The connection queries run on, rows that must exist, and the pool's connection class.
+
+`Conn` is what every query takes: a connection of asyncpg's own or one a pool
+lends, typed by asyncpg-stubs. `fetch_one` reads a row a query returns by
+construction (`INSERT … RETURNING *`), so a missing one is an error, not a None.
+
+`PooledConnection`: handing a connection back costs a round trip only when it holds session state.
 
 asyncpg resets every released connection with `SELECT pg_advisory_unlock_all();
 CLOSE ALL; UNLISTEN *; RESET ALL`: one more PostgreSQL round trip per request
@@ -12,11 +18,20 @@ release; only the reset query is skipped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["PooledConnection", "holds_session_state"]
+__all__ = ["Conn", "MissingRow", "PooledConnection", "fetch_one", "holds_session_state"]
+
+if TYPE_CHECKING:
+    Conn: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    """A connection queries run on: one of asyncpg's own (`asyncpg.connect`) or one a pool lends (`pool.acquire()`)."""
+else:
+    # asyncpg's classes take no type arguments at run time; Litestar and msgspec evaluate annotations
+    # (get_type_hints), so the name must also stand for something real outside mypy.
+    Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 class PooledConnection(asyncpg.Connection):
@@ -35,10 +50,24 @@ class PooledConnection(asyncpg.Connection):
         return str(super().get_reset_query())
 
 
-def holds_session_state(conn: asyncpg.Connection) -> None:
+def holds_session_state(conn: Conn) -> None:
     """Call before taking a session advisory lock, so the pool's reset releases it even if the holder is cancelled.
 
     `conn` is what `pool.acquire()` gives, a proxy whose attributes are the
     `PooledConnection`'s.
     """
-    conn.mark_session_state()
+    # The proxy hands every attribute it does not define to its PooledConnection (`__getattr__` in
+    # asyncpg/pool.py), which asyncpg-stubs leave out so that other names stay checked.
+    conn.mark_session_state()  # type: ignore[union-attr]
+
+
+class MissingRow(RuntimeError):
+    """A query that returns a row by construction (`INSERT … RETURNING *`, an upsert, a row a foreign key holds) returned none: a bug."""
+
+
+async def fetch_one(conn: Conn, query: str, *args: object) -> asyncpg.Record:
+    """`conn.fetchrow` for a row that must be there; MissingRow, not None, when it is not."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise MissingRow(f"no row from {' '.join(query.split())[:200]}")
+    return row

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn
 
 __all__ = ["ConsoleSession", "delete_session", "get_session", "insert_link_token", "insert_session", "redeem_link_token"]
 
@@ -17,7 +18,7 @@ class ConsoleSession(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime
 
 
-async def insert_link_token(conn: asyncpg.Connection, *, token_hash: bytes, organization_id: int, expires_at: dt.datetime) -> None:
+async def insert_link_token(conn: Conn, *, token_hash: bytes, organization_id: int, expires_at: dt.datetime) -> None:
     await conn.execute(
         "INSERT INTO console_link_tokens (token_hash, organization_id, expires_at) VALUES ($1, $2, $3)",
         token_hash,
@@ -26,7 +27,7 @@ async def insert_link_token(conn: asyncpg.Connection, *, token_hash: bytes, orga
     )
 
 
-async def redeem_link_token(conn: asyncpg.Connection, *, token_hash: bytes, now: dt.datetime) -> int | None:
+async def redeem_link_token(conn: Conn, *, token_hash: bytes, now: dt.datetime) -> int | None:
     """Mark the token used and return its organisation; None when unknown, used or expired (one statement: one winner)."""
     value: int | None = await conn.fetchval(
         """UPDATE console_link_tokens SET used_at = $2
@@ -38,7 +39,7 @@ async def redeem_link_token(conn: asyncpg.Connection, *, token_hash: bytes, now:
 
 
 async def insert_session(
-    conn: asyncpg.Connection, *, id_hash: bytes, organization_id: int, csrf_token: str, expires_at: dt.datetime
+    conn: Conn, *, id_hash: bytes, organization_id: int, csrf_token: str, expires_at: dt.datetime
 ) -> None:
     await conn.execute(
         "INSERT INTO console_sessions (id_hash, organization_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
@@ -49,7 +50,7 @@ async def insert_session(
     )
 
 
-async def get_session(conn: asyncpg.Connection, *, id_hash: bytes, now: dt.datetime) -> ConsoleSession | None:
+async def get_session(conn: Conn, *, id_hash: bytes, now: dt.datetime) -> ConsoleSession | None:
     row = await conn.fetchrow(
         "SELECT organization_id, csrf_token, created_at, expires_at FROM console_sessions WHERE id_hash = $1 AND expires_at > $2",
         id_hash,
@@ -58,5 +59,5 @@ async def get_session(conn: asyncpg.Connection, *, id_hash: bytes, now: dt.datet
     return None if row is None else ConsoleSession(**row)
 
 
-async def delete_session(conn: asyncpg.Connection, *, id_hash: bytes) -> None:
+async def delete_session(conn: Conn, *, id_hash: bytes) -> None:
     await conn.execute("DELETE FROM console_sessions WHERE id_hash = $1", id_hash)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
 import msgspec
 
 from delivery.db.assets import Asset, exact_vector_order
+from delivery.db.connection import Conn
 
 __all__ = ["EmbeddingRow", "embedded_hashes", "has_embedding", "missing_embeddings", "similar_assets", "upsert_embeddings", "vector_literal"]
 
@@ -28,13 +28,13 @@ class EmbeddingRow(msgspec.Struct, frozen=True, kw_only=True):
     vector: list[float]
 
 
-async def embedded_hashes(conn: asyncpg.Connection, *, asset_ids: list[str], model: str) -> dict[str, str]:
+async def embedded_hashes(conn: Conn, *, asset_ids: list[str], model: str) -> dict[str, str]:
     """Asset id -> hash of the text its stored embedding of `model` was made from (absent: none)."""
     rows = await conn.fetch("SELECT asset_id, text_hash FROM asset_embeddings WHERE asset_id = ANY($1::text[]) AND model = $2", asset_ids, model)
     return {r["asset_id"]: r["text_hash"] for r in rows}
 
 
-async def upsert_embeddings(conn: asyncpg.Connection, *, rows: list[EmbeddingRow]) -> None:
+async def upsert_embeddings(conn: Conn, *, rows: list[EmbeddingRow]) -> None:
     """Store each asset's embedding, replacing an older one (of any model); an asset removed meanwhile is skipped."""
     await conn.executemany(
         """INSERT INTO asset_embeddings (asset_id, project_id, model, text_hash, embedding)
@@ -45,11 +45,11 @@ async def upsert_embeddings(conn: asyncpg.Connection, *, rows: list[EmbeddingRow
     )
 
 
-async def has_embedding(conn: asyncpg.Connection, *, asset_id: str, model: str) -> bool:
+async def has_embedding(conn: Conn, *, asset_id: str, model: str) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM asset_embeddings WHERE asset_id = $1 AND model = $2)", asset_id, model))
 
 
-async def missing_embeddings(conn: asyncpg.Connection, *, project_id: int | None, model: str, after: str, limit: int) -> list[Asset]:
+async def missing_embeddings(conn: Conn, *, project_id: int | None, model: str, after: str, limit: int) -> list[Asset]:
     """Live assets (of one project, or all) with no embedding of `model`, in id order after `after`."""
     rows = await conn.fetch(
         """SELECT a.* FROM assets a
@@ -65,7 +65,7 @@ async def missing_embeddings(conn: asyncpg.Connection, *, project_id: int | None
 
 
 async def similar_assets(
-    conn: asyncpg.Connection, *, project_id: int, asset_id: str, model: str, limit: int
+    conn: Conn, *, project_id: int, asset_id: str, model: str, limit: int
 ) -> list[tuple[Asset, float]]:
     """The project's live assets nearest to `asset_id`'s embedding (itself left out), nearest first, with their
     cosine similarity. The caller checks that the asset has an embedding of `model`."""

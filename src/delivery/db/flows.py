@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn, fetch_one
 
 __all__ = ["Flow", "FlowStep", "append_step", "create_flow", "get_flow", "list_steps"]
 
@@ -26,27 +27,28 @@ class FlowStep(msgspec.Struct, frozen=True):
     created_at: dt.datetime
 
 
-async def create_flow(conn: asyncpg.Connection, *, project_id: int, title: str = "") -> Flow:
-    row = await conn.fetchrow("INSERT INTO flows (project_id, title) VALUES ($1, $2) RETURNING *", project_id, title)
+async def create_flow(conn: Conn, *, project_id: int, title: str = "") -> Flow:
+    row = await fetch_one(conn, "INSERT INTO flows (project_id, title) VALUES ($1, $2) RETURNING *", project_id, title)
     return Flow(**row)
 
 
-async def get_flow(conn: asyncpg.Connection, *, project_id: int, id: int) -> Flow | None:
+async def get_flow(conn: Conn, *, project_id: int, id: int) -> Flow | None:
     """Another project's flow is as unknown as a missing one."""
     row = await conn.fetchrow("SELECT * FROM flows WHERE id = $1 AND project_id = $2", id, project_id)
     return None if row is None else Flow(**row)
 
 
-async def list_steps(conn: asyncpg.Connection, *, flow_id: int) -> list[FlowStep]:
+async def list_steps(conn: Conn, *, flow_id: int) -> list[FlowStep]:
     rows = await conn.fetch("SELECT * FROM flow_steps WHERE flow_id = $1 ORDER BY position", flow_id)
     return [FlowStep(**r) for r in rows]
 
 
-async def append_step(conn: asyncpg.Connection, *, flow_id: int, asset_id: str, prompt: str) -> FlowStep:
+async def append_step(conn: Conn, *, flow_id: int, asset_id: str, prompt: str) -> FlowStep:
     """The next position, under the flow's row lock so concurrent appends never share one."""
     async with conn.transaction():
         await conn.execute("SELECT 1 FROM flows WHERE id = $1 FOR UPDATE", flow_id)
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             """INSERT INTO flow_steps (flow_id, position, asset_id, prompt)
                SELECT $1, coalesce(max(position), 0) + 1, $2, $3 FROM flow_steps WHERE flow_id = $1
                RETURNING *""",

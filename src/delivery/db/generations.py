@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
+from delivery.db.connection import Conn
+
 __all__ = ["finish_generation", "pending_generations", "start_generation"]
 
 
 async def start_generation(
-    conn: asyncpg.Connection, *, project_id: int, generation_key: str, provider: str, model: str
+    conn: Conn, *, project_id: int, generation_key: str, provider: str, model: str
 ) -> int:
     return await conn.fetchval(
         """INSERT INTO generations (project_id, generation_key, status, provider, model)
@@ -21,7 +23,7 @@ async def start_generation(
 
 
 async def finish_generation(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     id: int,
     status: str,
@@ -50,7 +52,7 @@ async def finish_generation(
 
 
 async def pending_generations(
-    conn: asyncpg.Connection, *, project_id: int, generation_key: str, keep: int | None = None
+    conn: Conn, *, project_id: int, generation_key: str, keep: int | None = None
 ) -> list[asyncpg.Record]:
     """Attempts at this key still `pending` (id, project_id, generation_key, created_at), but for `keep`
     and the reservations of queued or running jobs, which are pending until a worker draws on them."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
+from delivery.db.connection import Conn
 
 __all__ = ["expire_rows"]
 
 
-async def expire_rows(conn: asyncpg.Connection, *, finished_jobs_kept_hours: int) -> dict[str, int]:
+async def expire_rows(conn: Conn, *, finished_jobs_kept_hours: int) -> dict[str, int]:
     """Delete what has expired; how many rows of each kind."""
     removed: dict[str, int] = {}
     for name, sql in (

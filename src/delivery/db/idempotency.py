@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn
 
 __all__ = ["Claim", "begin", "finish", "release"]
 
@@ -26,7 +27,7 @@ class Claim(msgspec.Struct, frozen=True):
 
 
 async def begin(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     project_id: int,
     key: str,
@@ -71,7 +72,7 @@ async def begin(
     return Claim("done", status=row["status"], response=row["response"])
 
 
-async def finish(conn: asyncpg.Connection, *, project_id: int, key: str, status: int, response: bytes) -> None:
+async def finish(conn: Conn, *, project_id: int, key: str, status: int, response: bytes) -> None:
     await conn.execute(
         "UPDATE idempotency_keys SET status = $3, response = $4 WHERE project_id = $1 AND key = $2 AND status IS NULL",
         project_id,
@@ -81,6 +82,6 @@ async def finish(conn: asyncpg.Connection, *, project_id: int, key: str, status:
     )
 
 
-async def release(conn: asyncpg.Connection, *, project_id: int, key: str) -> None:
+async def release(conn: Conn, *, project_id: int, key: str) -> None:
     """Forget a key whose request failed in a way worth retrying (5xx, 429, 402)."""
     await conn.execute("DELETE FROM idempotency_keys WHERE project_id = $1 AND key = $2 AND status IS NULL", project_id, key)

@@ -17,7 +17,7 @@ import importlib.metadata
 import re
 from importlib import resources
 
-import asyncpg
+from delivery.db.connection import Conn
 
 __all__ = ["QUEUE_PREFIX", "available", "migrate", "queue_migrations"]
 
@@ -52,7 +52,7 @@ def queue_migrations(since: str, until: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-async def _migrate_queue(conn: asyncpg.Connection, done: set[str]) -> str | None:
+async def _migrate_queue(conn: Conn, done: set[str]) -> str | None:
     """Bring procrastinate's schema to the installed package's version; the version recorded, if it changed."""
     current = _queue_version()
     recorded = sorted((v.removeprefix(QUEUE_PREFIX) for v in done if v.startswith(QUEUE_PREFIX)), key=_version)
@@ -68,7 +68,7 @@ async def _migrate_queue(conn: asyncpg.Connection, done: set[str]) -> str | None
     return QUEUE_PREFIX + current
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: Conn) -> list[str]:
     """Apply what is missing; return the versions applied by this call."""
     applied: list[str] = []
     async with conn.transaction():

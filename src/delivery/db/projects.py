@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn, fetch_one
 
 __all__ = [
     "Project",
@@ -44,7 +45,7 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def create_project(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     organization_id: int,
     slug: str,
@@ -52,7 +53,8 @@ async def create_project(
     allowed_origins: list[str] | None = None,
     allow_unsigned: bool = False,
 ) -> Project:
-    row = await conn.fetchrow(
+    row = await fetch_one(
+        conn,
         """INSERT INTO projects (organization_id, slug, name, allowed_origins, allow_unsigned)
            VALUES ($1, $2, $3, $4, $5) RETURNING *""",
         organization_id,
@@ -64,29 +66,29 @@ async def create_project(
     return Project(**row)
 
 
-async def get_project_by_slug(conn: asyncpg.Connection, *, slug: str) -> Project | None:
+async def get_project_by_slug(conn: Conn, *, slug: str) -> Project | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE slug = $1", slug)
     return None if row is None else Project(**row)
 
 
-async def get_project(conn: asyncpg.Connection, *, id: int) -> Project | None:
+async def get_project(conn: Conn, *, id: int) -> Project | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", id)
     return None if row is None else Project(**row)
 
 
-async def get_organization_project(conn: asyncpg.Connection, *, organization_id: int, slug: str) -> Project | None:
+async def get_organization_project(conn: Conn, *, organization_id: int, slug: str) -> Project | None:
     """The project with this slug if it belongs to the organisation; another organisation's is None, like a missing one."""
     row = await conn.fetchrow("SELECT * FROM projects WHERE slug = $1 AND organization_id = $2", slug, organization_id)
     return None if row is None else Project(**row)
 
 
-async def rename_project(conn: asyncpg.Connection, *, id: int, name: str) -> Project | None:
+async def rename_project(conn: Conn, *, id: int, name: str) -> Project | None:
     row = await conn.fetchrow("UPDATE projects SET name = $2 WHERE id = $1 RETURNING *", id, name)
     return None if row is None else Project(**row)
 
 
 async def set_link_policy(
-    conn: asyncpg.Connection, *, id: int, allow_unsigned: bool, allowed_origins: list[str]
+    conn: Conn, *, id: int, allow_unsigned: bool, allowed_origins: list[str]
 ) -> Project | None:
     row = await conn.fetchrow(
         "UPDATE projects SET allow_unsigned = $2, allowed_origins = $3 WHERE id = $1 RETURNING *",
@@ -97,21 +99,21 @@ async def set_link_policy(
     return None if row is None else Project(**row)
 
 
-async def all_projects(conn: asyncpg.Connection) -> list[Project]:
+async def all_projects(conn: Conn) -> list[Project]:
     rows = await conn.fetch("SELECT * FROM projects ORDER BY organization_id, slug")
     return [Project(**r) for r in rows]
 
 
-async def list_projects(conn: asyncpg.Connection, *, organization_id: int) -> list[Project]:
+async def list_projects(conn: Conn, *, organization_id: int) -> list[Project]:
     rows = await conn.fetch("SELECT * FROM projects WHERE organization_id = $1 ORDER BY slug", organization_id)
     return [Project(**r) for r in rows]
 
 
-async def set_prompt_policy(conn: asyncpg.Connection, *, id: int, blocklist: list[str], allowlist: list[str]) -> Project | None:
+async def set_prompt_policy(conn: Conn, *, id: int, blocklist: list[str], allowlist: list[str]) -> Project | None:
     row = await conn.fetchrow("UPDATE projects SET prompt_blocklist = $2, prompt_allowlist = $3 WHERE id = $1 RETURNING *", id, blocklist, allowlist)
     return None if row is None else Project(**row)
 
 
-async def set_root_aspect(conn: asyncpg.Connection, *, project_id: int, aspect_class: str | None) -> Project | None:
+async def set_root_aspect(conn: Conn, *, project_id: int, aspect_class: str | None) -> Project | None:
     row = await conn.fetchrow("UPDATE projects SET root_aspect = $2 WHERE id = $1 RETURNING *", project_id, aspect_class)
     return None if row is None else Project(**row)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
+from delivery.db.connection import Conn
 
 __all__ = ["take"]
 
 _WINDOW = dt.timedelta(minutes=1)
 
 
-async def take(conn: asyncpg.Connection, *, bucket: str, per_minute: int, now: dt.datetime) -> float | None:
+async def take(conn: Conn, *, bucket: str, per_minute: int, now: dt.datetime) -> float | None:
     """Take one request from `bucket` (GCRA); None if admitted, else seconds until one would be.
 
     The row's theoretical arrival time (tat) moves one emission interval per

@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-import asyncpg
-
 from delivery.db.api_keys import ApiKey, get_api_key
 from delivery.db.asset_names import named_assets
 from delivery.db.assets import Asset, find_generated_assets
+from delivery.db.connection import Conn
 from delivery.db.models import CatalogueModel, get_model
 from delivery.db.presets import Preset, get_preset
 from delivery.db.projects import Project, get_project_by_slug
@@ -51,7 +50,7 @@ class Reads(Protocol):
 class Fresh:
     """Every read goes to the database, on the caller's connection."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def project_by_slug(self, slug: str) -> Project | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import msgspec
+
+from delivery.db.connection import Conn, fetch_one
 
 __all__ = ["SigningSecret", "add_signing_secret", "live_signing_secrets"]
 
@@ -19,7 +20,7 @@ class SigningSecret(msgspec.Struct, frozen=True):
 
 
 async def add_signing_secret(
-    conn: asyncpg.Connection, *, key_id: str, salt: bytes, retire_others_at: dt.datetime | None
+    conn: Conn, *, key_id: str, salt: bytes, retire_others_at: dt.datetime | None
 ) -> SigningSecret:
     """Add the secret that signs from now on; older ones keep verifying until `retire_others_at`."""
     async with conn.transaction():
@@ -30,13 +31,14 @@ async def add_signing_secret(
                 key_id,
                 retire_others_at,
             )
-        row = await conn.fetchrow(
+        row = await fetch_one(
+            conn,
             "INSERT INTO signing_secrets (key_id, salt) VALUES ($1, $2) RETURNING *", key_id, salt
         )
     return SigningSecret(**row)
 
 
-async def live_signing_secrets(conn: asyncpg.Connection, *, key_id: str, now: dt.datetime) -> list[SigningSecret]:
+async def live_signing_secrets(conn: Conn, *, key_id: str, now: dt.datetime) -> list[SigningSecret]:
     """Newest first: the first one signs, all of them verify."""
     rows = await conn.fetch(
         """SELECT * FROM signing_secrets WHERE key_id = $1 AND (retires_at IS NULL OR retires_at > $2)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
+from delivery.db.connection import Conn
+
 __all__ = [
     "Attempt",
     "Endpoint",
@@ -75,16 +77,16 @@ def _message(row: asyncpg.Record | None) -> Message | None:
     return None if row is None else Message(**{**row, "payload": json.loads(row["payload"])})
 
 
-async def emit(conn: asyncpg.Connection, *, project_id: int, event: str, data: dict[str, Any]) -> int:
+async def emit(conn: Conn, *, project_id: int, event: str, data: dict[str, Any]) -> int:
     """Queue `event` for every subscribed endpoint of the project; how many messages."""
     return await conn.fetchval("SELECT promptpix_emit($1, $2, $3::jsonb)", project_id, event, json.dumps(data))
 
 
-async def emit_organization(conn: asyncpg.Connection, *, organization_id: int, event: str, data: dict[str, Any]) -> int:
+async def emit_organization(conn: Conn, *, organization_id: int, event: str, data: dict[str, Any]) -> int:
     return await conn.fetchval("SELECT promptpix_emit_organization($1, $2, $3::jsonb)", organization_id, event, json.dumps(data))
 
 
-async def insert_endpoint(conn: asyncpg.Connection, *, id: str, project_id: int, url: str, events: list[str], secret: str, enabled: bool) -> Endpoint:
+async def insert_endpoint(conn: Conn, *, id: str, project_id: int, url: str, events: list[str], secret: str, enabled: bool) -> Endpoint:
     row = await conn.fetchrow(
         f"INSERT INTO webhook_endpoints (id, project_id, url, events, secret, enabled) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_ENDPOINT}",
         id, project_id, url, events, secret, enabled,
@@ -94,20 +96,20 @@ async def insert_endpoint(conn: asyncpg.Connection, *, id: str, project_id: int,
     return endpoint
 
 
-async def get_endpoint(conn: asyncpg.Connection, *, id: str, project_id: int | None = None) -> Endpoint | None:
+async def get_endpoint(conn: Conn, *, id: str, project_id: int | None = None) -> Endpoint | None:
     row = await conn.fetchrow(
         f"SELECT {_ENDPOINT} FROM webhook_endpoints WHERE id = $1 AND ($2::bigint IS NULL OR project_id = $2)", id, project_id
     )
     return _endpoint(row)
 
 
-async def list_endpoints(conn: asyncpg.Connection, *, project_id: int) -> list[Endpoint]:
+async def list_endpoints(conn: Conn, *, project_id: int) -> list[Endpoint]:
     rows = await conn.fetch(f"SELECT {_ENDPOINT} FROM webhook_endpoints WHERE project_id = $1 ORDER BY created_at, id", project_id)
     return [e for e in map(_endpoint, rows) if e is not None]
 
 
 async def update_endpoint(
-    conn: asyncpg.Connection, *, id: str, project_id: int, url: str | None, events: list[str] | None, enabled: bool | None
+    conn: Conn, *, id: str, project_id: int, url: str | None, events: list[str] | None, enabled: bool | None
 ) -> Endpoint | None:
     row = await conn.fetchrow(
         f"""UPDATE webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events), enabled = coalesce($5, enabled)
@@ -117,22 +119,22 @@ async def update_endpoint(
     return _endpoint(row)
 
 
-async def delete_endpoint(conn: asyncpg.Connection, *, id: str, project_id: int) -> bool:
+async def delete_endpoint(conn: Conn, *, id: str, project_id: int) -> bool:
     return await conn.fetchval("DELETE FROM webhook_endpoints WHERE id = $1 AND project_id = $2 RETURNING id", id, project_id) is not None
 
 
-async def get_message(conn: asyncpg.Connection, *, id: str) -> Message | None:
+async def get_message(conn: Conn, *, id: str) -> Message | None:
     return _message(await conn.fetchrow(f"SELECT {_MESSAGE} FROM webhook_messages WHERE id = $1", id))
 
 
-async def list_messages(conn: asyncpg.Connection, *, endpoint_id: str, limit: int) -> list[Message]:
+async def list_messages(conn: Conn, *, endpoint_id: str, limit: int) -> list[Message]:
     rows = await conn.fetch(
         f"SELECT {_MESSAGE} FROM webhook_messages WHERE endpoint_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", endpoint_id, limit
     )
     return [m for m in map(_message, rows) if m is not None]
 
 
-async def list_attempts(conn: asyncpg.Connection, *, message_ids: list[str]) -> list[Attempt]:
+async def list_attempts(conn: Conn, *, message_ids: list[str]) -> list[Attempt]:
     rows = await conn.fetch(
         """SELECT message_id, attempt, status_code, error, duration_ms, manual, created_at
            FROM webhook_attempts WHERE message_id = ANY($1::text[]) ORDER BY id""",
@@ -142,7 +144,7 @@ async def list_attempts(conn: asyncpg.Connection, *, message_ids: list[str]) -> 
 
 
 async def record_attempt(
-    conn: asyncpg.Connection, *, message_id: str, attempt: int, status_code: int | None, error: str | None, duration_ms: int, manual: bool
+    conn: Conn, *, message_id: str, attempt: int, status_code: int | None, error: str | None, duration_ms: int, manual: bool
 ) -> None:
     await conn.execute(
         "INSERT INTO webhook_attempts (message_id, attempt, status_code, error, duration_ms, manual) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -150,5 +152,5 @@ async def record_attempt(
     )  # fmt: skip
 
 
-async def set_message_status(conn: asyncpg.Connection, *, id: str, status: MessageStatus) -> None:
+async def set_message_status(conn: Conn, *, id: str, status: MessageStatus) -> None:
     await conn.execute("UPDATE webhook_messages SET status = $2 WHERE id = $1", id, status)

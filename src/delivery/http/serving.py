@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import asyncpg
 import msgspec
 from litestar import Request
 
@@ -20,6 +19,7 @@ from delivery.access.links import LinkGrant, authorize_link
 from delivery.access.ratelimit import admit_miss
 from delivery.assets.edge import cache_tags
 from delivery.db.assets import Asset, get_asset
+from delivery.db.connection import Conn
 from delivery.db.projects import get_project
 from delivery.db.reads import Fresh, Reads
 from delivery.errors import UnknownAsset, UnknownName, UnknownProject
@@ -233,7 +233,7 @@ async def serve_generation(
             chooser = await _transform(reads, found.id, link, project_preset=names_project_preset(link)) if signed else transform
             target = await resolve_target(services, reads, found, wanted, chooser, ar=requested_aspect(link if signed else query))
 
-    async def admit(conn: asyncpg.Connection) -> None:
+    async def admit(conn: Conn) -> None:
         client = request.client.host if request.client else None
         await admit_miss(conn, settings=services.settings, grant=grant, client_ip=client, now=now)
 

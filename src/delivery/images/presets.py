@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, quote
 
-import asyncpg
 import msgspec
 
+from delivery.db.connection import Conn
 from delivery.db.presets import Preset, put_preset
 from delivery.db.reads import Reads
 from delivery.errors import EmptyPreset, ReservedName, UndefinedPreset
@@ -79,7 +79,7 @@ def canonical_preset(params: dict[str, str]) -> str:
     return query
 
 
-async def save_preset(conn: asyncpg.Connection, *, project_id: int, name: str, params: dict[str, str]) -> Preset:
+async def save_preset(conn: Conn, *, project_id: int, name: str, params: dict[str, str]) -> Preset:
     """Create or redefine a project preset (`/v1/presets` and the console); built-in names are reserved."""
     if name in BUILTIN_PRESETS:
         raise ReservedName(f"`{name}` is a built-in preset; its name is reserved so it means the same everywhere")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-import asyncpg
 import msgspec
 
 from delivery.access.keys import KeySpec, create_key
 from delivery.db.billing import ensure_account
+from delivery.db.connection import Conn
 from delivery.db.organizations import create_organization
 from delivery.db.projects import create_project, get_project_by_slug, set_link_policy
 from delivery.db.signing_secrets import add_signing_secret
@@ -25,7 +25,7 @@ class Demo(msgspec.Struct, frozen=True):
     """What links carry in `key=`; the key's secret is never needed by a link, so it is not kept."""
 
 
-async def ensure_demo(conn: asyncpg.Connection) -> Demo:
+async def ensure_demo(conn: Conn) -> Demo:
     """Idempotent: the demo serves unsigned links from any page and never runs out of credits.
 
     Later runs re-assert that policy, so the demo of any existing data dir keeps working.

@@ -10,10 +10,10 @@ import datetime as dt
 import logging
 import math
 
-import asyncpg
 import msgspec
 
 from delivery.db.billing import Attribution, debit_generation, get_account, margins, refund_generation, settle_generation
+from delivery.db.connection import Conn
 from delivery.errors import InsufficientCredits, InvalidParam, NoBillingAccount
 
 __all__ = ["MarginLine", "MarginReport", "margin_report", "month_start", "refund", "reserve", "settle", "this_year"]
@@ -22,7 +22,7 @@ log = logging.getLogger("promptpix.billing")
 
 
 async def reserve(
-    conn: asyncpg.Connection, *, organization_id: int, cost: int, payer: Attribution, now: dt.datetime
+    conn: Conn, *, organization_id: int, cost: int, payer: Attribution, now: dt.datetime
 ) -> None:
     """Debit the organisation or raise 402; run in the transaction that created the generation row."""
     account = await debit_generation(conn, organization_id=organization_id, cost=cost, now=now, payer=payer)
@@ -37,14 +37,14 @@ async def reserve(
         )
 
 
-async def refund(conn: asyncpg.Connection, *, generation_id: int, now: dt.datetime) -> None:
+async def refund(conn: Conn, *, generation_id: int, now: dt.datetime) -> None:
     """Give a failed generation's debit back; a second call for the same generation does nothing."""
     account = await refund_generation(conn, generation_id=generation_id, now=now)
     if account is not None:
         log.info("generation refunded", extra={"generation": generation_id, "organization": account.organization_id})
 
 
-async def settle(conn: asyncpg.Connection, *, generation_id: int, cost: float, credits_per_cost_unit: float, now: dt.datetime) -> None:
+async def settle(conn: Conn, *, generation_id: int, cost: float, credits_per_cost_unit: float, now: dt.datetime) -> None:
     """`cost` billing mode: charge the provider's recorded cost converted to credits (rounded up), at most what was reserved."""
     charge = math.ceil(round(cost * credits_per_cost_unit, 6))  # 0.03 × 100 is 3.0000000000000004 in floats: 3, not 4
     account = await settle_generation(conn, generation_id=generation_id, charge=charge, now=now)
@@ -96,7 +96,7 @@ def _next_month(start: dt.datetime) -> dt.datetime:
 
 
 async def margin_report(
-    conn: asyncpg.Connection, *, since: dt.datetime, until: dt.datetime, credit_value: float
+    conn: Conn, *, since: dt.datetime, until: dt.datetime, credit_value: float
 ) -> MarginReport:
     """Operators: credits charged against provider cost per month, provider and model, across every organisation.
 

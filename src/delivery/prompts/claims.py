@@ -12,9 +12,7 @@ either.
 
 from __future__ import annotations
 
-import asyncpg
-
-from delivery.db.connection import holds_session_state
+from delivery.db.connection import Conn, holds_session_state
 from delivery.errors import GenerationPending
 from delivery.ops.metrics import Metrics
 
@@ -26,7 +24,7 @@ _RELEASE = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
 RETRY_AFTER = 5
 
 
-async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float, metrics: Metrics) -> bool:
+async def claim_generation(conn: Conn, key: str, *, timeout: float, metrics: Metrics) -> bool:
     """Return holding the claim, True when another holder had it first (this request waited on its generation);
     a 503 with Retry-After when that holder outlasts `timeout`."""
     holds_session_state(conn)
@@ -40,5 +38,5 @@ async def claim_generation(conn: asyncpg.Connection, key: str, *, timeout: float
     return True
 
 
-async def release_generation(conn: asyncpg.Connection, key: str) -> None:
+async def release_generation(conn: Conn, key: str) -> None:
     await conn.execute(_RELEASE, key)

@@ -24,13 +24,13 @@ import math
 import time
 from typing import Literal
 
-import asyncpg
 import msgspec
 
 from delivery.assets.ids import asset_id_for_generation, derived_key
 from delivery.assets.masters import store_master
 from delivery.db.assets import Asset, NewAsset, find_generated_asset, restore_asset
 from delivery.db.billing import Attribution
+from delivery.db.connection import Conn
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.projects import Project
 from delivery.errors import ExtensionUnsupported, MasterMissing
@@ -122,7 +122,7 @@ class _Job:
         self.charged = not self.provider.offline
         self.price = services.settings.extension_price
 
-    async def reserve(self, conn: asyncpg.Connection) -> int:
+    async def reserve(self, conn: Conn) -> int:
         """Record the attempt and debit the extension price together, as a generation's reservation."""
         async with conn.transaction():
             generation_id = await start_generation(
@@ -157,7 +157,7 @@ class _Job:
             self.services.metrics.provider_errors.labels(self.choice.provider, type(exc).__name__).inc()
             raise
 
-    async def store(self, conn: asyncpg.Connection, generation_id: int, image: GeneratedImage, started: float) -> Asset:
+    async def store(self, conn: Conn, generation_id: int, image: GeneratedImage, started: float) -> Asset:
         async with conn.transaction():
             asset = await store_master(conn, self.services.storage, _new_asset(self.parent, self.key, image), image.data)
             await finish_generation(
@@ -172,14 +172,14 @@ class _Job:
             )
         return asset
 
-    async def fail(self, conn: asyncpg.Connection, generation_id: int, started: float, error: str) -> None:
+    async def fail(self, conn: Conn, generation_id: int, started: float, error: str) -> None:
         async with conn.transaction():
             await finish_generation(
                 conn, id=generation_id, status="failed", latency_ms=int((time.perf_counter() - started) * 1000), error=error
             )
             await billing.refund(conn, generation_id=generation_id, now=dt.datetime.now(dt.UTC))
 
-    async def claimed(self, conn: asyncpg.Connection) -> tuple[Asset, bool]:
+    async def claimed(self, conn: Conn) -> tuple[Asset, bool]:
         existing = await find_generated_asset(conn, project_id=self.project.id, generation_key=self.key)
         if existing is not None:  # another process made it while we waited
             return existing, False

@@ -9,9 +9,8 @@ key, so the same prompt after different steps is a different image.
 
 from __future__ import annotations
 
-import asyncpg
-
 from delivery.db.assets import get_live_assets
+from delivery.db.connection import Conn
 from delivery.db.flows import Flow, FlowStep, get_flow, list_steps
 from delivery.db.projects import Project
 from delivery.errors import UndefinedFlow
@@ -24,7 +23,7 @@ def step_name(position: int) -> str:
     return f"step{position}"
 
 
-async def earlier_steps(conn: asyncpg.Connection, project: Project, flow_id: int) -> tuple[Flow, EarlierSteps]:
+async def earlier_steps(conn: Conn, project: Project, flow_id: int) -> tuple[Flow, EarlierSteps]:
     """The flow (422 when the project has none with this id) and what its next step may reference.
 
     A step whose asset was deleted since is not offered: `@stepN` to it is an unknown name.

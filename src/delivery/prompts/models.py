@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-import asyncpg
 import msgspec
 
+from delivery.db.connection import Conn
 from delivery.db.models import PROVIDERS, CatalogueModel, get_model, list_models, put_model
 from delivery.db.projects import Project
 from delivery.db.reads import Reads
@@ -79,7 +79,7 @@ async def choose_model(
     return _choice(entry)
 
 
-async def fallbacks(services: Services, conn: asyncpg.Connection, project: Project, chosen: ModelChoice, *, references: int) -> list[ModelChoice]:
+async def fallbacks(services: Services, conn: Conn, project: Project, chosen: ModelChoice, *, references: int) -> list[ModelChoice]:
     """The other models of the chosen one's family this project may use, in fallback order, on configured providers."""
     if not chosen.family:
         return []
@@ -126,7 +126,7 @@ def _check(model: CatalogueModel) -> None:
             raise InvalidField(f"`{field}` must be a whole number from {lowest} to {_INT4}")
 
 
-async def put_catalogue_model(conn: asyncpg.Connection, model: CatalogueModel) -> CatalogueModel:
+async def put_catalogue_model(conn: Conn, model: CatalogueModel) -> CatalogueModel:
     """Add a model to the catalogue or redefine it whole (the CLI's `models put`, `PUT /v1/admin/models/{name}`).
 
     Takes effect in every process within a second: their lookup caches are told (delivery.assets.lookups).
@@ -136,7 +136,7 @@ async def put_catalogue_model(conn: asyncpg.Connection, model: CatalogueModel) -
     return await put_model(conn, model)
 
 
-async def change_catalogue_model(conn: asyncpg.Connection, name: str, changes: ModelChanges) -> CatalogueModel:
+async def change_catalogue_model(conn: Conn, name: str, changes: ModelChanges) -> CatalogueModel:
     """Change some fields of a catalogue model (its price, or `enabled` to disable it everywhere)."""
     async with conn.transaction():
         current = await get_model(conn, name=name.lower(), for_update=True)

@@ -26,7 +26,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import asyncpg
 import msgspec
 
 from delivery.assets.ids import asset_id_for_generation, master_key
@@ -34,6 +33,7 @@ from delivery.assets.masters import store_master
 from delivery.assets.sweep import settle_abandoned_at_key
 from delivery.db.assets import Asset, NewAsset, find_generated_assets, restore_asset
 from delivery.db.billing import Attribution
+from delivery.db.connection import Conn
 from delivery.db.generations import finish_generation, start_generation
 from delivery.db.webhooks import emit_organization
 from delivery.errors import InsufficientCredits, ReferenceMissing
@@ -57,7 +57,7 @@ from generation import (
 
 __all__ = ["Admission", "GenerationTarget", "master_for_prompt", "release_reservation", "reserve_ahead", "screen_target"]
 
-Admission = Callable[[asyncpg.Connection], Awaitable[None]]
+Admission = Callable[[Conn], Awaitable[None]]
 
 log = logging.getLogger("promptpix.ondemand")
 
@@ -124,7 +124,7 @@ def _charged(services: Services, target: GenerationTarget) -> bool:
     return not services.providers[target.choice.provider].offline
 
 
-async def reserve_ahead(services: Services, conn: asyncpg.Connection, target: GenerationTarget) -> int:
+async def reserve_ahead(services: Services, conn: Conn, target: GenerationTarget) -> int:
     """Record the attempt and debit its price now, to be drawn later (a queued job's candidate); in the caller's transaction."""
     generation_id = await start_generation(
         conn, project_id=target.project.id, generation_key=target.key, provider=target.choice.provider, model=target.model
@@ -135,7 +135,7 @@ async def reserve_ahead(services: Services, conn: asyncpg.Connection, target: Ge
     return generation_id
 
 
-async def release_reservation(conn: asyncpg.Connection, generation_id: int, reason: str) -> bool:
+async def release_reservation(conn: Conn, generation_id: int, reason: str) -> bool:
     """Give back a reservation that was not drawn on (cancelled job, asset found); False when it was used or settled already."""
     async with conn.transaction():
         updated = await conn.fetchval(
@@ -149,7 +149,7 @@ async def release_reservation(conn: asyncpg.Connection, generation_id: int, reas
     return True
 
 
-async def _take_reservation(conn: asyncpg.Connection, generation_id: int, target: GenerationTarget) -> bool:
+async def _take_reservation(conn: Conn, generation_id: int, target: GenerationTarget) -> bool:
     """Draw under a reservation made ahead (or by a run of the same job that died); False if it is no longer pending."""
     taken = await conn.fetchval(
         "UPDATE generations SET provider = $2, model = $3 WHERE id = $1 AND status = 'pending' RETURNING id",
@@ -160,7 +160,7 @@ async def _take_reservation(conn: asyncpg.Connection, generation_id: int, target
     return taken is not None
 
 
-async def _reserve(services: Services, conn: asyncpg.Connection, target: GenerationTarget, reserved: int | None = None) -> int:
+async def _reserve(services: Services, conn: Conn, target: GenerationTarget, reserved: int | None = None) -> int:
     """Record the attempt and debit its price together: refused payment leaves no row behind."""
     if reserved is not None and await _take_reservation(conn, reserved, target):
         return reserved
@@ -178,7 +178,7 @@ async def _reserve(services: Services, conn: asyncpg.Connection, target: Generat
     return generation_id
 
 
-async def _fail(conn: asyncpg.Connection, generation_id: int, started: float, error: str) -> None:
+async def _fail(conn: Conn, generation_id: int, started: float, error: str) -> None:
     """Nothing was stored: mark the attempt failed and refund it (once, whoever else tries)."""
     async with conn.transaction():
         await finish_generation(conn, id=generation_id, status="failed", latency_ms=_ms_since(started), error=error)
@@ -186,7 +186,7 @@ async def _fail(conn: asyncpg.Connection, generation_id: int, started: float, er
 
 
 async def _store(
-    services: Services, conn: asyncpg.Connection, target: GenerationTarget, generation_id: int, image: GeneratedImage, started: float
+    services: Services, conn: Conn, target: GenerationTarget, generation_id: int, image: GeneratedImage, started: float
 ) -> Asset:
     """Object, then row and the generation's success, in one fenced transaction (delivery.assets.masters)."""
     async with conn.transaction():
@@ -239,7 +239,7 @@ async def _draw(services: Services, request: GenerationRequest, candidates: list
 
 
 async def _generate_claimed(
-    services: Services, conn: asyncpg.Connection, target: GenerationTarget, *, waited: bool, reserved: int | None = None
+    services: Services, conn: Conn, target: GenerationTarget, *, waited: bool, reserved: int | None = None
 ) -> tuple[Asset, bool]:
     existing = await find_generated_assets(conn, project_id=target.project.id, generation_keys=target.lookup_keys)
     if existing is not None:  # another process finished it: generated for a request this one waited on

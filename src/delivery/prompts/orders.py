@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import asyncpg
 import msgspec
 
 from delivery.access.links import LinkGrant, default_link_key, sign_link
@@ -19,6 +18,7 @@ from delivery.access.signing import Keyring
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, set_name
 from delivery.db.assets import Asset, find_generated_assets
+from delivery.db.connection import Conn
 from delivery.db.flows import FlowStep, append_step
 from delivery.db.projects import Project
 from delivery.db.reads import Fresh
@@ -78,7 +78,7 @@ def _link_params(order: GenerationOrder, ar: tuple[int, int] | None) -> dict[str
 
 
 async def _signed_link(
-    services: Services, keyring: Keyring, conn: asyncpg.Connection, project: Project, params: dict[str, str] | None
+    services: Services, keyring: Keyring, conn: Conn, project: Project, params: dict[str, str] | None
 ) -> str | None:
     if params is None:
         return None
@@ -123,13 +123,13 @@ def _parsed(services: Services, key: ApiKey, order: GenerationOrder) -> tuple[Ge
     return wanted, _aspect(order.aspect_ratio)
 
 
-async def _target(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> GenerationTarget:
+async def _target(services: Services, conn: Conn, project: Project, key: ApiKey, order: GenerationOrder) -> GenerationTarget:
     wanted, transform = _parsed(services, key, order)
     _, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
     return await resolve_target(services, Fresh(conn), project, wanted, transform, also=order.references, earlier=earlier)
 
 
-async def reserve_order(services: Services, conn: asyncpg.Connection, project: Project, key: ApiKey, order: GenerationOrder) -> list[int | None]:
+async def reserve_order(services: Services, conn: Conn, project: Project, key: ApiKey, order: GenerationOrder) -> list[int | None]:
     """Validate a job's order and reserve each candidate (in the caller's transaction): a generation id per candidate,
     None for one whose asset exists already. Errors (400, 402, 422, 429) are raised before the job exists."""
     check_job_order(order)
@@ -157,7 +157,7 @@ async def generate_for_api(
         flow, earlier = await earlier_steps(conn, project, order.flow) if order.flow is not None else (None, None)
         target = await resolve_target(services, Fresh(conn), project, wanted, transform, also=order.references, earlier=earlier)
 
-    async def admit(conn: asyncpg.Connection) -> None:
+    async def admit(conn: Conn) -> None:
         grant = LinkGrant(key=key, signed=True, expires=None)  # a secret key: limited per key, never per IP
         await admit_miss(conn, settings=services.settings, grant=grant, client_ip=None, now=dt.datetime.now(dt.UTC))
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-import asyncpg
-
+from delivery.db.connection import Conn
 from delivery.db.projects import Project, set_prompt_policy
 from delivery.errors import InvalidField, UnknownProject
 from delivery.settings import Settings
@@ -37,7 +36,7 @@ def _checked(field: str, raw: Iterable[str], settings: Settings) -> list[str]:
 
 
 async def set_project_prompt_terms(
-    conn: asyncpg.Connection, project: Project, *, blocklist: Iterable[str], allowlist: Iterable[str], settings: Settings
+    conn: Conn, project: Project, *, blocklist: Iterable[str], allowlist: Iterable[str], settings: Settings
 ) -> Project:
     """Replace the project's terms with these, normalised (trimmed, case-folded, no repeats); the project as stored."""
     block, allow = _checked("blocklist", blocklist, settings), _checked("allowlist", allowlist, settings)

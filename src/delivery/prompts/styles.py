@@ -6,8 +6,7 @@ is the project's default (`/g/` links that name no `style=` use it).
 
 from __future__ import annotations
 
-import asyncpg
-
+from delivery.db.connection import Conn
 from delivery.db.projects import get_project
 from delivery.db.styles import Style, put_style, set_default_style
 from delivery.errors import InvalidField
@@ -18,13 +17,13 @@ __all__ = ["MAX_STYLE_PROMPT", "default_style", "save_style"]
 MAX_STYLE_PROMPT = 2000
 
 
-async def default_style(conn: asyncpg.Connection, project_id: int) -> str | None:
+async def default_style(conn: Conn, project_id: int) -> str | None:
     """Read fresh, not from a request's copy of the project: another request may have changed it since."""
     project = await get_project(conn, id=project_id)
     return project.default_style if project else None
 
 
-async def save_style(conn: asyncpg.Connection, *, project_id: int, name: str, prompt: str, aspect_ratio: str | None, default: bool) -> Style:
+async def save_style(conn: Conn, *, project_id: int, name: str, prompt: str, aspect_ratio: str | None, default: bool) -> Style:
     """Create or replace a style; `default` makes it the project's default style, and False stops it being that."""
     if aspect_ratio is not None and aspect_ratio not in ASPECT_CLASSES:
         raise InvalidField(f"`aspect_ratio` must be one of {', '.join(ASPECT_CLASSES)}")

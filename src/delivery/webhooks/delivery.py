@@ -15,6 +15,7 @@ import time
 import asyncpg
 import httpx
 
+from delivery.db.connection import Conn
 from delivery.db.jobs import defer
 from delivery.db.webhooks import get_endpoint, get_message, record_attempt, set_message_status
 from delivery.errors import WebhookUrlRefused
@@ -31,7 +32,7 @@ WEBHOOK_QUEUE = "webhooks"
 _ERROR_CHARS = 500
 
 
-async def schedule_attempt(conn: asyncpg.Connection, *, message_id: str, attempt: int, delay: float, manual: bool = False) -> None:
+async def schedule_attempt(conn: Conn, *, message_id: str, attempt: int, delay: float, manual: bool = False) -> None:
     at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay) if delay > 0 else None
     await defer(conn, task=DELIVER_TASK, queue=WEBHOOK_QUEUE, args={"message_id": message_id, "attempt": attempt, "manual": manual}, at=at)
 

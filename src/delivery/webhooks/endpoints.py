@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-import asyncpg
-
+from delivery.db.connection import Conn
 from delivery.db.webhooks import Endpoint, Message, insert_endpoint
 from delivery.errors import InvalidParam
 from delivery.settings import Settings
@@ -36,7 +35,7 @@ def check_events(events: list[str]) -> list[str]:
 
 
 async def create_endpoint(
-    conn: asyncpg.Connection, settings: Settings, *, project_id: int, url: str, events: list[str], enabled: bool = True
+    conn: Conn, settings: Settings, *, project_id: int, url: str, events: list[str], enabled: bool = True
 ) -> Endpoint:
     wanted = check_events(events)
     await check_url(url, allowed_networks(settings.webhook_allowed_networks))
@@ -45,7 +44,7 @@ async def create_endpoint(
     )
 
 
-async def redeliver(conn: asyncpg.Connection, message: Message) -> int:
+async def redeliver(conn: Conn, message: Message) -> int:
     """Queue a manual attempt now (whatever the message's status); its attempt number."""
     attempt = await conn.fetchval("SELECT coalesce(max(attempt), 0) + 1 FROM webhook_attempts WHERE message_id = $1", message.id)
     await schedule_attempt(conn, message_id=message.id, attempt=attempt, delay=0, manual=True)

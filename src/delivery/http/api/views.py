@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-import asyncpg
 import msgspec
 
 from delivery.db.assets import Asset, names_of
+from delivery.db.connection import Conn
 from delivery.db.presets import project_presets
 from delivery.images.urls import AssetUrls, asset_urls
 
@@ -48,7 +48,7 @@ class AssetView(msgspec.Struct, frozen=True):
     urls: AssetUrls
 
 
-async def asset_views(conn: asyncpg.Connection, base: str, project_id: int, assets: list[Asset]) -> list[AssetView]:
+async def asset_views(conn: Conn, base: str, project_id: int, assets: list[Asset]) -> list[AssetView]:
     names = await names_of(conn, asset_ids=[a.id for a in assets])
     presets = await project_presets(conn, project_id)
     return [
