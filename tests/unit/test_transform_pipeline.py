@@ -10,6 +10,7 @@ from delivery.images.formats import OUTPUTS, Format
 from delivery.images.params import parse_query, parse_transform
 from delivery.images.presets import BUILTIN_PRESETS
 from delivery.images.transform import Encoded, Limits, inspect_source, transform
+from delivery.images.transform.geometry import turned
 from generation.models import FocalPoint
 from tests import corpus
 from tests.images import decode, pixel
@@ -199,6 +200,26 @@ def test_flip_orient_and_rot_move_the_pixels() -> None:
     assert colour_at(run(master, "rot=180&fm=png")[0], 0.1, 0.1) == pytest.approx([255, 255, 255], abs=5)
     tilted, _, _ = run(master, "rot=30&bg=000000&fm=png")
     assert tilted.width > 400 and tilted.height > 200  # the canvas grows to hold the turned image
+
+
+def test_a_tilt_of_a_large_png_master_is_served() -> None:
+    """A turn reads its input out of order: a sequentially decoded PNG once failed past libvips' line cache."""
+    master = corpus.photo(2000, 1500).pngsave_buffer()
+    tilted, fmt, _ = run(master, "rot=30&w=800&bg=000000&fm=jpg")
+    assert fmt == "jpg" and (tilted.width, tilted.height) == turned(800, 600, 30) == (993, 920)
+    assert max(colour_at(tilted, 0.02, 0.02)) < 30  # the corner the turn leaves over is `bg`
+    assert max(colour_at(tilted, 0.5, 0.5)) > 30  # the photo is in the middle
+
+
+@pytest.mark.parametrize("fmt", ["avif", "webp"])
+def test_a_tilted_output_keeps_to_the_format_cap(fmt: str) -> None:
+    """The canvas a turn grows counts against the format's pixel cap, like any other output size."""
+    cap = next(f.max_pixels for f in OUTPUTS if f.name == fmt)
+    assert cap is not None
+    master = corpus.photo(4000, 3000).jpegsave_buffer()
+    tilted, decoded, _ = run(master, f"rot=45&fm={fmt}")
+    assert decoded == fmt and tilted.width * tilted.height <= cap
+    assert tilted.width * tilted.height > cap * 0.9  # shrunk to the cap, not far below it
 
 
 def test_crop_to_sides_and_rect() -> None:

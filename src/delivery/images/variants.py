@@ -55,7 +55,7 @@ _REMEMBERED = (
 """Refusals the same master and params would meet again: kept for `PROMPTPIX_REFUSAL_TTL` (the key names the
 asset's version, so a changed asset is tried afresh). A full pool or a storage fault is not remembered."""
 
-TRANSFORM_VERSION = "6"
+TRANSFORM_VERSION = "7"
 """Bump when the same params would give different pixels, so ETags change with them."""
 
 

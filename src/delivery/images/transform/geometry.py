@@ -33,14 +33,21 @@ class Plan(msgspec.Struct, frozen=True):
     """Final canvas width, height and where the image's left, top go on it (fit=fill, `pad`)."""
     region: tuple[int, int, int, int] | None = None
     """For smart crops: the part of the resized image (`rect`) libvips chooses the `crop` size from."""
+    turn: float = 0.0
+    """`rot` other than a right angle, in degrees: the cut image is turned on a canvas grown to hold it."""
 
     @property
     def output(self) -> tuple[int, int]:
         if self.pad:
             return self.pad[0], self.pad[1]
-        if self.crop:
-            return self.crop[2], self.crop[3]
-        return self.resize
+        width, height = (self.crop[2], self.crop[3]) if self.crop else self.resize
+        return turned(width, height, self.turn) if self.turn else (width, height)
+
+
+def turned(width: int, height: int, degrees: float) -> tuple[int, int]:
+    """The canvas that holds a `width` x `height` image turned by `degrees`, as libvips' `similarity` makes it."""
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    return max(1, round(width * cos + height * sin)), max(1, round(width * sin + height * cos))
 
 
 def quarter_turns(params: TransformParams) -> tuple[int, bool]:
@@ -173,7 +180,8 @@ def _unlimited(params: TransformParams, source: Source, focal: FocalPoint, max_s
         cw, ch, il, it = pad or (inner[0], inner[1], 0, 0)
         pad = (cw + left_ + right, ch + top_ + bottom, il + left_, it + top_)
     smart = params.crop in ("attention", "entropy") and params.rect is not None
-    return Plan(resize=resize, crop=crop, pad=pad, region=region if smart and cut is not None else None)
+    turn = params.rot if params.rot and params.rot % 90 else 0.0
+    return Plan(resize=resize, crop=crop, pad=pad, region=region if smart and cut is not None else None, turn=turn)
 
 
 def _shrunk(result: Plan, factor: float) -> Plan:
@@ -193,7 +201,7 @@ def _shrunk(result: Plan, factor: float) -> Plan:
     pad = None
     if result.pad:
         pad = (s(result.pad[0]), s(result.pad[1]), math.floor(result.pad[2] * factor), math.floor(result.pad[3] * factor))
-    return Plan(resize=resize, crop=inside(result.crop), pad=pad, region=inside(result.region))
+    return Plan(resize=resize, crop=inside(result.crop), pad=pad, region=inside(result.region), turn=result.turn)
 
 
 def plan(params: TransformParams, source: Source, focal: FocalPoint, *, max_pixels: int, max_upscale: float = 1.0) -> Plan:

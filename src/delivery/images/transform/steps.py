@@ -121,7 +121,10 @@ def rotate(ctx: Context, image: pyvips.Image) -> pyvips.Image:
     background = _background(ctx)
     if background[3] < 255 and not image.hasalpha():
         image = image.bandjoin(255)
-    return image.similarity(angle=angle, background=background if image.hasalpha() else background[:3])
+    # An affine turn reads its input out of order, which a sequential decode refuses past libvips' small
+    # line cache ("out of order read" on a large PNG): hold the (already resized) pixels, as `crop` does.
+    held = ctx.deadline.watch(image) if ctx.deadline else image
+    return held.copy_memory().similarity(angle=angle, background=background if held.hasalpha() else background[:3])
 
 
 def _blurred_canvas(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
