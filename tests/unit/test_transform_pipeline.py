@@ -209,6 +209,9 @@ def test_a_tilt_of_a_large_png_master_is_served() -> None:
     assert fmt == "jpg" and (tilted.width, tilted.height) == turned(800, 600, 30) == (993, 920)
     assert max(colour_at(tilted, 0.02, 0.02)) < 30  # the corner the turn leaves over is `bg`
     assert max(colour_at(tilted, 0.5, 0.5)) > 30  # the photo is in the middle
+    padded, _, _ = run(master, "rot=30&w=800&pad=10&bg=ff0000&fm=png")  # the padding goes around the turned image
+    assert (padded.width, padded.height) == (turned(780, 585, 30)[0] + 20, turned(780, 585, 30)[1] + 20)
+    assert colour_at(padded, 0.0, 0.5) == pytest.approx([255, 0, 0], abs=5) and colour_at(padded, 0.5, 0.5) != [255, 0, 0]
 
 
 @pytest.mark.parametrize("fmt", ["avif", "webp"])

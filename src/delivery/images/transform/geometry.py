@@ -171,7 +171,10 @@ def _unlimited(params: TransformParams, source: Source, focal: FocalPoint, max_s
         crop: tuple[int, int, int, int] | None = (left + min(cl, region[2] - cw), top + min(ct, region[3] - ch), cw, ch)
     else:
         crop = region if params.rect is not None else None
+    turn = params.rot if params.rot and params.rot % 90 else 0.0
     inner = (crop[2], crop[3]) if crop else resize
+    if turn:  # the turn comes before the padding (steps.STEPS): the canvas holds the turned image, centred
+        inner = turned(*inner, turn)
     pad = None
     if canvas is not None:
         pad = (canvas[0], canvas[1], (canvas[0] - inner[0]) // 2, (canvas[1] - inner[1]) // 2)
@@ -180,7 +183,6 @@ def _unlimited(params: TransformParams, source: Source, focal: FocalPoint, max_s
         cw, ch, il, it = pad or (inner[0], inner[1], 0, 0)
         pad = (cw + left_ + right, ch + top_ + bottom, il + left_, it + top_)
     smart = params.crop in ("attention", "entropy") and params.rect is not None
-    turn = params.rot if params.rot and params.rot % 90 else 0.0
     return Plan(resize=resize, crop=crop, pad=pad, region=region if smart and cut is not None else None, turn=turn)
 
 
