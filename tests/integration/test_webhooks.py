@@ -3,6 +3,7 @@ signatures checked by the `standardwebhooks` reference library."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +13,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from standardwebhooks.webhooks import Webhook
 
+from delivery.settings import Settings
+from delivery.webhooks.delivery import post_signed
 from harness.fake_gemini import API_KEY, FakeGemini
 from harness.local_server import LocalServer
 from harness.processes import Serve, start_serve
@@ -185,3 +189,28 @@ async def test_unknown_events_are_a_400(client: AsyncTestClient, database_url: s
     tenant = await make_tenant(database_url)
     answer = await client.post("/v1/webhooks", json={"url": "http://93.184.215.14/", "events": ["asset.exploded"]}, headers=bearer(tenant))
     assert answer.status_code == 400 and "asset.exploded" in answer.json()["detail"]
+
+
+async def test_a_delivery_goes_to_the_address_the_guard_vetted(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """DNS rebinding: a name that resolves to an allowed address for the check and elsewhere a moment later.
+
+    The first lookup of `hooks.rebind.test` gives the receiver's loopback address, every later one 127.0.0.2,
+    where nothing listens: the POST reaches the receiver only if it goes to the address the guard checked.
+    """
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    lookups: list[str] = []
+
+    async def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.rebind.test":
+            return await real(host, port, *args, **kwargs)
+        lookups.append(host)
+        return await real("127.0.0.1" if len(lookups) == 1 else "127.0.0.2", port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    allowed = msgspec.structs.replace(settings, webhook_allowed_networks="127.0.0.0/8")
+    with Receiver() as receiver:
+        port = receiver.origin.rsplit(":", 1)[1]
+        status, error = await post_signed(allowed, f"http://hooks.rebind.test:{port}/in", b"{}", {"webhook-id": "msg_1"})
+    assert (status, error) == (204, None) and lookups == ["hooks.rebind.test"]
+    assert [(r.headers["host"], r.headers["webhook-id"]) for r in receiver.received] == [(f"hooks.rebind.test:{port}", "msg_1")]

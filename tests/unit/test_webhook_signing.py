@@ -55,6 +55,17 @@ async def test_allowed_networks_let_a_local_receiver_through() -> None:
     await check_url("http://93.184.215.14/hook", [])  # a public address needs nothing
 
 
+async def test_a_checked_url_is_pinned_to_the_address_it_was_checked_at() -> None:
+    loopback = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+    plain = await check_url("http://127.0.0.1/hook?a=1", loopback)
+    assert (plain.url, plain.host, plain.sni) == ("http://127.0.0.1:80/hook?a=1", "127.0.0.1", None)
+    six = await check_url("http://[::1]:8080/hook", loopback)
+    assert (six.url, six.host) == ("http://[::1]:8080/hook", "[::1]:8080")
+    named = await check_url("https://localhost:8443/hooks/in", loopback)
+    assert named.url in ("https://127.0.0.1:8443/hooks/in", "https://[::1]:8443/hooks/in")
+    assert (named.host, named.sni) == ("localhost:8443", "localhost")  # Host, and the name TLS sends and checks
+
+
 def test_periodic_schedules_fire_about_every_interval() -> None:
     assert every(1) == "* * * * * */1"
     assert every(15) == "* * * * * */15"

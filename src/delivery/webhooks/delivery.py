@@ -23,7 +23,7 @@ from delivery.settings import Settings
 from delivery.webhooks.guard import allowed_networks, check_url
 from delivery.webhooks.signing import headers
 
-__all__ = ["DELIVER_TASK", "WEBHOOK_QUEUE", "deliver", "schedule_attempt"]
+__all__ = ["DELIVER_TASK", "WEBHOOK_QUEUE", "deliver", "post_signed", "schedule_attempt"]
 
 log = logging.getLogger("promptpix.webhooks")
 
@@ -37,14 +37,17 @@ async def schedule_attempt(conn: Conn, *, message_id: str, attempt: int, delay: 
     await defer(conn, task=DELIVER_TASK, queue=WEBHOOK_QUEUE, args={"message_id": message_id, "attempt": attempt, "manual": manual}, at=at)
 
 
-async def _post(settings: Settings, url: str, body: bytes, signed: dict[str, str]) -> tuple[int | None, str | None]:
+async def post_signed(settings: Settings, url: str, body: bytes, signed: dict[str, str]) -> tuple[int | None, str | None]:
+    """POST `body` to `url` at the address the guard vets now; (status, None) on 2xx, else (status or None, why)."""
     try:
-        await check_url(url, allowed_networks(settings.webhook_allowed_networks))  # again: DNS may have changed since it was saved
+        target = await check_url(url, allowed_networks(settings.webhook_allowed_networks))  # again: DNS may have changed since it was saved
     except WebhookUrlRefused as exc:
         return None, exc.message
+    headers = {**signed, "host": target.host, "user-agent": "promptpix-webhooks"}
+    extensions = {"sni_hostname": target.sni} if target.sni else None  # TLS names, and checks the certificate of, the host
     try:
         async with httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False) as client:
-            response = await client.post(url, content=body, headers={**signed, "user-agent": "promptpix-webhooks"})
+            response = await client.post(target.url, content=body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
     error = None if response.is_success else f"answered {response.status_code}"
@@ -66,7 +69,7 @@ async def deliver(pool: asyncpg.Pool, settings: Settings, *, message_id: str, at
     body = json.dumps(message.payload, separators=(",", ":")).encode()
     signed = headers(endpoint.secret, message_id=message.id, timestamp=int(time.time()), body=body)
     started = time.perf_counter()
-    status_code, error = await _post(settings, endpoint.url, body, signed)
+    status_code, error = await post_signed(settings, endpoint.url, body, signed)
     duration = int((time.perf_counter() - started) * 1000)
     retries = settings.webhook_retries
     async with pool.acquire() as conn, conn.transaction():
