@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -29,7 +29,7 @@ from delivery.ops.bootstrap import Demo, ensure_demo
 from delivery.settings import Settings
 from harness.fake_gemini import API_KEY, FakeGemini
 from harness.fake_replicate import FakeReplicate
-from harness.processes import Serve, start_serve
+from harness.processes import Serve, Worker, start_serve, start_worker
 from tests.cli import Cli
 from tests.fakes import CountingProvider
 from tests.s3server import S3Server, answering_503, run_seaweedfs, weed_binary
@@ -230,3 +230,21 @@ def live(tmp_path: Path, database_url: str, fake_gemini: FakeGemini, live_env: d
     served = start_serve(data_dir=tmp_path / "data", database_url=database_url, env=env)
     yield served
     served.stop()
+
+
+@pytest.fixture
+def live_worker(tmp_path: Path, database_url: str, fake_gemini: FakeGemini, live_env: dict[str, str], live: Serve) -> Iterator[Callable[..., Worker]]:
+    """Starts `promptpix worker` processes beside `live` (its database, data dir and generator), each when called
+    (keyword arguments are extra environment), after `live` migrated; kills them at the end. `live` runs no worker
+    itself (an external database), so its jobs stay queued until one is started."""
+    env = {"PROMPTPIX_GENERATOR": "gemini", "GEMINI_API_KEY": API_KEY, "PROMPTPIX_GEMINI_BASE_URL": fake_gemini.url, **live_env}
+    started: list[Worker] = []
+
+    def start(**extra: str) -> Worker:
+        worker = start_worker(data_dir=tmp_path / "data", database_url=database_url, env={**env, **extra}, name=f"worker{len(started)}")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()

@@ -12,12 +12,13 @@ import json
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.processes import REPO, Serve, find_program
+from harness.fake_gemini import FakeGemini, Reply
+from harness.processes import REPO, Serve, Worker, find_program
 from tests.conftest import require
 from tests.images import decode
 from tests.tenancy import Tenant, make_tenant
@@ -73,7 +74,13 @@ def test_types_compile_and_misuse_does_not(npm: str) -> None:
     run([npm, "run", "typecheck", "--silent"], cwd=JS)  # test/types.ts holds @ts-expect-error lines: they must stay errors
 
 
-def test_the_packed_package_passes_its_tests_against_a_live_server(npm: str, live: Serve, tenant: Tenant, tmp_path: Path) -> None:
+def test_the_packed_package_passes_its_tests_against_a_live_server(
+    npm: str, live: Serve, live_worker: Callable[..., Worker], tenant: Tenant, tmp_path: Path, fake_gemini: FakeGemini
+) -> None:
+    # The jobs test needs a job that stays queued: one worker running one job at a time, whose first job's first
+    # draw (the second draw of the run, after `before`'s) takes long enough to cancel the job queued behind it.
+    live_worker(PROMPTPIX_WORKER_CONCURRENCY="1")
+    fake_gemini.script("synthesize", Reply(), Reply.delayed(2))
     entry = packed(npm, tmp_path / "pack")
     out = tmp_path / "images"
     env = {
@@ -86,9 +93,9 @@ def test_the_packed_package_passes_its_tests_against_a_live_server(npm: str, liv
         "PROMPTPIX_OUT": str(out),
     }
     report = run(["node", "--test", "--test-reporter=spec", "test/"], cwd=JS, env=env)
-    assert "fail 0" in report and "pass 5" in report, report
+    assert "fail 0" in report and "pass 6" in report, report
     fetched = sorted(out.iterdir())
-    assert len(fetched) >= 10
+    assert len(fetched) >= 12
     for path in fetched:
         image, fmt = decode(path.read_bytes())
         size, ext = path.name.split("-", 1)[1].split(".")

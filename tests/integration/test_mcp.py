@@ -11,7 +11,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,12 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from delivery.access.keys import KeySpec, create_key
-from harness.processes import PROMPTPIX, Serve
+from harness.processes import PROMPTPIX, Serve, Worker
 from tests.images import decode, solid
 from tests.tenancy import Tenant, make_tenant
+from tests.waiting import until
 
-TOOLS = {"generate_image", "image_url", "search_assets", "get_asset", "name_asset", "upload_image", "list_styles", "usage"}
+TOOLS = {"generate_image", "image_url", "search_assets", "get_asset", "name_asset", "upload_image", "list_styles", "usage", "get_job", "cancel_job"}
 
 
 @pytest.fixture
@@ -135,6 +136,47 @@ async def test_an_agent_over_http_generates_gets_an_img_tag_and_finds_it_again(l
         assert {str(r.uri) for r in resources.resources} == {"promptpix://project/styles", "promptpix://project/presets"}
         presets = await session.read_resource("promptpix://project/presets")  # type: ignore[arg-type]
         assert '"thumb":"fit=crop&h=200&w=200"' in presets.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_an_agent_queues_jobs_follows_them_and_cancels_one(live: Serve, live_worker: Callable[..., Worker], tenant: Tenant) -> None:
+    async with over_http(live.base, tenant.secret_key) as session:
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+        assert listed["get_job"].annotations is not None and listed["get_job"].annotations.readOnlyHint is True
+        assert listed["cancel_job"].annotations is not None and listed["cancel_job"].annotations.readOnlyHint is False
+
+        # No worker runs yet: the job stays queued, and cancelling it refunds both reservations.
+        queued = await call(session, "generate_image", prompt="a queued fox", wait=False, count=2)
+        assert (queued["image"], queued["generated"], queued["cost"], queued["remaining"]) == (None, False, 2, 8)
+        job = queued["job"]
+        assert (job["status"], job["count"], job["asset_ids"], job["images"]) == ("queued", 2, [], [])
+        cancelled = await call(session, "cancel_job", id=job["id"])
+        assert (cancelled["id"], cancelled["status"]) == (job["id"], "cancelled")
+        assert (await call(session, "usage"))["remaining"] == 10
+        again = await session.call_tool("cancel_job", {"id": job["id"]})
+        assert again.isError and again.structuredContent is not None and again.structuredContent["status"] == 409
+        several = await session.call_tool("generate_image", {"prompt": "two plums", "count": 2})
+        assert several.isError and "wait" in several.content[0].text  # type: ignore[union-attr]
+        missing = await session.call_tool("get_job", {"id": "job_000000000000000000000000"})
+        assert missing.isError and missing.structuredContent == {"status": 404, "title": "Not Found", "detail": "job not found"}
+
+        live_worker()
+        started = (await call(session, "generate_image", prompt="two plums", aspect="16:9", wait=False, count=2))["job"]
+        seen: dict[str, Any] = {}
+
+        async def succeeded() -> bool:
+            nonlocal seen
+            seen = await call(session, "get_job", id=started["id"])
+            assert seen["status"] in {"queued", "running", "succeeded"}, seen
+            return bool(seen["status"] == "succeeded")
+
+        await until(succeeded, "the job succeeded", timeout=120, interval=0.1)
+        assert len(set(seen["asset_ids"])) == 2 and [i["asset_id"] for i in seen["images"]] == seen["asset_ids"]
+        for image in seen["images"]:
+            assert image["img"]["html"].startswith("<img ") and (image["width"], image["height"]) == (1344, 768)
+            status, body = fetch(image["url"] + "?w=336&fm=png")
+            decoded, fmt = decode(body)
+            assert (status, fmt, decoded.width, decoded.height) == (200, "png", 336, 192)
+        assert (await call(session, "usage"))["remaining"] == 8
 
 
 async def test_a_wrong_or_missing_key_is_refused_and_scopes_are_enforced(live: Serve, tenant: Tenant, database_url: str) -> None:

@@ -6,13 +6,15 @@ import datetime as dt
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import asyncpg
 import pytest
-from promptpix_client import AsyncClient, Client, PromptpixError, image_url, named_url, sign_link, srcset
+from promptpix_client import AsyncClient, Client, JobFailed, PromptpixError, image_url, named_url, sign_link, srcset
 
 from delivery.access.keys import KeySpec, create_key
-from harness.processes import Serve
+from harness.fake_gemini import FakeGemini, Reply
+from harness.processes import Serve, Worker
 from tests.images import decode, solid
 from tests.tenancy import Tenant, make_tenant
 
@@ -116,6 +118,56 @@ async def test_the_async_client_does_the_same(live: Serve, tenant: Tenant) -> No
         with pytest.raises(PromptpixError) as refused:
             await pp.create_generation("")
         assert refused.value.status == 400
+
+
+def test_jobs_are_submitted_cancelled_and_waited_for(live: Serve, live_worker: Callable[..., Worker], tenant: Tenant, fake_gemini: FakeGemini) -> None:
+    with Client(live.base, tenant.secret_key) as pp:
+        # No worker runs yet, so the job stays queued: cancelling it refunds both candidates' reservations.
+        queued = pp.submit_generation("a queued fox", count=2)
+        assert (queued.status, queued.count, queued.asset_ids, queued.prompt) == ("queued", 2, [], "a queued fox")
+        assert pp.get_job(queued.id) == queued and pp.balance().remaining == 18
+        cancelled = pp.cancel_job(queued)
+        assert (cancelled.id, cancelled.status) == (queued.id, "cancelled") and pp.balance().remaining == 20
+        with pytest.raises(PromptpixError) as late:
+            pp.cancel_job(queued.id)
+        assert late.value.status == 409
+        with pytest.raises(JobFailed) as ended:
+            pp.wait_for_job(queued, timeout=5)
+        assert (ended.value.job.status, ended.value.title) == ("cancelled", "Job cancelled")
+
+        live_worker()
+        job = pp.submit_generation("two pears on a plate", count=2, aspect_ratio="16:9")
+        done = pp.wait_for_job(job, timeout=120, poll=0.1)
+        assert done.status == "succeeded" and len(done.asset_ids) == 2 and len(set(done.asset_ids)) == 2
+        for asset_id, url in zip(done.asset_ids, done.asset_urls, strict=True):
+            assert url == f"{live.base}/i/{asset_id}" and pp.get_asset(asset_id).width == 1344
+            status, body = fetch(image_url(live.base, asset_id, w=320, fm="png"))
+            image, fmt = decode(body)
+            assert (status, fmt, image.width, image.height) == (200, "png", 320, 183)  # a 16:9 master is 1344×768
+        seeds = [r.seed for r in fake_gemini.of("synthesize")]
+        assert len(seeds) == 2 and len(set(seeds)) == 2  # two draws with their own seeds, not one image twice
+        assert [j.id for j in pp.list_jobs()] == [job.id, queued.id]
+        assert [j.id for j in pp.list_jobs(status="cancelled")] == [queued.id]
+        assert pp.list_jobs(limit=1, before=done.created_at)[0].id == queued.id
+        assert pp.balance().remaining == 18  # the two candidates drawn; the cancelled job cost nothing
+
+        fake_gemini.script("synthesize", Reply.blocked())
+        with pytest.raises(JobFailed) as failed:
+            pp.wait_for_job(pp.submit_generation("a blocked lighthouse"), timeout=120, poll=0.1)
+        assert failed.value.job.status == "failed" and failed.value.detail == failed.value.job.error and failed.value.job.error
+        assert pp.balance().remaining == 18  # refunded
+
+
+async def test_the_async_client_waits_for_a_job(live: Serve, live_worker: Callable[..., Worker], tenant: Tenant) -> None:
+    live_worker()
+    async with AsyncClient(live.base, tenant.secret_key) as pp:
+        job = await pp.submit_generation("an orange kite", aspect_ratio="1:1")
+        done = await pp.wait_for_job(job.id, timeout=120, poll=0.1)
+        [asset_id] = done.asset_ids
+        assert (await pp.get_asset(asset_id)).width == 1024 and [j.status for j in await pp.list_jobs()] == ["succeeded"]
+        with pytest.raises(PromptpixError) as missing:
+            await pp.get_job("job_000000000000000000000000")
+        assert missing.value.status == 404
 
 
 async def test_a_429_is_retried_after_retry_after(live: Serve, tenant: Tenant, database_url: str) -> None:

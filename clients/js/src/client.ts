@@ -1,6 +1,6 @@
 // The /v1 REST client over fetch. For servers and edge functions: it holds a secret key.
 // Every POST carries an Idempotency-Key (random unless given) kept across retries;
-// 429 and 503 are retried after the Retry-After the service sent.
+// 429 and 503 are retried after the Retry-After the service sent. Jobs are polled by waitForJob.
 
 export interface FocalPoint { x: number; y: number }
 export interface AssetUrls { original: string; presets: Record<string, string>; srcset: string }
@@ -11,6 +11,12 @@ export interface Asset {
   offline: boolean; created_at: string; urls: AssetUrls;
 }
 export interface Generation { asset: Asset; generated: boolean; link: string | null; step: { flow: number; position: number } | null }
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export interface Job {
+  id: string; status: JobStatus; stage: string; count: number; asset_ids: string[]; asset_urls: string[];
+  error: string | null; attempts: number; prompt: string; created_at: string; started_at: string | null;
+  finished_at: string | null; url: string;
+}
 export interface AssetPage { items: Asset[]; next_cursor: string | null }
 export interface Name { name: string; asset_id: string; updated_at: string; url: string }
 export interface Style { name: string; prompt: string; aspect_ratio: string | null; default: boolean; created_at: string; updated_at: string }
@@ -35,11 +41,33 @@ export interface GenerationOrder {
   references?: string[]; flow?: number; name?: string;
 }
 
+export interface JobOrder extends GenerationOrder {
+  /** Candidates to draw, 1–4; `name` and `flow` take one image, so they go with `count` 1 only. */
+  count?: number;
+}
+
+export interface WaitOptions {
+  /** Seconds to wait in all before rejecting with a TimeoutError (300). */
+  timeout?: number;
+  /** Seconds before the first poll (0.5); each later poll waits 1.5 times longer, up to `maxPoll` (5). */
+  poll?: number;
+  maxPoll?: number;
+}
+
 /** A problem-details answer: the service's status, title and public message. */
 export class PromptpixError extends Error {
   constructor(readonly status: number, readonly title: string, readonly detail: string, readonly retryAfter: number | null) {
     super(`${status} ${title}: ${detail}`);
     this.name = "PromptpixError";
+  }
+}
+
+/** waitForJob saw the job fail or be cancelled: `job` is its last state, `detail` its error; `status` is the
+ * poll's own HTTP status (200): the request worked, the job did not. */
+export class JobFailedError extends PromptpixError {
+  constructor(readonly job: Job) {
+    super(200, job.status === "failed" ? "Job failed" : "Job cancelled", job.error ?? `the job was ${job.status}`, null);
+    this.name = "JobFailedError";
   }
 }
 
@@ -87,6 +115,11 @@ export class PromptpixClient {
   }
 
   async send<T>(call: Call): Promise<T> {
+    return this.decode<T>(await this.respond(call));
+  }
+
+  /** The last answer to `call`, after the retries of 429 and 503. */
+  private async respond(call: Call): Promise<Response> {
     const url = new URL(this.baseUrl + call.path);
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { Authorization: `Bearer ${this.apiKey}` };
@@ -101,17 +134,62 @@ export class PromptpixClient {
         await new Promise((r) => setTimeout(r, 1000 * Math.min(this.maxRetryWait, hinted ?? 0.5 * 2 ** attempt)));
         continue;
       }
-      if (response.status >= 400) {
-        const problem = (await response.json().catch(() => ({}))) as { title?: string; detail?: string };
-        throw new PromptpixError(response.status, problem.title ?? response.statusText, problem.detail ?? response.statusText, retryAfter(response));
-      }
-      if (response.status === 204) return undefined as T;
-      return (await response.json()) as T;
+      return response;
     }
+  }
+
+  private async decode<T>(response: Response): Promise<T> {
+    if (response.status >= 400) {
+      const problem = (await response.json().catch(() => ({}))) as { title?: string; detail?: string };
+      throw new PromptpixError(response.status, problem.title ?? response.statusText, problem.detail ?? response.statusText, retryAfter(response));
+    }
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
   }
 
   createGeneration(order: GenerationOrder, idempotencyKey?: string): Promise<Generation> {
     return this.send({ method: "POST", path: "/v1/generations", json: order, idempotencyKey });
+  }
+
+  /** Queue a generation of `count` (1–4) candidates and get its job at once (`"wait": false`). */
+  submitGeneration(order: JobOrder, idempotencyKey?: string): Promise<Job> {
+    return this.send({ method: "POST", path: "/v1/generations", json: { ...order, wait: false }, idempotencyKey });
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.send({ method: "GET", path: `/v1/jobs/${encodeURIComponent(id)}` });
+  }
+
+  /** The project's jobs, newest first; `before` is the last item's `created_at` for the next page. */
+  listJobs(filters: { status?: JobStatus; limit?: number; before?: string } = {}): Promise<Job[]> {
+    return this.send({ method: "GET", path: "/v1/jobs", query: filters });
+  }
+
+  /** Cancel a job no worker has taken (its reservations are refunded); a 409 PromptpixError once one has. */
+  cancelJob(id: string): Promise<Job> {
+    return this.send({ method: "DELETE", path: `/v1/jobs/${encodeURIComponent(id)}` });
+  }
+
+  /** Poll until the job succeeds; rejects with JobFailedError when it fails or is cancelled, a TimeoutError after `timeout`.
+   * Waits what Retry-After says when the service sends it. */
+  async waitForJob(id: string, options: WaitOptions = {}): Promise<Job> {
+    const timeout = options.timeout ?? 300;
+    const maxPoll = options.maxPoll ?? 5;
+    let interval = options.poll ?? 0.5;
+    if (!(timeout > 0 && interval > 0 && maxPoll >= interval)) throw new RangeError("timeout and poll must be positive, and maxPoll at least poll");
+    const deadline = Date.now() + 1000 * timeout;
+    const call: Call = { method: "GET", path: `/v1/jobs/${encodeURIComponent(id)}` };
+    for (;;) {
+      const response = await this.respond(call);
+      const hinted = retryAfter(response);
+      const job = await this.decode<Job>(response);
+      if (job.status === "succeeded") return job;
+      if (job.status === "failed" || job.status === "cancelled") throw new JobFailedError(job);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DOMException(`job ${id} is still ${job.status} after ${timeout} s`, "TimeoutError");
+      await new Promise((r) => setTimeout(r, Math.min(left, 1000 * (hinted ?? interval))));
+      interval = Math.min(maxPoll, interval * 1.5);
+    }
   }
 
   uploadAsset(file: Blob, options: { filename?: string; name?: string; altText?: string; idempotencyKey?: string } = {}): Promise<Asset> {

@@ -4,5 +4,5 @@ export { encode, generateUrl, imageUrl, namedUrl, SRCSET_WIDTHS, srcset, transfo
 export type { Operations, Params, SrcsetOptions, Transform } from "./urls.js";
 export { signedQuery, signLink } from "./sign.js";
 export type { SignOptions } from "./sign.js";
-export { PromptpixClient, PromptpixError } from "./client.js";
+export { JobFailedError, PromptpixClient, PromptpixError } from "./client.js";
 export type * from "./client.js";

@@ -65,6 +65,32 @@ before(async () => {
   assert.deepEqual([asset.width, asset.height], [1344, 768]);
 });
 
+// First after `before`: tests/integration/test_js_sdk.py runs one worker taking one job at a time, and delays the
+// second draw (this job's first candidate), so the second job stays queued behind this one until it is cancelled.
+test("jobs are submitted, cancelled while queued, and waited for", async () => {
+  const start = (await client.balance()).remaining;
+  const job = await client.submitGeneration({ prompt: "two green pears", aspect_ratio: "1:1", count: 2 });
+  assert.deepEqual([job.status, job.count, job.asset_ids], ["queued", 2, []]);
+  const queued = await client.submitGeneration({ prompt: "a queued fox" });
+  assert.equal((await client.balance()).remaining, start - 3);
+  const cancelled = await client.cancelJob(queued.id);
+  assert.deepEqual([cancelled.id, cancelled.status], [queued.id, "cancelled"]);
+  assert.equal((await client.balance()).remaining, start - 2);  // refunded
+  await assert.rejects(client.cancelJob(queued.id), (error) => error instanceof sdk.PromptpixError && error.status === 409);
+  await assert.rejects(client.waitForJob(queued.id), (error) => error instanceof sdk.JobFailedError && error.job.status === "cancelled");
+
+  const done = await client.waitForJob(job.id, { timeout: 120, poll: 0.1 });
+  assert.equal(done.status, "succeeded");
+  assert.equal(new Set(done.asset_ids).size, 2);
+  for (const id of done.asset_ids) {
+    assert.deepEqual(await fetchImage(sdk.imageUrl(BASE, id, { w: 64, fm: "png" })), { width: 64, height: 64, format: "png" });
+  }
+  assert.deepEqual((await client.listJobs()).map((j) => j.id), [queued.id, job.id]);
+  assert.deepEqual((await client.listJobs({ status: "succeeded" })).map((j) => j.id), [job.id]);
+  await assert.rejects(client.waitForJob(queued.id, { poll: 0 }), RangeError);
+  await assert.rejects(client.getJob("job_000000000000000000000000"), (error) => error.status === 404);
+});
+
 test("URL builder output decodes to the requested sizes", async () => {
   assert.deepEqual(await fetchImage(sdk.imageUrl(BASE, asset.id, { w: 300, h: 200, fit: "crop", fm: "webp" })), { width: 300, height: 200, format: "webp" });
   assert.deepEqual(await fetchImage(sdk.imageUrl(BASE, asset.id, { w: 250, ar: "1:1", fit: "crop", fm: "jpg", "fp-x": 0.1 })), { width: 250, height: 250, format: "jpg" });
@@ -114,7 +140,7 @@ test("the REST client round-trips and reports problems", async () => {
   assert.deepEqual([uploaded.width, uploaded.names], [40, ["small"]]);
   const style = await client.putStyle("ink", { prompt: "ink drawing", aspect_ratio: "1:1" });
   assert.equal(style.aspect_ratio, "1:1");
-  assert.equal((await client.balance()).remaining, 8);
+  assert.equal((await client.balance()).remaining, 6);  // 10 granted: `before`, the job's two candidates, the signed link
   await client.deleteStyle("ink");
   await assert.rejects(client.getStyle("ink"), (error) => error instanceof sdk.PromptpixError && error.status === 404);
   await assert.rejects(client.createGeneration({ prompt: "" }), (error) => error.status === 400);

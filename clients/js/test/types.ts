@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` only: what a TypeScript user writes must type-check, and misuse must not.
-import { imageUrl, PromptpixClient, signLink, srcset, transform, type Asset, type Transform } from "../src/index.js";
+import { imageUrl, JobFailedError, PromptpixClient, PromptpixError, signLink, srcset, transform, type Asset, type Job, type Transform } from "../src/index.js";
 
 const params: Transform = { w: 800, fit: "crop", fm: "webp", "fp-x": 0.3, custom: "passes through" };
 const url: string = imageUrl("https://img.example.com", "abc", params);
@@ -15,6 +15,21 @@ async function use(client: PromptpixClient): Promise<Asset> {
   imageUrl("https://img.example.com", "abc", { fit: "cover" });
   // @ts-expect-error a generation needs a prompt
   await client.createGeneration({ seed: 1 });
+  const job: Job = await client.submitGeneration({ prompt: "a fox", count: 2 });
+  const done: Job = await client.waitForJob(job.id, { timeout: 60, poll: 0.2 });
+  const ids: string[] = done.asset_ids;
+  void [ids, await client.listJobs({ status: "queued", limit: 10 }), await client.cancelJob(job.id)];
+  try {
+    await client.waitForJob(job.id);
+  } catch (error) {
+    const failed: PromptpixError | null = error instanceof JobFailedError ? error : null;
+    if (error instanceof JobFailedError) void error.job.error;
+    void failed;
+  }
+  // @ts-expect-error a job's status is one of the five the service names
+  await client.listJobs({ status: "done" });
+  // @ts-expect-error waitForJob takes the job's id
+  await client.waitForJob(done);
   return width > 0 ? made.asset : client.getAsset(made.asset.id);
 }
 void [set, resized, signed, use];

@@ -44,6 +44,7 @@ from delivery.db.asset_names import check_name, get_named_asset, set_name
 from delivery.db.assets import Asset, AssetFilter, get_project_asset, list_assets
 from delivery.db.assets import search_assets as find_assets
 from delivery.db.billing import get_account, usage
+from delivery.db.jobs import Job, JobStatus, get_job, job_candidates
 from delivery.db.presets import project_presets
 from delivery.db.projects import Project, get_project
 from delivery.db.reads import Fresh
@@ -56,6 +57,7 @@ from delivery.errors import (
     ServiceError,
     UnknownAsset,
     UnknownBillingAccount,
+    UnknownJob,
     UnknownName,
     UnknownProject,
     public_error,
@@ -64,6 +66,7 @@ from delivery.http.api.views import AssetView, FocalPointView, asset_views
 from delivery.images.params import GENERATE_NAMES, MAX_EXP, canonical_query, parse_generate, parse_transform
 from delivery.images.presets import names_project_preset, project_transform
 from delivery.images.urls import preset_queries
+from delivery.jobs import cancel_job, submit_job
 from delivery.prompts.orders import GenerationOrder, generate_for_api
 from delivery.services import Services
 from generation import GenerationError
@@ -103,6 +106,8 @@ class GenerateImageArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     aspect: Annotated[str, msgspec.Meta(description="Aspect ratio W:H, e.g. 16:9; snapped to the nearest supported one")] | None = None
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1, description="Another seed draws another image for the same prompt")] | None = None
     name: Annotated[str, msgspec.Meta(description="Point @name at the result, to find or reference it later")] | None = None
+    wait: Annotated[bool, msgspec.Meta(description="False: answer at once with a job (see get_job) instead of the image; a worker draws it")] = True
+    count: Annotated[int, msgspec.Meta(ge=1, le=4, description="Candidates to draw, each its own image and charge (above 1 only with wait false)")] = 1
 
 
 class ImageUrlArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -142,6 +147,10 @@ class UploadImageArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     name: Annotated[str, msgspec.Meta(description="Point @name at the upload")] | None = None
 
 
+class JobArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: Annotated[str, msgspec.Meta(description="Job id (job_…), as generate_image with wait false returned it")]
+
+
 class NoArgs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
@@ -172,16 +181,38 @@ class ImageInfo(msgspec.Struct, frozen=True):
     created_at: dt.datetime
 
 
+class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    status: JobStatus
+    """queued · running · succeeded · failed · cancelled."""
+    stage: str
+    """What the worker does now (`generating candidate 2 of 3`), else the status."""
+    count: int
+    asset_ids: list[str]
+    """One per finished candidate, in candidate order."""
+    images: list[ImageInfo]
+    """The finished candidates' images, in candidate order."""
+    error: str | None
+    """Why the job failed: the message the same generation would have answered synchronously."""
+    attempts: int
+    prompt: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
 class GeneratedImage(msgspec.Struct, frozen=True):
-    image: ImageInfo
+    image: ImageInfo | None
+    """The image; None when `wait` was false (then `job` says where it is)."""
     generated: bool
     """False when the same generation existed: nothing drawn, nothing charged."""
     cost: int
-    """Credits this call charged."""
+    """Credits this call charged (with `wait` false: reserved for the candidates to draw, refunded if they fail)."""
     remaining: int | None
     """Generations (free plan) or credits left; None: no limit."""
     link: str | None
     """A signed `/g/` URL that shows the same image."""
+    job: JobInfo | None = None
+    """With `wait` false: the queued job; poll it with get_job."""
 
 
 class ImageUrl(msgspec.Struct, frozen=True):
@@ -265,11 +296,39 @@ async def _views(caller: Caller, assets: list[Asset]) -> list[ImageInfo]:
 # Tools.
 
 
+async def _job_info(caller: Caller, job: Job) -> JobInfo:
+    async with caller.services.pool.acquire() as conn:
+        found = [await get_project_asset(conn, project_id=caller.project.id, id=asset_id) for asset_id in job.asset_ids]
+    images = await _views(caller, [a for a in found if a is not None])  # a candidate deleted since is left out
+    return JobInfo(
+        id=job.id, status=job.status, stage=job.stage, count=job.count, asset_ids=job.asset_ids, images=images, error=job.error,
+        attempts=job.attempts, prompt=str(job.request.get("prompt", "")), created_at=job.created_at, finished_at=job.finished_at,
+    )  # fmt: skip
+
+
+async def _submit(caller: Caller, order: GenerationOrder) -> GeneratedImage:
+    """`POST /v1/generations` with `"wait": false`: reserve and queue, answer with the job."""
+    services = caller.services
+    job = await submit_job(services, caller.project, caller.key, order)
+    async with services.pool.acquire() as conn:
+        reserved = sum(1 for g in await job_candidates(conn, job_id=job.id) if g is not None)  # an existing asset reserves nothing
+        account = await get_account(conn, organization_id=caller.project.organization_id, now=dt.datetime.now(dt.UTC))
+    cost = services.settings.generation_price * reserved
+    info = await _job_info(caller, job)
+    return GeneratedImage(image=None, generated=False, cost=cost, remaining=account.remaining if account else None, link=None, job=info)
+
+
 async def generate_image(caller: Caller, args: GenerateImageArgs) -> GeneratedImage:
     caller.need("generate")
     if args.project is not None and args.project != caller.project.slug:
         raise OtherProject()
-    order = GenerationOrder(prompt=args.prompt, style=args.style, aspect_ratio=args.aspect, seed=args.seed, name=args.name)
+    order = GenerationOrder(
+        prompt=args.prompt, style=args.style, aspect_ratio=args.aspect, seed=args.seed, name=args.name, wait=args.wait, count=args.count
+    )
+    if not args.wait:
+        return await _submit(caller, order)
+    if args.count > 1:
+        raise InvalidParam("`count` above 1 makes a job: send it with `wait` false")
     services = caller.services
     made = await generate_for_api(services, caller.keyring, caller.project, caller.key, order)
     [info] = await _views(caller, [made.asset])
@@ -441,6 +500,20 @@ async def usage_tool(caller: Caller, args: NoArgs) -> UsageInfo:
     )
 
 
+async def get_job_tool(caller: Caller, args: JobArgs) -> JobInfo:
+    caller.need("generate")  # as `GET /v1/jobs/{id}`
+    async with caller.services.pool.acquire() as conn:
+        job = await get_job(conn, id=args.id, project_id=caller.project.id)
+    if job is None:
+        raise UnknownJob()
+    return await _job_info(caller, job)
+
+
+async def cancel_job_tool(caller: Caller, args: JobArgs) -> JobInfo:
+    caller.need("generate")
+    return await _job_info(caller, await cancel_job(caller.services, caller.project, args.id))
+
+
 class Tool(msgspec.Struct, frozen=True):
     name: str
     description: str
@@ -453,7 +526,8 @@ class Tool(msgspec.Struct, frozen=True):
 TOOLS = [
     Tool(
         "generate_image",
-        "Generate an image from a prompt (or find the identical one) and get its permanent URL and a ready <img> tag.",
+        "Generate an image from a prompt (or find the identical one) and get its permanent URL and a ready <img> tag;"
+        " with wait false, queue it (count: up to 4 candidates) and get a job to poll with get_job.",
         GenerateImageArgs,
         GeneratedImage,
         generate_image,
@@ -479,6 +553,15 @@ TOOLS = [
     Tool("name_asset", "Give an image an @name so prompts can reference it and pages can use /i/{project}/@name.", NameAssetArgs, ImageInfo, name_asset, read_only=False),
     Tool("upload_image", "Upload an image (base64 or data: URL) into the project, optionally naming it.", UploadImageArgs, ImageInfo, upload_image, read_only=False),
     Tool("list_styles", "List the project's styles (named prompt additions) to pass as `style` to generate_image.", NoArgs, StyleList, list_styles_tool, read_only=True),
+    Tool(
+        "get_job",
+        "Get a generation job queued by generate_image (wait false): status, progress, error, and its finished images with <img> tags.",
+        JobArgs,
+        JobInfo,
+        get_job_tool,
+        read_only=True,
+    ),
+    Tool("cancel_job", "Cancel a job no worker has started yet; its reserved credits are refunded.", JobArgs, JobInfo, cancel_job_tool, read_only=False),
     Tool("usage", "Show the plan, the generations or credits left, this month's usage and the price of one generation.", NoArgs, UsageInfo, usage_tool, read_only=True),
 ]
 _BY_NAME = {t.name: t for t in TOOLS}
@@ -520,7 +603,8 @@ _SERVER: Server[Any, Any] = Server(
     "promptpix",
     instructions=(
         "promptpix makes and serves images. generate_image returns a permanent URL and an <img> tag to paste into a page; "
-        "image_url gives resized or cropped URLs; search_assets finds earlier images."
+        "image_url gives resized or cropped URLs; search_assets finds earlier images; "
+        "generate_image with wait false queues a job (several candidates with count) that get_job follows."
     ),
 )
 

@@ -1,6 +1,6 @@
 """promptpix-client: image URLs and `srcset`, link signing, and a typed `/v1` client (sync and async)."""
 
-from promptpix_client.client import AsyncClient, Client, PromptpixError
+from promptpix_client.client import AsyncClient, Client, JobFailed, PromptpixError
 from promptpix_client.models import (
     Account,
     Asset,
@@ -12,6 +12,7 @@ from promptpix_client.models import (
     FlowStep,
     FocalPoint,
     Generation,
+    Job,
     Key,
     LedgerEntry,
     Name,
@@ -39,6 +40,8 @@ __all__ = [
     "FlowStep",
     "FocalPoint",
     "Generation",
+    "Job",
+    "JobFailed",
     "Key",
     "LedgerEntry",
     "Name",

@@ -6,11 +6,15 @@ one unless the caller gives theirs), kept across retries, so a retried
 request never makes a second flow step or upload. 429 and 503 are retried up
 to `max_retries` times, after the `Retry-After` the service sent (capped by
 `max_retry_wait`), else after an exponential backoff.
+
+Jobs (`submit_generation`, `wait_for_job`) are polled the same way by both
+clients: `_Waiting` holds the schedule, the clients only sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.utils
 import time
 import uuid
@@ -30,6 +34,7 @@ from promptpix_client.models import (
     CreatedKey,
     Flow,
     Generation,
+    Job,
     Key,
     LedgerEntry,
     Name,
@@ -40,7 +45,7 @@ from promptpix_client.models import (
     Usage,
 )
 
-__all__ = ["AsyncClient", "Client", "PromptpixError"]
+__all__ = ["AsyncClient", "Client", "JobFailed", "PromptpixError"]
 
 T = TypeVar("T")
 RETRIED = (429, 503)
@@ -52,6 +57,18 @@ class PromptpixError(Exception):
     def __init__(self, status: int, title: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {title}: {detail}")
         self.status, self.title, self.detail, self.retry_after = status, title, detail, retry_after
+
+
+class JobFailed(PromptpixError):
+    """`wait_for_job` saw the job fail or be cancelled: `job` is its last state, `detail` its error.
+
+    `status` is the HTTP status of the poll that saw it (200): the request worked, the job did not.
+    """
+
+    def __init__(self, job: Job) -> None:
+        title = "Job failed" if job.status == "failed" else "Job cancelled"
+        super().__init__(200, title, job.error or f"the job was {job.status}")
+        self.job = job
 
 
 @dataclass(frozen=True)
@@ -119,12 +136,63 @@ def _file(file: bytes | str | Path, filename: str | None) -> tuple[str, bytes]:
     return filename or path.name, path.read_bytes()
 
 
+class _Waiting:
+    """The polling schedule of `wait_for_job`: `poll` seconds at first, 1.5 times longer after each poll up to
+    `max_poll`, or what `Retry-After` says when the service sends it, never past `timeout` seconds in all."""
+
+    def __init__(self, job_id: str, timeout: float, poll: float, max_poll: float) -> None:
+        if timeout <= 0 or poll <= 0 or max_poll < poll:
+            raise ValueError("timeout and poll must be positive, and max_poll at least poll")
+        self.job_id, self.interval, self.max_poll = job_id, poll, max_poll
+        self.timeout, self.deadline = timeout, time.monotonic() + timeout
+
+    @staticmethod
+    def outcome(job: Job) -> Job | None:
+        """The job when it succeeded; None while it may still change; `JobFailed` when it failed or was cancelled."""
+        if job.status == "succeeded":
+            return job
+        if job.done:
+            raise JobFailed(job)
+        return None
+
+    def delay(self, job: Job, response: httpx.Response) -> float:
+        """Seconds to sleep before the next poll; `TimeoutError` when the deadline comes first."""
+        hinted = _retry_after(response)
+        wait = hinted if hinted is not None else self.interval
+        self.interval = min(self.max_poll, self.interval * 1.5)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"job {self.job_id} is still {job.status} after {self.timeout:g} s")
+        return min(wait, left)
+
+
+def _job_id(job: str | Job) -> str:
+    return job if isinstance(job, str) else job.id
+
+
 class _Calls:
     """Every `/v1` operation as a request description; the clients send them."""
 
     @staticmethod
     def create_generation(prompt: str, *, idempotency_key: str | None = None, **options: Any) -> _Call[Generation]:
         return _Call("POST", "/v1/generations", Generation, json={"prompt": prompt, **_strip(options)}, idempotency_key=idempotency_key)
+
+    @staticmethod
+    def submit_generation(prompt: str, *, count: int, idempotency_key: str | None = None, **options: Any) -> _Call[Job]:
+        body = {"prompt": prompt, **_strip(options), "wait": False, "count": count}
+        return _Call("POST", "/v1/generations", Job, json=body, idempotency_key=idempotency_key)
+
+    @staticmethod
+    def list_jobs(*, status: str | None, limit: int | None, before: dt.datetime | None) -> _Call[list[Job]]:
+        return _Call("GET", "/v1/jobs", list[Job], params={"status": status, "limit": limit, "before": before.isoformat() if before else None})
+
+    @staticmethod
+    def get_job(job: str | Job) -> _Call[Job]:
+        return _Call("GET", f"/v1/jobs/{_job_id(job)}", Job)
+
+    @staticmethod
+    def cancel_job(job: str | Job) -> _Call[Job]:
+        return _Call("DELETE", f"/v1/jobs/{_job_id(job)}", Job)
 
     @staticmethod
     def upload_asset(
@@ -197,12 +265,16 @@ class Client(_Base):
         self._http.close()
 
     def send(self, call: _Call[T]) -> T:
+        return call.result(self._answer(call))
+
+    def _answer(self, call: _Call[T]) -> httpx.Response:
+        """The last answer to `call`, after the retries of 429 and 503."""
         key, attempt = call.key(), 0  # one Idempotency-Key for every attempt
         while True:
             response = self._http.send(call.request(self._http, key))
             wait = self._wait(attempt, response)
             if wait is None:
-                return call.result(response)
+                return response
             time.sleep(wait)
             attempt += 1
 
@@ -210,6 +282,36 @@ class Client(_Base):
     def create_generation(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Generation:
         """`style`, `aspect_ratio`, `seed`, `model`, `references`, `flow`, `name` as in `POST /v1/generations`."""
         return self.send(_Calls.create_generation(prompt, idempotency_key=idempotency_key, **options))
+
+    # jobs
+    def submit_generation(self, prompt: str, *, count: int = 1, idempotency_key: str | None = None, **options: Any) -> Job:
+        """Queue a generation of `count` (1–4) candidates and return its job at once (`"wait": false`);
+        the other options are `create_generation`'s."""
+        return self.send(_Calls.submit_generation(prompt, count=count, idempotency_key=idempotency_key, **options))
+
+    def get_job(self, job: str | Job) -> Job:
+        return self.send(_Calls.get_job(job))
+
+    def list_jobs(
+        self, *, status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None, limit: int | None = None,
+        before: dt.datetime | None = None,
+    ) -> list[Job]:  # fmt: skip
+        """The project's jobs, newest first; `before` is the last item's `created_at` for the next page."""
+        return self.send(_Calls.list_jobs(status=status, limit=limit, before=before))
+
+    def cancel_job(self, job: str | Job) -> Job:
+        """Cancel a job no worker has taken (its reservations are refunded); a 409 `PromptpixError` once one has."""
+        return self.send(_Calls.cancel_job(job))
+
+    def wait_for_job(self, job: str | Job, *, timeout: float = 300.0, poll: float = 0.5, max_poll: float = 5.0) -> Job:
+        """Poll until the job succeeds and return it; `JobFailed` when it fails or is cancelled, `TimeoutError` after `timeout` s."""
+        waiting, call = _Waiting(_job_id(job), timeout, poll, max_poll), _Calls.get_job(job)
+        while True:
+            response = self._answer(call)
+            current = call.result(response)
+            if (finished := waiting.outcome(current)) is not None:
+                return finished
+            time.sleep(waiting.delay(current, response))
 
     # assets
     def upload_asset(
@@ -335,17 +437,44 @@ class AsyncClient(_Base):
         await self._http.aclose()
 
     async def send(self, call: _Call[T]) -> T:
+        return call.result(await self._answer(call))
+
+    async def _answer(self, call: _Call[T]) -> httpx.Response:
         key, attempt = call.key(), 0
         while True:
             response = await self._http.send(call.request(self._http, key))
             wait = self._wait(attempt, response)
             if wait is None:
-                return call.result(response)
+                return response
             await asyncio.sleep(wait)
             attempt += 1
 
     async def create_generation(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Generation:
         return await self.send(_Calls.create_generation(prompt, idempotency_key=idempotency_key, **options))
+
+    async def submit_generation(self, prompt: str, *, count: int = 1, idempotency_key: str | None = None, **options: Any) -> Job:
+        return await self.send(_Calls.submit_generation(prompt, count=count, idempotency_key=idempotency_key, **options))
+
+    async def get_job(self, job: str | Job) -> Job:
+        return await self.send(_Calls.get_job(job))
+
+    async def list_jobs(
+        self, *, status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None, limit: int | None = None,
+        before: dt.datetime | None = None,
+    ) -> list[Job]:  # fmt: skip
+        return await self.send(_Calls.list_jobs(status=status, limit=limit, before=before))
+
+    async def cancel_job(self, job: str | Job) -> Job:
+        return await self.send(_Calls.cancel_job(job))
+
+    async def wait_for_job(self, job: str | Job, *, timeout: float = 300.0, poll: float = 0.5, max_poll: float = 5.0) -> Job:
+        waiting, call = _Waiting(_job_id(job), timeout, poll, max_poll), _Calls.get_job(job)
+        while True:
+            response = await self._answer(call)
+            current = call.result(response)
+            if (finished := waiting.outcome(current)) is not None:
+                return finished
+            await asyncio.sleep(waiting.delay(current, response))
 
     async def upload_asset(
         self, file: bytes | str | Path, *, filename: str | None = None, name: str | None = None, alt_text: str | None = None, idempotency_key: str | None = None

@@ -22,6 +22,7 @@ __all__ = [
     "FlowStep",
     "FocalPoint",
     "Generation",
+    "Job",
     "Key",
     "LedgerEntry",
     "Name",
@@ -78,6 +79,32 @@ class Generation(msgspec.Struct, frozen=True):
     """False when the same generation existed: nothing drawn or charged."""
     link: str | None
     step: StepRef | None
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """A generation job (`POST /v1/generations` with `"wait": false`, `GET /v1/jobs/{id}`)."""
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    stage: str
+    """What the worker does now (`generating candidate 2 of 3`), else the status."""
+    count: int
+    asset_ids: list[str]
+    """One per finished candidate, in candidate order."""
+    asset_urls: list[str]
+    error: str | None
+    """The public message of a failed job."""
+    attempts: int
+    prompt: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    url: str
+
+    @property
+    def done(self) -> bool:
+        """True once the job can change no more: succeeded, failed or cancelled."""
+        return self.status in ("succeeded", "failed", "cancelled")
 
 
 class AssetPage(msgspec.Struct, frozen=True):
