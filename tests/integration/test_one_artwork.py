@@ -311,3 +311,35 @@ async def test_the_api_shows_a_derived_masters_lineage_and_lists_a_roots_derived
     assert bad.status_code == 400 and "`parent`" in bad.json()["detail"], bad.text
     unknown = await client.get("/v1/assets", params={"parents": root["id"]}, headers=auth)
     assert unknown.status_code == 400 and "parent" in unknown.json()["detail"]
+
+
+async def test_the_api_sets_a_projects_root_aspect(client: AsyncTestClient, settings: Settings, tenant: Tenant, provider: PaidProvider) -> None:
+    auth = {"Authorization": f"Bearer {tenant.secret_key}"}
+    path = f"/v1/projects/{tenant.project.slug}"
+    shown = await client.get(path, headers=auth)
+    assert shown.status_code == 200 and shown.json()["root_aspect"] is None  # the deployment's default
+    patched = await client.patch(path, json={"root_aspect": "16:9"}, headers=auth)
+    assert patched.status_code == 200 and patched.json()["root_aspect"] == "16:9", patched.text
+    assert (await client.get(path, headers=auth)).json()["root_aspect"] == "16:9"
+
+    drawn = await client.get(g_path(tenant, "a ferry at dawn", w=320, fit="max"))  # no `ar`, no box: the root as drawn
+    assert drawn.status_code == 200, drawn.text
+    assert [r.aspect_class for r in provider.synthesized] == ["16:9"] and provider.extended == []
+    (root,) = await rows(settings, "SELECT id, width, height FROM assets WHERE project_id = $1", tenant.project.id)
+    master, _ = decode((await client.get(f"/i/{root['id']}?fm=png")).content)
+    assert (master.width, master.height) == (root["width"], root["height"]) == ASPECT_CLASSES["16:9"]
+
+    for bad in ("7:5", "wide", 16, ""):
+        refused = await client.patch(path, json={"root_aspect": bad}, headers=auth)
+        assert refused.status_code in (400, 422), (bad, refused.text)
+        assert "root_aspect" in refused.json()["detail"], refused.text
+    refused = await client.patch(path, json={"root_aspect": "7:5"}, headers=auth)
+    assert refused.status_code == 422 and "16:9" in refused.json()["detail"]
+    assert (await client.get(path, headers=auth)).json()["root_aspect"] == "16:9"  # a refusal changes nothing
+
+    untouched = await client.patch(path, json={"name": "Acme Images"}, headers=auth)
+    assert untouched.status_code == 200 and untouched.json()["root_aspect"] == "16:9"  # left out: kept
+    reset = await client.patch(path, json={"root_aspect": None}, headers=auth)
+    assert reset.status_code == 200 and reset.json()["root_aspect"] is None
+    await client.get(g_path(tenant, "a ferry at dusk", w=320, fit="max"))
+    assert provider.synthesized[-1].aspect_class == settings.root_aspect
