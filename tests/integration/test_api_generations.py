@@ -198,6 +198,32 @@ async def test_idempotent_replays_return_the_first_response(
     assert theirs.json()["asset"]["id"] != first.json()["asset"]["id"]
 
 
+async def test_a_job_answers_202_with_its_location_and_a_replay_answers_it_too(client: AsyncTestClient, tenant: Tenant) -> None:
+    base = "http://127.0.0.1:8080"
+    plain = await client.post("/v1/generations", json={"prompt": "a kite", "wait": False}, headers=bearer(tenant))
+    assert plain.status_code == 202, plain.text
+    assert plain.headers["location"] == f"{base}/v1/jobs/{plain.json()['id']}"
+    followed = await client.get(plain.headers["location"].removeprefix(base), headers=bearer(tenant))
+    assert followed.status_code == 200 and followed.json()["id"] == plain.json()["id"]
+    assert followed.json()["prompt"] == "a kite"
+
+    headers = bearer(tenant, **{"Idempotency-Key": "job-1", "Prefer": "respond-async"})
+    first = await client.post("/v1/generations", json={"prompt": "a balloon"}, headers=headers)
+    replay = await client.post("/v1/generations", json={"prompt": "a balloon"}, headers=headers)
+    assert first.status_code == replay.status_code == 202 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == first.content
+    assert replay.headers["location"] == first.headers["location"] == f"{base}/v1/jobs/{first.json()['id']}"
+    assert first.json()["id"] != plain.json()["id"]
+    # A refused order is no job: no `Location`, first time or replayed.
+    refused = bearer(tenant, **{"Idempotency-Key": "job-2"})
+    for _ in range(2):
+        bad = await client.post("/v1/generations", json={"prompt": "x @ghost", "wait": False}, headers=refused)
+        assert bad.status_code == 422 and "location" not in bad.headers
+    # A synchronous order answers 201 without one.
+    done = await client.post("/v1/generations", json={"prompt": "a kite"}, headers=bearer(tenant))
+    assert done.status_code == 201 and "location" not in done.headers
+
+
 async def test_a_payment_refusal_is_not_stored(client: AsyncTestClient, settings: Settings, provider: CountingProvider) -> None:
     broke = await make_tenant(settings.database_url or "", slug="broke", credits=0)
     headers = bearer(broke, **{"Idempotency-Key": "k"})

@@ -272,3 +272,74 @@ async def test_a_project_sets_its_own_root_aspect(
     assert (await asyncio.to_thread(cli, "projects", "root-aspect", tenant.project.slug, "default")).code == 0
     await client.get(g_path(tenant, "a bus in the rain", w=300, h=300, fit="crop"))
     assert provider.synthesized[-1].aspect_class == settings.root_aspect
+
+
+async def test_the_api_shows_a_derived_masters_lineage_and_lists_a_roots_derived_masters(
+    client: AsyncTestClient, settings: Settings, tenant: Tenant, provider: PaidProvider
+) -> None:
+    auth = {"Authorization": f"Bearer {tenant.secret_key}"}
+    tall = await client.get(g_path(tenant, "a windmill by a canal", w=450, h=800, fit="crop"))  # 9:16: the 4:3 root extended
+    assert tall.status_code == 200, tall.text
+    assert [r.aspect_class for r in provider.synthesized] == ["4:3"] and [r.aspect_class for r in provider.extended] == ["9:16"]
+    logo = await upload(client, tenant, pyvips.Image.black(64, 64, bands=3).pngsave_buffer())
+
+    listed = await client.get("/v1/assets", headers=auth)
+    assert listed.status_code == 200, listed.text
+    items = {a["id"]: a for a in listed.json()["items"]}
+    assert len(items) == 3
+    (root,) = [a for a in items.values() if a["source"] == "generated" and a["parent_id"] is None]
+    (derived,) = [a for a in items.values() if a["parent_id"] is not None]
+    assert derived["parent_id"] == root["id"] and derived["derivation"] == "extend"
+    assert root["derivation"] is None and (items[logo["id"]]["parent_id"], items[logo["id"]]["derivation"]) == (None, None)
+    assert (logo["parent_id"], logo["derivation"]) == (None, None)  # the upload's own answer has the fields too
+    assert nearest_aspect_class(derived["width"], derived["height"]) == "9:16"
+
+    one = await client.get(f"/v1/assets/{derived['id']}", headers=auth)
+    assert one.status_code == 200 and (one.json()["parent_id"], one.json()["derivation"]) == (root["id"], "extend")
+    master, fmt = decode((await client.get(f"/i/{derived['id']}?fm=png")).content)
+    assert (master.width, master.height, fmt) == (derived["width"], derived["height"], "png")
+    assert master.height > master.width  # the stored master is the tall extension, not the root
+
+    children = await client.get("/v1/assets", params={"parent": root["id"]}, headers=auth)
+    assert children.status_code == 200 and [a["id"] for a in children.json()["items"]] == [derived["id"]]
+    for leaf in (derived["id"], logo["id"]):
+        none = await client.get("/v1/assets", params={"parent": leaf}, headers=auth)
+        assert none.status_code == 200 and none.json()["items"] == []
+    searched = await client.get("/v1/assets", params={"parent": root["id"], "q": "windmill"}, headers=auth)
+    assert searched.status_code == 200 and [a["id"] for a in searched.json()["items"]] == [derived["id"]]
+    bad = await client.get("/v1/assets", params={"parent": "not-an-id"}, headers=auth)
+    assert bad.status_code == 400 and "`parent`" in bad.json()["detail"], bad.text
+    unknown = await client.get("/v1/assets", params={"parents": root["id"]}, headers=auth)
+    assert unknown.status_code == 400 and "parent" in unknown.json()["detail"]
+
+
+async def test_the_api_sets_a_projects_root_aspect(client: AsyncTestClient, settings: Settings, tenant: Tenant, provider: PaidProvider) -> None:
+    auth = {"Authorization": f"Bearer {tenant.secret_key}"}
+    path = f"/v1/projects/{tenant.project.slug}"
+    shown = await client.get(path, headers=auth)
+    assert shown.status_code == 200 and shown.json()["root_aspect"] is None  # the deployment's default
+    patched = await client.patch(path, json={"root_aspect": "16:9"}, headers=auth)
+    assert patched.status_code == 200 and patched.json()["root_aspect"] == "16:9", patched.text
+    assert (await client.get(path, headers=auth)).json()["root_aspect"] == "16:9"
+
+    drawn = await client.get(g_path(tenant, "a ferry at dawn", w=320, fit="max"))  # no `ar`, no box: the root as drawn
+    assert drawn.status_code == 200, drawn.text
+    assert [r.aspect_class for r in provider.synthesized] == ["16:9"] and provider.extended == []
+    (root,) = await rows(settings, "SELECT id, width, height FROM assets WHERE project_id = $1", tenant.project.id)
+    master, _ = decode((await client.get(f"/i/{root['id']}?fm=png")).content)
+    assert (master.width, master.height) == (root["width"], root["height"]) == ASPECT_CLASSES["16:9"]
+
+    for bad in ("7:5", "wide", 16, ""):
+        refused = await client.patch(path, json={"root_aspect": bad}, headers=auth)
+        assert refused.status_code in (400, 422), (bad, refused.text)
+        assert "root_aspect" in refused.json()["detail"], refused.text
+    refused = await client.patch(path, json={"root_aspect": "7:5"}, headers=auth)
+    assert refused.status_code == 422 and "16:9" in refused.json()["detail"]
+    assert (await client.get(path, headers=auth)).json()["root_aspect"] == "16:9"  # a refusal changes nothing
+
+    untouched = await client.patch(path, json={"name": "Acme Images"}, headers=auth)
+    assert untouched.status_code == 200 and untouched.json()["root_aspect"] == "16:9"  # left out: kept
+    reset = await client.patch(path, json={"root_aspect": None}, headers=auth)
+    assert reset.status_code == 200 and reset.json()["root_aspect"] is None
+    await client.get(g_path(tenant, "a ferry at dusk", w=320, fit="max"))
+    assert provider.synthesized[-1].aspect_class == settings.root_aspect

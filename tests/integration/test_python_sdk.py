@@ -75,6 +75,8 @@ def test_every_resource_round_trips(live: Serve, tenant: Tenant) -> None:
         assert [a.id for a in pp.list_assets(source="uploaded").items] == [logo.id]
         assert [a.id for a in pp.list_assets(q="POSTER logo").items] == [made.asset.id]
         assert [a.id for a in pp.iter_assets(limit=1)] == [made.asset.id, logo.id]
+        assert (made.asset.parent_id, made.asset.derivation, logo.parent_id) == (None, None, None)  # roots and uploads
+        assert pp.list_assets(parent=made.asset.id).items == []  # drawn at its own aspect: nothing derived from it yet
         with pytest.raises(PromptpixError) as nul:
             pp.list_assets(q="logo\x00")
         assert (nul.value.status, nul.value.detail) == (400, "parameter `q` contains a control character (U+0000)")

@@ -184,11 +184,11 @@ async def test_the_nearest_neighbour_scan_uses_the_hnsw_index(client: AsyncTestC
         )
         await conn.execute("ANALYZE assets; ANALYZE asset_embeddings")
         query = vector_literal([rng.gauss(0, 1) for _ in range(EMBEDDING_DIMENSIONS)])
-        args = [tenant.project.id, None, None, None, None, None, None, 50, "fox", None, query, "m", 100, 0.5]
+        args = [tenant.project.id, None, None, None, None, None, None, 50, "fox", None, None, query, "m", 100, 0.5]
         async with conn.transaction():
             await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + search_sql("english", semantic=True), *args))
-            found = await conn.fetch(search_sql("english", semantic=True), *args[:13], -1.0)
+            found = await conn.fetch(search_sql("english", semantic=True), *args[:14], -1.0)
     finally:
         await conn.close()
     assert "Index Scan using asset_embeddings_hnsw" in plan, plan

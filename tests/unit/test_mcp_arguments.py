@@ -60,7 +60,7 @@ def test_the_img_tag_escapes_alt_text_and_never_asks_for_more_than_the_master() 
     view = AssetView(
         id="ab", source="generated", mime="image/png", width=800, height=600, bytes=1, focal_point=FocalPointView(0.5, 0.5),
         alt_text="", tags=[], colors=[], names=[], prompt=None, enhanced_prompt=None, style=None, model=None, offline=True,
-        created_at=dt.datetime.now(dt.UTC), urls=urls,
+        parent_id=None, derivation=None, created_at=dt.datetime.now(dt.UTC), urls=urls,
     )
     tag = img_tag(view, 'a "quoted" <fox> & hound')
     assert tag.src == "https://img.test/i/ab"  # 800 wide: the master itself, not a w=1280 upscale

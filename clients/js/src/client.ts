@@ -9,6 +9,10 @@ export interface Asset {
   focal_point: FocalPoint; alt_text: string; tags: string[]; colors: string[]; names: string[];
   prompt: string | null; enhanced_prompt: string | null; style: string | null; model: string | null;
   offline: boolean; created_at: string; urls: AssetUrls;
+  /** The root (or upload) a derived master was made from; null for every other asset. */
+  parent_id: string | null;
+  /** How a derived master was made from its parent: "extend", outpainted to another aspect class. */
+  derivation: "extend" | null;
 }
 export interface Generation { asset: Asset; generated: boolean; link: string | null; step: { flow: number; position: number } | null }
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -203,7 +207,7 @@ export class PromptpixClient {
     return this.send({ method: "POST", path: "/v1/assets", form, idempotencyKey: options.idempotencyKey });
   }
 
-  listAssets(filters: { limit?: number; cursor?: string; name?: string; tag?: string; source?: "generated" | "uploaded"; flow?: number; q?: string } = {}): Promise<AssetPage> {
+  listAssets(filters: { limit?: number; cursor?: string; name?: string; tag?: string; source?: "generated" | "uploaded"; flow?: number; parent?: string; q?: string } = {}): Promise<AssetPage> {
     return this.send({ method: "GET", path: "/v1/assets", query: filters });
   }
 

@@ -11,6 +11,11 @@ async function use(client: PromptpixClient): Promise<Asset> {
   const made = await client.createGeneration({ prompt: "a fox", aspect_ratio: "16:9" });
   const width: number = made.asset.width;
   for await (const asset of client.iterAssets({ q: "fox" })) void asset.urls.srcset;
+  for await (const derived of client.iterAssets({ parent: made.asset.id })) {
+    const root: string | null = derived.parent_id;
+    const how: "extend" | null = derived.derivation;
+    void [root, how];
+  }
   // @ts-expect-error fit takes only the documented values
   imageUrl("https://img.example.com", "abc", { fit: "cover" });
   // @ts-expect-error a generation needs a prompt

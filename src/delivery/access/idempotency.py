@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -122,12 +122,20 @@ async def idempotent(
     fingerprint: bytes,
     run: Callable[[], Awaitable[Any]],
     status: int = 201,
+    headers: Callable[[bytes], Mapping[str, str]] | None = None,
 ) -> Response[Any]:
-    """Run `run` (returning a Struct) once per key; without a key, just run it."""
+    """Run `run` (returning a Struct) once per key; without a key, just run it.
+
+    `headers` makes a success's headers from its JSON body: only the body is stored, so a replay
+    derives the same headers again from it.
+    """
     if key is None:
-        return Response(await run(), status_code=status)
+        body = msgspec.json.encode(await run())
+        return Response(body, status_code=status, media_type=_JSON, headers=dict(headers(body)) if headers else {})
     flight = f"idempotency:{project_id}:{key}:{fingerprint.hex()}"
     outcome = await services.request_flights.run(flight, lambda: _run_once(services, project_id, key, fingerprint, run, status))
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    answer = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if headers is not None and outcome.status < 400:
+        answer.update(headers(outcome.body))
     media_type = _PROBLEM if outcome.status >= 400 else _JSON
-    return Response(outcome.body, status_code=outcome.status, media_type=media_type, headers=headers)
+    return Response(outcome.body, status_code=outcome.status, media_type=media_type, headers=answer)

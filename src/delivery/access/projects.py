@@ -14,12 +14,30 @@ import asyncpg
 import msgspec
 
 from delivery.db.connection import Conn
-from delivery.db.projects import Project, create_project, get_project, get_project_by_slug, rename_project, set_link_policy
+from delivery.db.projects import (
+    Project,
+    create_project,
+    get_project,
+    get_project_by_slug,
+    rename_project,
+    set_link_policy,
+    set_root_aspect,
+)
 from delivery.db.styles import set_default_style
 from delivery.errors import InvalidField, SlugTaken, UndefinedStyle, UnknownProject
 from delivery.prompts.styles import save_style
+from generation import ASPECT_CLASSES
 
-__all__ = ["MAX_ORIGINS", "MAX_PROJECT_NAME", "NewProject", "NewProjectStyle", "ProjectChange", "change_project", "open_project"]
+__all__ = [
+    "MAX_ORIGINS",
+    "MAX_PROJECT_NAME",
+    "NewProject",
+    "NewProjectStyle",
+    "ProjectChange",
+    "change_project",
+    "check_root_aspect",
+    "open_project",
+]
 
 MAX_PROJECT_NAME = 200
 MAX_ORIGINS = 50
@@ -55,6 +73,8 @@ class ProjectChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     allow_unsigned: bool | None = None
     default_style: str | msgspec.UnsetType | None = msgspec.UNSET
     """The name of one of the project's styles; null clears the default."""
+    root_aspect: str | msgspec.UnsetType | None = msgspec.UNSET
+    """The aspect class (`16:9`) new roots are drawn at when a URL gives no `ar`; null: PROMPTPIX_ROOT_ASPECT."""
 
 
 def _slug(slug: str) -> str:
@@ -82,6 +102,13 @@ def _origins(origins: list[str]) -> list[str]:
         if value not in cleaned:
             cleaned.append(value)
     return cleaned
+
+
+def check_root_aspect(value: str | None) -> str | None:
+    """A project's root aspect: one of the aspect classes the providers draw, or None for the deployment's."""
+    if value is not None and value not in ASPECT_CLASSES:
+        raise InvalidField(f"`root_aspect` must be an aspect class ({', '.join(ASPECT_CLASSES)}) or null for the deployment's default")
+    return value
 
 
 async def open_project(conn: Conn, *, organization_id: int, spec: NewProject) -> Project:
@@ -115,6 +142,8 @@ async def change_project(conn: Conn, *, project: Project, change: ProjectChange)
             await set_link_policy(conn, id=project.id, allow_unsigned=allow, allowed_origins=origins)
         if not isinstance(change.default_style, msgspec.UnsetType) and not await set_default_style(conn, project_id=project.id, name=change.default_style):
             raise UndefinedStyle(f"unknown style `{change.default_style}`")
+        if not isinstance(change.root_aspect, msgspec.UnsetType):
+            await set_root_aspect(conn, project_id=project.id, aspect_class=check_root_aspect(change.root_aspect))
         changed = await get_project(conn, id=project.id)
     if changed is None:  # projects are never deleted by this service: only a manual DELETE gets here
         raise UnknownProject()

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from delivery.access.projects import NewProject, open_project
+from delivery.access.projects import NewProject, ProjectChange, change_project, open_project
 from delivery.cli.common import database_id, nonempty, project_by_slug, run_with_connection
 from delivery.db.api_keys import list_api_keys
 from delivery.db.connection import Conn
 from delivery.db.organizations import get_organization
-from delivery.db.projects import Project, all_projects, list_projects, set_root_aspect
+from delivery.db.projects import Project, all_projects, list_projects
 from delivery.errors import UnknownOrganization
 from delivery.prompts.policy import set_project_prompt_terms
 from delivery.settings import Settings
@@ -83,7 +83,7 @@ def cmd_root_aspect(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: Conn) -> None:
         project = await project_by_slug(conn, args.slug)
         aspect = None if args.aspect == "default" else args.aspect
-        await set_root_aspect(conn, project_id=project.id, aspect_class=aspect)
+        await change_project(conn, project=project, change=ProjectChange(root_aspect=aspect))
         print(f"project {project.slug!r}: new roots are drawn at {aspect or settings.root_aspect} when a URL gives no `ar`")
 
     return run_with_connection(settings, work)

@@ -148,6 +148,8 @@ class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
     tag: str | None = None
     source: AssetSource | None = None
     flow_id: int | None = None
+    parent_id: str | None = None
+    """Only the derived masters of this root or upload."""
 
 
 async def list_assets(
@@ -168,6 +170,7 @@ async def list_assets(
              AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
              AND ($6::text IS NULL OR a.source = $6)
              AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
+             AND ($9::text IS NULL OR a.parent_id = $9)
            ORDER BY a.created_at DESC, a.id DESC
            LIMIT $8""",
         project_id,
@@ -178,6 +181,7 @@ async def list_assets(
         where.source,
         where.flow_id,
         limit,
+        where.parent_id,
     )
     return [Asset(**r) for r in rows]
 
@@ -229,12 +233,13 @@ _FILTERS = """AND ($4::text IS NULL OR EXISTS
                     (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
                AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
                AND ($6::text IS NULL OR a.source = $6)
-               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))"""
+               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
+               AND ($11::text IS NULL OR a.parent_id = $11)"""
 
 
 def search_sql(language: str, *, semantic: bool) -> str:
-    """The search query; with `semantic`, the full-text ranking fused with the nearest neighbours of $11 (a vector of
-    model $12: the $13 nearest, those at least $14 similar) by reciprocal rank fusion. Its rank column is the text
+    """The search query; with `semantic`, the full-text ranking fused with the nearest neighbours of $12 (a vector of
+    model $13: the $14 nearest, those at least $15 similar) by reciprocal rank fusion. Its rank column is the text
     rank alone, or the fused score."""
     text = f"""WITH q AS (SELECT websearch_to_tsquery('{language}', $9) AS text, websearch_to_tsquery('simple', $9) AS name),
            text_found AS (
@@ -252,16 +257,16 @@ def search_sql(language: str, *, semantic: bool) -> str:
     else:
         text += f""",
            near AS MATERIALIZED (
-             SELECT e.asset_id AS id, e.embedding <=> $11::vector AS distance
+             SELECT e.asset_id AS id, e.embedding <=> $12::vector AS distance
              FROM asset_embeddings e JOIN assets a ON a.id = e.asset_id
-             WHERE e.project_id = $1 AND e.model = $12 AND a.deleted_at IS NULL
+             WHERE e.project_id = $1 AND e.model = $13 AND a.deleted_at IS NULL
                {_FILTERS}
-             ORDER BY e.embedding <=> $11::vector LIMIT $13
+             ORDER BY e.embedding <=> $12::vector LIMIT $14
            ),
            places AS (
              SELECT id, row_number() OVER (ORDER BY rank DESC, created_at DESC, id DESC) AS place FROM text_found
              UNION ALL
-             SELECT id, row_number() OVER (ORDER BY distance, id) FROM near WHERE 1 - distance >= $14
+             SELECT id, row_number() OVER (ORDER BY distance, id) FROM near WHERE 1 - distance >= $15
            ),
            fused AS (
              SELECT a.*, sum(1.0 / ({RRF_K} + p.place))::float8 AS rank
@@ -303,6 +308,7 @@ async def search_assets(
         limit,
         query,
         after[2] if after else None,
+        where.parent_id,
     ]
     if semantic is None:
         rows = await conn.fetch(search_sql(language, semantic=False), *args)

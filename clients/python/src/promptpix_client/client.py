@@ -321,9 +321,10 @@ class Client(_Base):
 
     def list_assets(
         self, *, limit: int | None = None, cursor: str | None = None, name: str | None = None, tag: str | None = None,
-        source: Literal["generated", "uploaded"] | None = None, flow: int | None = None, q: str | None = None,
+        source: Literal["generated", "uploaded"] | None = None, flow: int | None = None, parent: str | None = None,
+        q: str | None = None,
     ) -> AssetPage:  # fmt: skip
-        return self.send(_Calls.list_assets(limit=limit, cursor=cursor, name=name, tag=tag, source=source, flow=flow, q=q))
+        return self.send(_Calls.list_assets(limit=limit, cursor=cursor, name=name, tag=tag, source=source, flow=flow, parent=parent, q=q))
 
     def iter_assets(self, **filters: Any) -> Iterator[Asset]:
         """Every asset matching `filters`, page after page."""
@@ -482,7 +483,7 @@ class AsyncClient(_Base):
         return await self.send(_Calls.upload_asset(file, filename=filename, name=name, alt_text=alt_text, idempotency_key=idempotency_key))
 
     async def list_assets(self, **filters: Any) -> AssetPage:
-        """`limit`, `cursor`, `name`, `tag`, `source`, `flow`, `q` as in `GET /v1/assets`."""
+        """`limit`, `cursor`, `name`, `tag`, `source`, `flow`, `parent`, `q` as in `GET /v1/assets`."""
         return await self.send(_Calls.list_assets(**filters))
 
     async def iter_assets(self, **filters: Any) -> AsyncIterator[Asset]:

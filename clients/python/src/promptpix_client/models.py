@@ -66,6 +66,10 @@ class Asset(msgspec.Struct, frozen=True, kw_only=True):
     offline: bool
     created_at: dt.datetime
     urls: AssetUrls
+    parent_id: str | None = None
+    """The root (or upload) a derived master was made from; None for every other asset."""
+    derivation: Literal["extend"] | None = None
+    """How a derived master was made from its parent: `extend`, outpainted to another aspect class."""
 
 
 class StepRef(msgspec.Struct, frozen=True):

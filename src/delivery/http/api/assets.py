@@ -130,7 +130,7 @@ async def upload(
     return result
 
 
-_LIST_PARAMS = frozenset({"limit", "cursor", "name", "tag", "source", "flow", "q"})
+_LIST_PARAMS = frozenset({"limit", "cursor", "name", "tag", "source", "flow", "parent", "q"})
 
 
 _HYBRID = "hybrid"
@@ -166,6 +166,9 @@ async def list_project_assets(
     tag: Annotated[str | None, QueryParameter(description="only assets with this tag")] = None,
     source: FromQuery[Literal["generated", "uploaded"] | None] = None,
     flow: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="only steps of this flow")] = None,
+    parent: Annotated[
+        str | None, QueryParameter(pattern=r"^[0-9a-f]{32}$", description="only the derived masters of this root or upload (its id)")
+    ] = None,
     q: Annotated[
         str | None,
         QueryParameter(
@@ -182,7 +185,7 @@ async def list_project_assets(
     size = limit or services.settings.api_page_size
     if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
         raise InvalidParam("`q` must not contain NUL characters")
-    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow)
+    where = AssetFilter(name=name, tag=tag, source=source, flow_id=flow, parent_id=parent)
     searching = q is not None and q.strip()
     after, hybrid = _search_after(cursor) if searching else (None, None)
     semantic = await semantic_search(services.settings, services.embeddings, q, hybrid=hybrid) if q and searching else None

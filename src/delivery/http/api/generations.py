@@ -39,6 +39,15 @@ class GenerationView(msgspec.Struct, frozen=True):
     step: StepRef | None
 
 
+class _JobUrl(msgspec.Struct, frozen=True):
+    url: str
+
+
+def _job_location(body: bytes) -> dict[str, str]:
+    """A 202 points at the job it made (RFC 9110 §15.3.3), so clients that follow `Location` poll it."""
+    return {"Location": msgspec.json.decode(body, type=_JobUrl).url}
+
+
 def _respond_async(request: Request) -> bool:
     """`Prefer: respond-async` (RFC 7240), among any other preferences."""
     prefer = request.headers.get("prefer", "")
@@ -51,7 +60,10 @@ def _respond_async(request: Request) -> bool:
     summary="Generate an image (or find the equal one) and get its URLs; with `\"wait\": false`, a job (202)",
     responses={
         **problems(402, 409, 422, 429),
-        202: ResponseSpec(data_container=JobView, description='A job, when the body says `"wait": false` or the request `Prefer: respond-async`'),
+        202: ResponseSpec(
+            data_container=JobView,
+            description='A job, when the body says `"wait": false` or the request `Prefer: respond-async`; `Location` is its URL',
+        ),
     },
 )
 async def create_generation(
@@ -65,7 +77,9 @@ async def create_generation(
             return job_view(job, services.settings.resolved_public_url)
 
         print_ = fingerprint("POST", "/v1/generations#job", data)
-        queued: Any = await idempotent(services, project_id=principal.project.id, key=idempotency_key, fingerprint=print_, run=queue, status=202)
+        queued: Any = await idempotent(
+            services, project_id=principal.project.id, key=idempotency_key, fingerprint=print_, run=queue, status=202, headers=_job_location
+        )
         return queued
     if data.count > 1:
         raise InvalidParam('`count` above 1 makes a job: send it with `"wait": false`')

@@ -43,6 +43,8 @@ class ProjectView(msgspec.Struct, frozen=True):
     allow_unsigned: bool
     """Whether unsigned `/g/` links are served to the allowed origins."""
     default_style: str | None
+    root_aspect: str | None
+    """The aspect class new roots are drawn at when a URL gives no `ar`; None: the deployment's (PROMPTPIX_ROOT_ASPECT)."""
     created_at: dt.datetime
 
     @classmethod
@@ -88,7 +90,7 @@ async def read_project(request: Request, principal: NamedDependency[Principal], 
     return ProjectView.of(await _project(request.app.state.services, principal, project))
 
 
-@patch("/projects/{project:str}", opt=_ADMIN, summary="Rename a project, set its allowed origins or default style", responses=problems(404, 422))
+@patch("/projects/{project:str}", opt=_ADMIN, summary="Rename a project, set its allowed origins, default style or root aspect", responses=problems(404, 422))
 async def edit_project(request: Request, principal: NamedDependency[Principal], project: FromPath[str], data: JSONBody[ProjectChange]) -> ProjectView:
     services: Services = request.app.state.services
     found = await _project(services, principal, project)

@@ -44,6 +44,10 @@ class AssetView(msgspec.Struct, frozen=True):
     model: str | None
     offline: bool
     """Drawn by the offline renderer, not a model."""
+    parent_id: str | None
+    """The root (or upload) a derived master was made from; None for every other asset."""
+    derivation: Literal["extend"] | None
+    """How a derived master was made from its parent: `extend`, outpainted to another aspect class."""
     created_at: dt.datetime
     urls: AssetUrls
 
@@ -69,6 +73,8 @@ async def asset_views(conn: Conn, base: str, project_id: int, assets: list[Asset
             style=a.style,
             model=a.model,
             offline=a.offline,
+            parent_id=a.parent_id,
+            derivation=a.derivation,
             created_at=a.created_at,
             urls=asset_urls(base, a, presets),
         )
