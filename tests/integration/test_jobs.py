@@ -165,9 +165,13 @@ async def test_cancelling_a_queued_job_refunds_it(api: Serve, tenant: Tenant, da
         job = (await http.post("/v1/generations", json={"prompt": "a queued fox", "wait": False, "count": 2})).json()
         debits, _, net = await ledger(database_url, tenant.org)
         assert debits == 2 and net > 0
+        queued = await http.get(f"/v1/jobs/{job['id']}")
+        assert queued.json()["status"] == "queued" and queued.headers["retry-after"] == "1"  # when to poll again
         cancelled = await http.delete(f"/v1/jobs/{job['id']}")
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "cancelled"
+        finished = await http.get(f"/v1/jobs/{job['id']}")
+        assert finished.json()["status"] == "cancelled" and "retry-after" not in finished.headers
         again = await http.delete(f"/v1/jobs/{job['id']}")
         assert again.status_code == 409
         assert (await http.get("/v1/jobs/job_000000000000000000000000")).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from litestar import Request, delete, get
+from litestar import Request, Response, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
@@ -18,6 +18,10 @@ from delivery.jobs import cancel_job
 from delivery.services import Services
 
 __all__ = ["list_project_jobs", "read_job", "remove_job"]
+
+_POLL_AFTER = "1"
+"""`Retry-After` on a job still queued or running: a draw takes seconds, so a poll sooner finds nothing new."""
+_UNFINISHED = frozenset({"queued", "running"})
 
 
 @get("/jobs", opt={"scope": "generate"}, summary="The project's generation jobs, newest first", responses=problems())
@@ -34,14 +38,15 @@ async def list_project_jobs(
     return [job_view(j, services.settings.resolved_public_url) for j in jobs]
 
 
-@get("/jobs/{job_id:str}", opt={"scope": "generate"}, summary="A generation job", responses=problems(404))
-async def read_job(request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]) -> JobView:
+@get("/jobs/{job_id:str}", opt={"scope": "generate"}, summary="A generation job; `Retry-After` while it is unfinished", responses=problems(404))
+async def read_job(request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]) -> Response[JobView]:
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         job = await get_job(conn, id=job_id, project_id=principal.project.id)
     if job is None:
         raise UnknownJob()
-    return job_view(job, services.settings.resolved_public_url)
+    headers = {"Retry-After": _POLL_AFTER} if job.status in _UNFINISHED else {}
+    return Response(job_view(job, services.settings.resolved_public_url), headers=headers)
 
 
 @delete("/jobs/{job_id:str}", opt={"scope": "generate"}, status_code=200, summary="Cancel a queued job and refund it", responses=problems(404, 409))
