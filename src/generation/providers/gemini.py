@@ -37,7 +37,7 @@ from generation.providers.gemini_answers import (
 from generation.providers.gemini_errors import TRANSPORT_ERRORS, candidate_parts, from_exception, image_part, text_of
 from generation.providers.gemini_settings import GeminiPrices, GeminiSettings
 
-__all__ = ["API_VERSION", "GeminiPrices", "GeminiProvider", "GeminiSettings"]
+__all__ = ["API_VERSION", "GeminiPrices", "GeminiProvider", "GeminiSettings", "gemini_client"]
 
 API_VERSION = "v1beta"
 """Pinned rather than left to the SDK's default: image config and JSON schemas live there."""
@@ -46,16 +46,19 @@ ANALYSIS_SIDE = 768
 and a focal point in fractions does not need more."""
 
 
+def gemini_client(api_key: str, base_url: str | None) -> genai.Client:
+    """The client every Gemini call of promptpix goes through: the pinned API version, the SDK's retries off."""
+    options = types.HttpOptions(base_url=base_url, api_version=API_VERSION, retry_options=types.HttpRetryOptions(attempts=1))
+    return genai.Client(api_key=api_key, http_options=options)
+
+
 class GeminiProvider:
     name = "gemini"
     offline = False
 
     def __init__(self, settings: GeminiSettings) -> None:
         self.settings = settings
-        options = types.HttpOptions(
-            base_url=settings.base_url, api_version=API_VERSION, retry_options=types.HttpRetryOptions(attempts=1)
-        )
-        self._client = genai.Client(api_key=settings.api_key, http_options=options)
+        self._client = gemini_client(settings.api_key, settings.base_url)
         thinking = settings.thinking_budget
         self._thinking = types.ThinkingConfig(thinking_budget=thinking) if thinking is not None else None
 
@@ -111,20 +114,7 @@ class GeminiProvider:
         for reference in request.references:
             parts.append(types.Part.from_text(text=f"Reference image @{reference.name}:"))
             parts.append(types.Part.from_bytes(data=reference.data, mime_type=reference.mime))
-        config = types.GenerateContentConfig(
-            response_modalities=["IMAGE"],
-            image_config=types.ImageConfig(aspect_ratio=request.aspect_class),
-            seed=request.seed,
-        )
-        model = request.model or self.settings.image_model  # the caller chose it (a catalogue entry or resolve_model)
-        response = await self._call("synthesize", model=model, contents=parts, config=config)
-        blob = image_part(candidate_parts(response, "synthesize"), response, "synthesize")
-        return Synthesis(
-            data=blob.data or b"",
-            mime=blob.mime_type or "image/png",
-            model=response.model_version or model,
-            usage=self._usage(response, images=1),
-        )
+        return await self._draw("synthesize", parts, request)
 
     async def extend(self, request: ExtensionRequest) -> Synthesis:
         """Outpainting: the image as input, the new aspect in the image config, and an instruction to
@@ -133,14 +123,18 @@ class GeminiProvider:
             types.Part.from_text(text=extend_instruction(request)),
             types.Part.from_bytes(data=request.image, mime_type=request.mime),
         ]
+        return await self._draw("extend", parts, request)
+
+    async def _draw(self, stage: str, parts: list[types.Part], request: GenerationRequest | ExtensionRequest) -> Synthesis:
+        """One image from the image model, at the request's aspect class and seed."""
         config = types.GenerateContentConfig(
             response_modalities=["IMAGE"],
             image_config=types.ImageConfig(aspect_ratio=request.aspect_class),
             seed=request.seed,
         )
-        model = request.model or self.settings.image_model
-        response = await self._call("extend", model=model, contents=parts, config=config)
-        blob = image_part(candidate_parts(response, "extend"), response, "extend")
+        model = request.model or self.settings.image_model  # the caller chose it (a catalogue entry or resolve_model)
+        response = await self._call(stage, model=model, contents=parts, config=config)
+        blob = image_part(candidate_parts(response, stage), response, stage)
         return Synthesis(
             data=blob.data or b"",
             mime=blob.mime_type or "image/png",

@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from google import genai
 from google.genai import types
 
 from generation.embeddings import EMBEDDING_DIMENSIONS, EmbedTask, unit
 from generation.errors import MalformedResponse, StageTimeout
-from generation.providers.gemini import API_VERSION
+from generation.providers.gemini import gemini_client
 from generation.providers.gemini_errors import TRANSPORT_ERRORS, from_exception
 
 __all__ = ["GeminiEmbedder"]
@@ -28,8 +27,7 @@ class GeminiEmbedder:
     name = "gemini"
 
     def __init__(self, *, api_key: str, base_url: str | None, model: str, timeout: float) -> None:
-        options = types.HttpOptions(base_url=base_url, api_version=API_VERSION, retry_options=types.HttpRetryOptions(attempts=1))
-        self._client = genai.Client(api_key=api_key, http_options=options)
+        self._client = gemini_client(api_key, base_url)
         self.model = model
         self.timeout = timeout
 

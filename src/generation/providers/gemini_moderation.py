@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-from google import genai
 from google.genai import types
 
 from generation.errors import PromptRejected, StageTimeout
-from generation.providers.gemini import API_VERSION
+from generation.providers.gemini import gemini_client
 from generation.providers.gemini_answers import decode_answer, response_schema
 from generation.providers.gemini_errors import TRANSPORT_ERRORS, candidate_parts, from_exception, text_of
 from generation.safety import Verdict
@@ -41,8 +40,7 @@ class GeminiModerator:
     name = "gemini"
 
     def __init__(self, *, api_key: str, base_url: str | None, model: str, timeout: float) -> None:
-        options = types.HttpOptions(base_url=base_url, api_version=API_VERSION, retry_options=types.HttpRetryOptions(attempts=1))
-        self._client = genai.Client(api_key=api_key, http_options=options)
+        self._client = gemini_client(api_key, base_url)
         self.model = model
         self.timeout = timeout
         self._config = types.GenerateContentConfig(
