@@ -26,6 +26,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -53,6 +54,18 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
 ChangeListener = Callable[[Change], Awaitable[None] | None]
 _decode = msgspec.json.Decoder(Change).decode
 _decode_lookup = msgspec.json.Decoder(LookupChange).decode
+T = TypeVar("T")
+
+
+def _read(decode: Callable[[str], T], payload: object) -> T | None:
+    """A notification's payload decoded, or None (logged) if unreadable. asyncpg types the payload `object`
+    but hands over NOTIFY's text as a str, which `str()` returns as it is."""
+    text = str(payload)
+    try:
+        return decode(text)
+    except msgspec.DecodeError:
+        log.warning("unreadable change notification", extra={"payload": text[:200]})
+        return None
 
 
 class Invalidator:
@@ -120,14 +133,10 @@ class Invalidator:
             with suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=2)
 
-    # Both listeners have asyncpg's listener signature (`Connection.add_listener`): the payload is typed
-    # `object` there, though asyncpg hands over NOTIFY's text payload as a str, which `str()` returns as it is.
+    # Both listeners have asyncpg's listener signature (`Connection.add_listener`).
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        text = str(payload)
-        try:
-            change = _decode(text)
-        except msgspec.DecodeError:
-            log.warning("unreadable change notification", extra={"payload": text[:200]})
+        change = _read(_decode, payload)
+        if change is None:
             return
         if change.name is None:
             forget_asset(self._services, change.asset)  # its variants, master and lookups
@@ -141,11 +150,8 @@ class Invalidator:
                 task.add_done_callback(self._pending.discard)
 
     def _lookup_notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        text = str(payload)
-        try:
-            change = _decode_lookup(text)
-        except msgspec.DecodeError:
-            log.warning("unreadable change notification", extra={"payload": text[:200]})
+        change = _read(_decode_lookup, payload)
+        if change is None:
             return
         self._services.lookups.changed(change)
         self.heard = change
