@@ -152,6 +152,17 @@ class AssetFilter(msgspec.Struct, frozen=True, kw_only=True):
     """Only the derived masters of this root or upload."""
 
 
+def _filters(*, parent: int) -> str:
+    """The `AssetFilter` conditions on `a`: the project is $1, name $4, tag $5, source $6, flow $7; the parent's
+    position differs between listing and search."""
+    return f"""AND ($4::text IS NULL OR EXISTS
+                    (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
+               AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
+               AND ($6::text IS NULL OR a.source = $6)
+               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
+               AND (${parent}::text IS NULL OR a.parent_id = ${parent})"""
+
+
 async def list_assets(
     conn: Conn,
     *,
@@ -162,15 +173,10 @@ async def list_assets(
 ) -> list[Asset]:
     """Live assets, newest first, from just after the keyset `after` = (created_at, id) of the last one seen."""
     rows = await conn.fetch(
-        """SELECT a.* FROM assets a
+        f"""SELECT a.* FROM assets a
            WHERE a.project_id = $1 AND a.deleted_at IS NULL
              AND ($2::timestamptz IS NULL OR (a.created_at, a.id) < ($2, $3::text))
-             AND ($4::text IS NULL OR EXISTS
-                  (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
-             AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
-             AND ($6::text IS NULL OR a.source = $6)
-             AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
-             AND ($9::text IS NULL OR a.parent_id = $9)
+             {_filters(parent=9)}
            ORDER BY a.created_at DESC, a.id DESC
            LIMIT $8""",
         project_id,
@@ -229,12 +235,6 @@ async def exact_vector_order(conn: Conn, wanted: int) -> None:
     await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
 
 
-_FILTERS = """AND ($4::text IS NULL OR EXISTS
-                    (SELECT 1 FROM asset_names n WHERE n.project_id = $1 AND n.name = $4 AND n.asset_id = a.id))
-               AND ($5::text IS NULL OR a.tags @> ARRAY[$5::text])
-               AND ($6::text IS NULL OR a.source = $6)
-               AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM flow_steps s WHERE s.flow_id = $7 AND s.asset_id = a.id))
-               AND ($11::text IS NULL OR a.parent_id = $11)"""
 
 
 def search_sql(language: str, *, semantic: bool) -> str:
@@ -250,7 +250,7 @@ def search_sql(language: str, *, semantic: bool) -> str:
                                                 AND to_tsvector('simple', replace(n.name, '-', ' ')) @@ q.name) AS hit) named
              WHERE a.project_id = $1 AND a.deleted_at IS NULL
                AND ({search_document(language)} @@ q.text OR named.hit)
-               {_FILTERS}
+               {_filters(parent=11)}
            )"""
     if not semantic:
         found = "text_found"
@@ -260,7 +260,7 @@ def search_sql(language: str, *, semantic: bool) -> str:
              SELECT e.asset_id AS id, e.embedding <=> $12::vector AS distance
              FROM asset_embeddings e JOIN assets a ON a.id = e.asset_id
              WHERE e.project_id = $1 AND e.model = $13 AND a.deleted_at IS NULL
-               {_FILTERS}
+               {_filters(parent=11)}
              ORDER BY e.embedding <=> $12::vector LIMIT $14
            ),
            places AS (
