@@ -115,8 +115,8 @@ def sharpen(ctx: Context, image: pyvips.Image) -> pyvips.Image:
 
 def rotate(ctx: Context, image: pyvips.Image) -> pyvips.Image:
     """`rot` other than a right angle: clockwise, on a canvas grown to hold the turned image, filled with `bg`."""
-    angle = ctx.params.rot
-    if not angle or angle % 90 == 0:
+    angle = ctx.plan.turn  # right angles are `orient`'s, before the cut
+    if not angle:
         return image
     background = _background(ctx)
     if background[3] < 255 and not image.hasalpha():
