@@ -35,6 +35,7 @@ from promptpix_client.models import (
     Flow,
     Generation,
     Job,
+    JobStatus,
     Key,
     LedgerEntry,
     Name,
@@ -293,7 +294,7 @@ class Client(_Base):
         return self.send(_Calls.get_job(job))
 
     def list_jobs(
-        self, *, status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None, limit: int | None = None,
+        self, *, status: JobStatus | None = None, limit: int | None = None,
         before: dt.datetime | None = None,
     ) -> list[Job]:  # fmt: skip
         """The project's jobs, newest first; `before` is the last item's `created_at` for the next page."""
@@ -460,7 +461,7 @@ class AsyncClient(_Base):
         return await self.send(_Calls.get_job(job))
 
     async def list_jobs(
-        self, *, status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None, limit: int | None = None,
+        self, *, status: JobStatus | None = None, limit: int | None = None,
         before: dt.datetime | None = None,
     ) -> list[Job]:  # fmt: skip
         return await self.send(_Calls.list_jobs(status=status, limit=limit, before=before))

@@ -23,6 +23,7 @@ __all__ = [
     "FocalPoint",
     "Generation",
     "Job",
+    "JobStatus",
     "Key",
     "LedgerEntry",
     "Name",
@@ -85,11 +86,14 @@ class Generation(msgspec.Struct, frozen=True):
     step: StepRef | None
 
 
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
 class Job(msgspec.Struct, frozen=True, kw_only=True):
     """A generation job (`POST /v1/generations` with `"wait": false`, `GET /v1/jobs/{id}`)."""
 
     id: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: JobStatus
     stage: str
     """What the worker does now (`generating candidate 2 of 3`), else the status."""
     count: int
