@@ -41,7 +41,7 @@ from delivery.assets.embeddings import semantic_search
 from delivery.assets.uploads import upload_asset
 from delivery.db.api_keys import ApiKey
 from delivery.db.asset_names import check_name, get_named_asset, set_name
-from delivery.db.assets import Asset, AssetFilter, get_project_asset, list_assets
+from delivery.db.assets import Asset, AssetFilter, get_live_assets, get_project_asset, list_assets
 from delivery.db.assets import search_assets as find_assets
 from delivery.db.billing import get_account, usage
 from delivery.db.jobs import Job, JobStatus, get_job, job_candidates
@@ -298,8 +298,8 @@ async def _views(caller: Caller, assets: list[Asset]) -> list[ImageInfo]:
 
 async def _job_info(caller: Caller, job: Job) -> JobInfo:
     async with caller.services.pool.acquire() as conn:
-        found = [await get_project_asset(conn, project_id=caller.project.id, id=asset_id) for asset_id in job.asset_ids]
-    images = await _views(caller, [a for a in found if a is not None])  # a candidate deleted since is left out
+        found = await get_live_assets(conn, project_id=caller.project.id, ids=job.asset_ids)
+    images = await _views(caller, [found[i] for i in job.asset_ids if i in found])  # a candidate deleted since is left out
     return JobInfo(
         id=job.id, status=job.status, stage=job.stage, count=job.count, asset_ids=job.asset_ids, images=images, error=job.error,
         attempts=job.attempts, prompt=str(job.request.get("prompt", "")), created_at=job.created_at, finished_at=job.finished_at,
